@@ -1,0 +1,39 @@
+// Metric names and dimensions the Lambda code emits (EMF) and the alarms read.
+// One list, imported by both sides, so a rename cannot silently orphan an alarm.
+
+export const SERVICES = {
+  orderApi: 'order-api',
+  outboxRelay: 'outbox-relay',
+  orderConsumer: 'order-consumer',
+  dlqTriage: 'dlq-triage',
+  migrate: 'migrate',
+  kafkaTopics: 'kafka-topics',
+} as const;
+export type ServiceName = (typeof SERVICES)[keyof typeof SERVICES];
+
+/** Every metric is emitted with the single dimension `service` (Powertools' default). */
+export const METRIC_DIMENSION = 'service';
+
+export const METRICS = {
+  /** outbox-relay: rows acknowledged by the broker and marked published. */
+  eventsPublished: 'EventsPublished',
+  publishBatchSize: 'PublishBatchSize',
+  publishDuration: 'PublishDuration',
+  /** outbox-relay: age of the oldest unpublished outbox row, emitted every poll (0 when empty). */
+  outboxOldestPendingAge: 'OutboxOldestPendingAge',
+  /** order-consumer */
+  eventsProcessed: 'EventsProcessed',
+  eventsFailed: 'EventsFailed',
+  eventProcessingDuration: 'EventProcessingDuration',
+  duplicatesSkipped: 'DuplicatesSkipped',
+  endToEndLatency: 'EndToEndLatency',
+  deadLettered: 'DeadLettered',
+  /** dlq-triage: every message read from the dead-letter topic, whoever wrote it. */
+  deadLetterReceived: 'DeadLetterReceived',
+  redriven: 'Redriven',
+  parked: 'Parked',
+  /** any service with a breaker: a transition to OPEN. */
+  circuitBreakerOpened: 'CircuitBreakerOpened',
+  circuitBreakerStateChange: 'CircuitBreakerStateChange',
+} as const;
+export type MetricName = (typeof METRICS)[keyof typeof METRICS];

@@ -1,0 +1,426 @@
+// The single source of every size, name, threshold and tag value. Pure data: no CDK imports,
+// so local tooling (dashboard page, cost estimator, services script) can read it too.
+
+export const STAGES = ['dev', 'prod', 'localstack'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export type EgressMode = 'endpoints' | 'nat';
+export type InterfaceEndpointName = 'sts' | 'secretsmanager' | 'kafka' | 'lambda' | 'logs' | 'monitoring';
+
+export interface TopicConfig {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly minInsyncReplicas: number;
+  readonly retentionHours: number;
+}
+
+export interface FunctionConfig {
+  /** Physical function name; alarms and the dashboard refer to it. */
+  readonly name: string;
+  readonly memoryMiB: number;
+  readonly timeoutSeconds: number;
+  /** Omit for unreserved. */
+  readonly reservedConcurrency?: number;
+}
+
+export interface MappingConfig {
+  readonly consumerGroupId: string;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  /** Provisioned mode is required for retries, bisect and the Kafka on-failure destination. */
+  readonly minimumPollers: number;
+  readonly maximumPollers: number;
+  /** Capped at 10 by Lambda when an on-failure destination is set. */
+  readonly retryAttempts: number;
+  readonly bisectBatchOnError: boolean;
+  readonly reportBatchItemFailures: boolean;
+}
+
+export interface ThresholdConfig {
+  readonly value: number;
+  /** Consecutive one-minute datapoints that must breach. */
+  readonly evaluationMinutes: number;
+}
+
+export interface AlarmConfig {
+  readonly consumerLagWarning: ThresholdConfig;
+  readonly consumerLagCritical: ThresholdConfig;
+  /** Any dead-lettered message alarms: the threshold is "greater than" this. */
+  readonly deadLettered: ThresholdConfig;
+  readonly circuitBreakerOpened: ThresholdConfig;
+  readonly errorRatePercent: ThresholdConfig;
+  /** The latency bound (ms); the outbox age alarm uses the same bound. */
+  readonly endToEndLatencyMs: ThresholdConfig;
+  readonly endToEndLatencyStatistic: 'p95' | 'p99';
+  readonly outboxOldestPendingMs: ThresholdConfig;
+  readonly cacheMemoryPercent: ThresholdConfig;
+  readonly databaseCpuPercent: ThresholdConfig;
+  readonly databaseConnections: ThresholdConfig;
+  readonly databaseFreeStorageGiB: ThresholdConfig;
+  readonly kafkaDiskUsedPercent: ThresholdConfig;
+  readonly lambdaErrors: ThresholdConfig;
+  readonly lambdaThrottles: ThresholdConfig;
+  readonly triageFailures: ThresholdConfig;
+}
+
+export interface StageConfig {
+  readonly stage: StageName;
+  readonly project: string;
+  /** Prefix of every physical name: `${project}-${stage}`. */
+  readonly prefix: string;
+  readonly region: string;
+  /** Explicit AZs keep synth offline (no availability-zone lookup). */
+  readonly availabilityZones: readonly string[];
+  readonly tags: {
+    readonly project: string;
+    readonly environment: string;
+    readonly costCenter: string;
+    readonly owner: string;
+    readonly managedBy: string;
+  };
+  readonly budget: {
+    readonly monthlyLimitUsd: number;
+    readonly notifyAtPercent: readonly number[];
+  };
+  readonly network: {
+    readonly cidr: string;
+    readonly egress: EgressMode;
+    readonly natGateways: number;
+    readonly interfaceEndpoints: readonly InterfaceEndpointName[];
+    readonly flowLogRetentionDays: number;
+  };
+  readonly database: {
+    readonly instanceIdentifier: string;
+    readonly engineVersion: string;
+    readonly engineMajorVersion: string;
+    readonly instanceType: string;
+    readonly allocatedStorageGiB: number;
+    readonly maxAllocatedStorageGiB: number;
+    readonly multiAz: boolean;
+    readonly readReplicas: number;
+    readonly backupRetentionDays: number;
+    readonly deletionProtection: boolean;
+    readonly removal: 'destroy' | 'snapshot' | 'retain';
+    readonly databaseName: string;
+    readonly adminUser: string;
+    readonly rotationDays: number;
+    readonly proxyName: string;
+    /** Connections Lambda may hold per execution environment (DESIGN §2: small pool). */
+    readonly poolMaxPerEnvironment: number;
+  };
+  readonly cache: {
+    readonly replicationGroupId: string;
+    readonly engine: 'valkey' | 'redis';
+    readonly engineVersion: string;
+    readonly nodeType: string;
+    readonly nodes: number;
+    readonly multiAz: boolean;
+    readonly snapshotRetentionDays: number;
+  };
+  readonly kafka: {
+    readonly clusterName: string;
+    /** MSK version string; the local broker is pinned to the same major.minor. */
+    readonly mskVersion: string;
+    /** Apache Kafka release the local broker runs (Maven Central jars). */
+    readonly localBrokerVersion: string;
+    readonly brokerInstanceType: string;
+    readonly brokers: number;
+    readonly ebsVolumeGiB: number;
+    readonly enhancedMonitoring: 'DEFAULT' | 'PER_BROKER' | 'PER_TOPIC_PER_BROKER' | 'PER_TOPIC_PER_PARTITION';
+    readonly defaultReplicationFactor: number;
+    readonly minInsyncReplicas: number;
+    readonly topics: { readonly orderEvents: TopicConfig; readonly deadLetter: TopicConfig };
+  };
+  readonly functions: {
+    readonly orderApi: FunctionConfig;
+    readonly outboxRelay: FunctionConfig & { readonly scheduleMinutes: number };
+    readonly orderConsumer: FunctionConfig;
+    readonly dlqTriage: FunctionConfig;
+    readonly migrate: FunctionConfig;
+    readonly kafkaTopics: FunctionConfig;
+  };
+  readonly mappings: {
+    readonly orderConsumer: MappingConfig;
+    readonly dlqTriage: MappingConfig;
+  };
+  /** Where the triage mapping sends batches it gave up on (it cannot use its own topic). */
+  readonly triage: { readonly failureQueueName: string };
+  readonly api: { readonly name: string; readonly throttleRatePerSecond: number; readonly throttleBurst: number };
+  readonly observability: {
+    readonly metricsNamespace: string;
+    readonly dashboardName: string;
+    readonly alarmTopicName: string;
+    readonly logRetentionDays: number;
+    /** Keep log groups when a stack is deleted (audit trail in prod). */
+    readonly retainLogs: boolean;
+    readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  };
+  readonly outbox: { readonly publishedRetentionHours: number };
+  readonly alarms: AlarmConfig;
+}
+
+const PROJECT = 'order-pipeline';
+
+/** DESIGN §4 thresholds, the same in every stage unless a stage overrides one. */
+const DOCUMENTED_ALARMS: AlarmConfig = {
+  consumerLagWarning: { value: 1_000, evaluationMinutes: 5 },
+  consumerLagCritical: { value: 5_000, evaluationMinutes: 1 },
+  deadLettered: { value: 0, evaluationMinutes: 1 },
+  circuitBreakerOpened: { value: 0, evaluationMinutes: 1 },
+  errorRatePercent: { value: 5, evaluationMinutes: 3 },
+  endToEndLatencyMs: { value: 5_000, evaluationMinutes: 3 },
+  endToEndLatencyStatistic: 'p99',
+  outboxOldestPendingMs: { value: 5_000, evaluationMinutes: 3 },
+  cacheMemoryPercent: { value: 80, evaluationMinutes: 5 },
+  databaseCpuPercent: { value: 80, evaluationMinutes: 5 },
+  databaseConnections: { value: 80, evaluationMinutes: 5 },
+  databaseFreeStorageGiB: { value: 2, evaluationMinutes: 5 },
+  kafkaDiskUsedPercent: { value: 80, evaluationMinutes: 5 },
+  lambdaErrors: { value: 0, evaluationMinutes: 1 },
+  lambdaThrottles: { value: 0, evaluationMinutes: 1 },
+  triageFailures: { value: 0, evaluationMinutes: 1 },
+};
+
+function baseConfig(stage: StageName, region: string, azs: readonly string[]): StageConfig {
+  const prefix = `${PROJECT}-${stage}`;
+  const fn = (name: string, memoryMiB: number, timeoutSeconds: number): FunctionConfig => ({
+    name: `${prefix}-${name}`,
+    memoryMiB,
+    timeoutSeconds,
+  });
+  return {
+    stage,
+    project: PROJECT,
+    prefix,
+    region,
+    availabilityZones: azs,
+    tags: {
+      project: PROJECT,
+      environment: stage,
+      costCenter: 'orders-platform',
+      owner: 'orders-platform-team',
+      managedBy: 'aws-cdk',
+    },
+    budget: { monthlyLimitUsd: 250, notifyAtPercent: [80, 100] },
+    network: {
+      cidr: '10.40.0.0/16',
+      egress: 'nat',
+      natGateways: 1,
+      interfaceEndpoints: ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring'],
+      flowLogRetentionDays: 30,
+    },
+    database: {
+      instanceIdentifier: `${prefix}-postgres`,
+      engineVersion: '17.9',
+      engineMajorVersion: '17',
+      instanceType: 't4g.micro',
+      allocatedStorageGiB: 20,
+      maxAllocatedStorageGiB: 100,
+      multiAz: false,
+      readReplicas: 0,
+      backupRetentionDays: 1,
+      deletionProtection: false,
+      removal: 'destroy',
+      databaseName: 'orders',
+      adminUser: 'pipeline_admin',
+      rotationDays: 30,
+      proxyName: `${prefix}-proxy`,
+      poolMaxPerEnvironment: 2,
+    },
+    cache: {
+      replicationGroupId: `${prefix}-cache`,
+      engine: 'valkey',
+      engineVersion: '7.2',
+      nodeType: 'cache.t4g.micro',
+      nodes: 1,
+      multiAz: false,
+      snapshotRetentionDays: 1,
+    },
+    kafka: {
+      clusterName: `${prefix}-msk`,
+      mskVersion: '4.0.x.kraft',
+      localBrokerVersion: '4.0.2',
+      brokerInstanceType: 'kafka.t3.small',
+      brokers: 2,
+      ebsVolumeGiB: 20,
+      enhancedMonitoring: 'DEFAULT',
+      defaultReplicationFactor: 2,
+      minInsyncReplicas: 1,
+      topics: {
+        orderEvents: {
+          name: 'order-events',
+          partitions: 6,
+          replicationFactor: 2,
+          minInsyncReplicas: 1,
+          retentionHours: 168,
+        },
+        deadLetter: {
+          name: 'order-events-dlq',
+          partitions: 3,
+          replicationFactor: 2,
+          minInsyncReplicas: 1,
+          retentionHours: 336,
+        },
+      },
+    },
+    functions: {
+      orderApi: fn('order-api', 512, 10),
+      outboxRelay: { ...fn('outbox-relay', 512, 60), reservedConcurrency: 1, scheduleMinutes: 1 },
+      orderConsumer: fn('order-consumer', 1024, 120),
+      dlqTriage: fn('dlq-triage', 512, 120),
+      migrate: fn('migrate', 512, 300),
+      kafkaTopics: fn('kafka-topics', 256, 120),
+    },
+    mappings: {
+      orderConsumer: {
+        consumerGroupId: `${prefix}-order-consumer`,
+        batchSize: 500,
+        maxBatchingWindowSeconds: 1,
+        minimumPollers: 1,
+        maximumPollers: 2,
+        retryAttempts: 3,
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+      },
+      dlqTriage: {
+        consumerGroupId: `${prefix}-dlq-triage`,
+        batchSize: 100,
+        maxBatchingWindowSeconds: 5,
+        minimumPollers: 1,
+        maximumPollers: 1,
+        retryAttempts: 3,
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+      },
+    },
+    triage: { failureQueueName: `${prefix}-dlq-triage-failures` },
+    api: { name: `${prefix}-order-api`, throttleRatePerSecond: 100, throttleBurst: 200 },
+    observability: {
+      metricsNamespace: `OrderPipeline/${stage}`,
+      dashboardName: `${prefix}-pipeline`,
+      alarmTopicName: `${prefix}-alarms`,
+      logRetentionDays: 30,
+      retainLogs: false,
+      logLevel: 'INFO',
+    },
+    outbox: { publishedRetentionHours: 72 },
+    alarms: DOCUMENTED_ALARMS,
+  };
+}
+
+function devConfig(): StageConfig {
+  return baseConfig('dev', 'eu-west-1', ['eu-west-1a', 'eu-west-1b']);
+}
+
+function prodConfig(): StageConfig {
+  const base = baseConfig('prod', 'eu-west-1', ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);
+  const topic = (t: TopicConfig): TopicConfig => ({ ...t, replicationFactor: 3, minInsyncReplicas: 2 });
+  return {
+    ...base,
+    budget: { ...base.budget, monthlyLimitUsd: 1_300 },
+    network: { ...base.network, cidr: '10.42.0.0/16', egress: 'endpoints', natGateways: 0, flowLogRetentionDays: 90 },
+    database: {
+      ...base.database,
+      instanceType: 'r6g.large',
+      allocatedStorageGiB: 100,
+      maxAllocatedStorageGiB: 500,
+      multiAz: false,
+      readReplicas: 1,
+      backupRetentionDays: 14,
+      deletionProtection: true,
+      removal: 'retain',
+    },
+    cache: { ...base.cache, nodes: 2, multiAz: true, snapshotRetentionDays: 7 },
+    kafka: {
+      ...base.kafka,
+      brokerInstanceType: 'kafka.m5.large',
+      brokers: 3,
+      ebsVolumeGiB: 100,
+      defaultReplicationFactor: 3,
+      minInsyncReplicas: 2,
+      topics: {
+        orderEvents: topic(base.kafka.topics.orderEvents),
+        deadLetter: topic(base.kafka.topics.deadLetter),
+      },
+    },
+    mappings: {
+      orderConsumer: { ...base.mappings.orderConsumer, minimumPollers: 1, maximumPollers: 6 },
+      dlqTriage: base.mappings.dlqTriage,
+    },
+    api: { ...base.api, throttleRatePerSecond: 500, throttleBurst: 1_000 },
+    observability: { ...base.observability, logRetentionDays: 90, retainLogs: true },
+    alarms: {
+      ...base.alarms,
+      // db.r6g.large allows ~1,600 connections; RDS Proxy multiplexes far below that.
+      databaseConnections: { value: 500, evaluationMinutes: 5 },
+      databaseFreeStorageGiB: { value: 10, evaluationMinutes: 5 },
+    },
+  };
+}
+
+/** The stage deployed to LocalStack: dev-shaped, the smallest sizes, LocalStack's default region. */
+function localstackConfig(): StageConfig {
+  const base = baseConfig('localstack', 'us-east-1', ['us-east-1a', 'us-east-1b']);
+  return {
+    ...base,
+    budget: { ...base.budget, monthlyLimitUsd: 50 },
+    network: { ...base.network, cidr: '10.44.0.0/16', egress: 'endpoints', natGateways: 0 },
+    observability: { ...base.observability, logRetentionDays: 7, logLevel: 'DEBUG' },
+  };
+}
+
+const BUILDERS: Record<StageName, () => StageConfig> = {
+  dev: devConfig,
+  prod: prodConfig,
+  localstack: localstackConfig,
+};
+
+export function isStageName(value: string): value is StageName {
+  return (STAGES as readonly string[]).includes(value);
+}
+
+/** Resolves a stage by name; unknown names fail loudly rather than deploying defaults. */
+export function loadStageConfig(stage: string | undefined): StageConfig {
+  const name = stage ?? 'dev';
+  if (!isStageName(name)) {
+    throw new Error(`Unknown stage "${name}". Use one of: ${STAGES.join(', ')} (cdk -c stage=NAME).`);
+  }
+  const config = BUILDERS[name]();
+  validateStageConfig(config);
+  return config;
+}
+
+/** Invariants that would otherwise surface only at deploy time. */
+export function validateStageConfig(c: StageConfig): void {
+  const problems: string[] = [];
+  const azs = c.availabilityZones.length;
+  if (c.kafka.brokers % azs !== 0) {
+    problems.push(`kafka.brokers (${c.kafka.brokers}) must be a multiple of the AZ count (${azs})`);
+  }
+  for (const t of Object.values(c.kafka.topics)) {
+    if (t.replicationFactor > c.kafka.brokers) {
+      problems.push(`topic ${t.name}: replication factor ${t.replicationFactor} > brokers ${c.kafka.brokers}`);
+    }
+    if (t.minInsyncReplicas >= t.replicationFactor && t.replicationFactor > 1) {
+      problems.push(`topic ${t.name}: min.insync.replicas must be below the replication factor`);
+    }
+  }
+  const mskMajorMinor = c.kafka.mskVersion.split('.').slice(0, 2).join('.');
+  if (!c.kafka.localBrokerVersion.startsWith(`${mskMajorMinor}.`)) {
+    problems.push(`local broker ${c.kafka.localBrokerVersion} is not on MSK's ${mskMajorMinor}`);
+  }
+  for (const [name, m] of Object.entries(c.mappings)) {
+    if (m.retryAttempts < 0 || m.retryAttempts > 10) {
+      problems.push(`mappings.${name}.retryAttempts must be 0..10 with an on-failure destination`);
+    }
+    if (m.minimumPollers < 1 || m.maximumPollers < m.minimumPollers) {
+      problems.push(`mappings.${name}: pollers must satisfy 1 <= minimum <= maximum`);
+    }
+  }
+  if (c.cache.multiAz && c.cache.nodes < 2) problems.push('cache.multiAz needs at least 2 nodes');
+  if (c.network.egress === 'nat' && c.network.natGateways < 1) problems.push('egress nat needs natGateways >= 1');
+  if (problems.length > 0) {
+    throw new Error(`Invalid stage config "${c.stage}":\n- ${problems.join('\n- ')}`);
+  }
+}

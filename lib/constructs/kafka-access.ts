@@ -1,0 +1,101 @@
+import { ArnFormat, Fn, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+
+/**
+ * MSK data-plane ARNs derived from the cluster ARN
+ * (`arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID`). CDK adds none of these permissions.
+ */
+export class KafkaArns {
+  private readonly clusterUuid: string;
+
+  constructor(
+    private readonly stack: Stack,
+    readonly clusterArn: string,
+    readonly clusterName: string,
+  ) {
+    this.clusterUuid = Fn.select(2, Fn.split('/', clusterArn));
+  }
+
+  topic(name: string): string {
+    return this.arn('topic', name);
+  }
+
+  group(name: string): string {
+    return this.arn('group', name);
+  }
+
+  private arn(resource: 'topic' | 'group', name: string): string {
+    return this.stack.formatArn({
+      service: 'kafka',
+      resource,
+      resourceName: `${this.clusterName}/${this.clusterUuid}/${name}`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  }
+}
+
+export interface KafkaAccess {
+  /** Topics the principal produces to. */
+  readonly writeTopics?: readonly string[];
+  /** Idempotent producer (relay): needs WriteDataIdempotently on the cluster. */
+  readonly idempotentProducer?: boolean;
+  /** Topics consumed through a consumer group (event source mapping or local consumer). */
+  readonly readTopics?: readonly string[];
+  readonly groups?: readonly string[];
+  /** Topic administration (the deploy-time topic provider). */
+  readonly manageTopics?: readonly string[];
+}
+
+/** Least-privilege `kafka-cluster:*` statements for one principal. */
+export function grantKafka(grantee: iam.IGrantable, arns: KafkaArns, access: KafkaAccess): void {
+  const statements: iam.PolicyStatement[] = [];
+  const clusterActions = ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'];
+  if (access.idempotentProducer) clusterActions.push('kafka-cluster:WriteDataIdempotently');
+  statements.push(
+    new iam.PolicyStatement({ actions: clusterActions, resources: [arns.clusterArn] }),
+    // Bootstrap broker discovery (control plane) for this cluster only.
+    new iam.PolicyStatement({
+      actions: ['kafka:GetBootstrapBrokers', 'kafka:DescribeClusterV2'],
+      resources: [arns.clusterArn],
+    }),
+  );
+  if (access.writeTopics?.length) {
+    statements.push(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+        resources: access.writeTopics.map((t) => arns.topic(t)),
+      }),
+    );
+  }
+  if (access.readTopics?.length) {
+    statements.push(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+        resources: access.readTopics.map((t) => arns.topic(t)),
+      }),
+    );
+  }
+  if (access.groups?.length) {
+    statements.push(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+        resources: access.groups.map((g) => arns.group(g)),
+      }),
+    );
+  }
+  if (access.manageTopics?.length) {
+    statements.push(
+      new iam.PolicyStatement({
+        actions: [
+          'kafka-cluster:CreateTopic',
+          'kafka-cluster:DescribeTopic',
+          'kafka-cluster:AlterTopic',
+          'kafka-cluster:DescribeTopicDynamicConfiguration',
+          'kafka-cluster:AlterTopicDynamicConfiguration',
+        ],
+        resources: access.manageTopics.map((t) => arns.topic(t)),
+      }),
+    );
+  }
+  for (const statement of statements) grantee.grantPrincipal.addToPrincipalPolicy(statement);
+}

@@ -1,0 +1,182 @@
+import { type CfnElement, CustomResource, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as msk from 'aws-cdk-lib/aws-msk';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import type { Construct } from 'constructs';
+import { acknowledge } from '../constructs/nag';
+import { SERVICES } from '../../lambdas/shared/metrics-catalog';
+import type { StageConfig, TopicConfig } from '../config/stage-config';
+import { grantKafka, KafkaArns } from '../constructs/kafka-access';
+import { PipelineFunction, retentionDays } from '../constructs/pipeline-function';
+import type { PipelineSecurityGroups } from './network-stack';
+
+export interface StreamingStackProps extends StackProps {
+  readonly config: StageConfig;
+  readonly vpc: ec2.IVpc;
+  readonly appSubnets: ec2.SubnetSelection;
+  readonly dataSubnets: ec2.SubnetSelection;
+  readonly securityGroups: PipelineSecurityGroups;
+}
+
+export interface KafkaEndpoint {
+  readonly clusterArn: string;
+  readonly arns: KafkaArns;
+  readonly orderEventsTopic: string;
+  readonly deadLetterTopic: string;
+}
+
+export function kafkaEnvironment(kafka: KafkaEndpoint): Record<string, string> {
+  return {
+    KAFKA_AUTH: 'iam',
+    KAFKA_CLUSTER_ARN: kafka.clusterArn,
+    ORDER_EVENTS_TOPIC: kafka.orderEventsTopic,
+    DLQ_TOPIC: kafka.deadLetterTopic,
+  };
+}
+
+/** Broker settings that must hold on the cluster (DESIGN §3). */
+export function serverProperties(config: StageConfig): string {
+  const k = config.kafka;
+  return [
+    'auto.create.topics.enable=false',
+    `default.replication.factor=${k.defaultReplicationFactor}`,
+    `min.insync.replicas=${k.minInsyncReplicas}`,
+    'unclean.leader.election.enable=false',
+    `num.partitions=${k.topics.orderEvents.partitions}`,
+    'delete.topic.enable=true',
+  ].join('\n');
+}
+
+/** The topic specs the deploy-time provider ensures (names, partitions, RF, configs). */
+export function topicSpecs(config: StageConfig) {
+  const spec = (t: TopicConfig) => ({
+    name: t.name,
+    partitions: t.partitions,
+    replicationFactor: t.replicationFactor,
+    configs: {
+      'min.insync.replicas': String(t.minInsyncReplicas),
+      'retention.ms': String(t.retentionHours * 3_600_000),
+      'cleanup.policy': 'delete',
+    },
+  });
+  return [spec(config.kafka.topics.orderEvents), spec(config.kafka.topics.deadLetter)];
+}
+
+/**
+ * MSK provisioned cluster (TLS only, IAM client auth, KMS at rest, explicit EBS size) with a
+ * configuration that forbids topic auto-creation, and the two topics declared as a custom
+ * resource that creates them through the Kafka admin API.
+ */
+export class StreamingStack extends Stack {
+  readonly kafka: KafkaEndpoint;
+  readonly cluster: msk.CfnCluster;
+
+  constructor(scope: Construct, id: string, props: StreamingStackProps) {
+    super(scope, id, props);
+    const { config, vpc, securityGroups } = props;
+    const k = config.kafka;
+
+    const key = new kms.Key(this, 'KafkaKey', {
+      alias: `alias/${config.prefix}/msk`,
+      description: 'MSK broker data volumes',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const brokerLogs = new logs.LogGroup(this, 'BrokerLogs', {
+      logGroupName: `/aws/msk/${k.clusterName}`,
+      retention: retentionDays(config.observability.logRetentionDays),
+      removalPolicy: config.observability.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    const configuration = new msk.CfnConfiguration(this, 'Configuration', {
+      name: `${k.clusterName}-config`,
+      description: 'No topic auto-creation; replication and ISR from stage config',
+      kafkaVersionsList: [k.mskVersion],
+      serverProperties: serverProperties(config),
+    });
+
+    this.cluster = new msk.CfnCluster(this, 'Cluster', {
+      clusterName: k.clusterName,
+      kafkaVersion: k.mskVersion,
+      numberOfBrokerNodes: k.brokers,
+      enhancedMonitoring: k.enhancedMonitoring,
+      brokerNodeGroupInfo: {
+        instanceType: k.brokerInstanceType,
+        clientSubnets: vpc.selectSubnets(props.dataSubnets).subnetIds,
+        securityGroups: [securityGroups.kafka.securityGroupId],
+        // Set explicitly: MSK's L2 defaults to 1000 GiB per broker.
+        storageInfo: { ebsStorageInfo: { volumeSize: k.ebsVolumeGiB } },
+        connectivityInfo: { publicAccess: { type: 'DISABLED' } },
+      },
+      clientAuthentication: {
+        sasl: { iam: { enabled: true }, scram: { enabled: false } },
+        unauthenticated: { enabled: false },
+      },
+      encryptionInfo: {
+        encryptionAtRest: { dataVolumeKmsKeyId: key.keyArn },
+        encryptionInTransit: { clientBroker: 'TLS', inCluster: true },
+      },
+      configurationInfo: { arn: configuration.attrArn, revision: 1 },
+      loggingInfo: {
+        brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } },
+      },
+    });
+
+    const arns = new KafkaArns(this, this.cluster.attrArn, k.clusterName);
+    this.kafka = {
+      clusterArn: this.cluster.attrArn,
+      arns,
+      orderEventsTopic: k.topics.orderEvents.name,
+      deadLetterTopic: k.topics.deadLetter.name,
+    };
+
+    const topicsFn = new PipelineFunction(this, 'KafkaTopics', {
+      config,
+      function: config.functions.kafkaTopics,
+      service: SERVICES.kafkaTopics,
+      entry: 'kafka-topics/handler.ts',
+      description: 'Deploy-time provider: creates and updates the pipeline topics',
+      vpc,
+      vpcSubnets: props.appSubnets,
+      securityGroups: [securityGroups.functions],
+      environment: { KAFKA_AUTH: 'iam', KAFKA_CLUSTER_ARN: this.cluster.attrArn },
+    });
+    const specs = topicSpecs(config);
+    grantKafka(topicsFn.role, arns, { manageTopics: specs.map((t) => t.name) });
+
+    const provider = new cr.Provider(this, 'TopicsProvider', {
+      onEventHandler: topicsFn.function,
+      logGroup: new logs.LogGroup(this, 'TopicsProviderLogs', {
+        retention: retentionDays(config.observability.logRetentionDays),
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+    const topics = new CustomResource(this, 'Topics', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::KafkaTopics',
+      properties: { Topics: JSON.stringify(specs) },
+    });
+    topics.node.addDependency(this.cluster);
+
+    acknowledge(
+      provider,
+      [
+        {
+          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          reason:
+            'CDK Provider framework function: its role uses AWSLambdaBasicExecutionRole for its own logs.',
+        },
+        {
+          id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(topicsFn.function.node.defaultChild as CfnElement)}.Arn>:*]`,
+          reason:
+            'CDK Provider framework function: may invoke only the topics function and its versions (`:*`).',
+        },
+        {
+          id: 'AwsSolutions-L1',
+          reason: 'CDK Provider framework function: its runtime is pinned by aws-cdk-lib.',
+        },
+      ],
+    );
+  }
+}
