@@ -1,4 +1,4 @@
-import { type App, Tags, Validations } from 'aws-cdk-lib';
+import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { StageConfig } from './config/stage-config';
 import { CacheStack } from './stacks/cache-stack';
@@ -7,6 +7,7 @@ import { NetworkStack } from './stacks/network-stack';
 import { ObservabilityStack } from './stacks/observability-stack';
 import { ServiceStack } from './stacks/service-stack';
 import { StreamingStack } from './stacks/streaming-stack';
+import { applyCostTags } from './tags';
 
 export interface PipelineStacks {
   readonly network: NetworkStack;
@@ -16,9 +17,6 @@ export interface PipelineStacks {
   readonly service: ServiceStack;
   readonly observability: ObservabilityStack;
 }
-
-/** Cost-allocation tags; `Service` is set per stack here and per function by PipelineFunction. */
-export const REQUIRED_TAGS = ['Project', 'Environment', 'Service', 'CostCenter', 'Owner', 'ManagedBy'] as const;
 
 /** Builds every stack of one stage, applies the cost tags and runs cdk-nag on all of it. */
 export function buildPipeline(app: App, config: StageConfig): PipelineStacks {
@@ -65,15 +63,7 @@ export function buildPipeline(app: App, config: StageConfig): PipelineStacks {
   });
 
   const stacks: PipelineStacks = { network, data, cache, streaming, service, observability };
-  for (const [part, stack] of Object.entries(stacks)) Tags.of(stack).add('Service', part);
-  const tags: Record<Exclude<(typeof REQUIRED_TAGS)[number], 'Service'>, string> = {
-    Project: config.tags.project,
-    Environment: config.tags.environment,
-    CostCenter: config.tags.costCenter,
-    Owner: config.tags.owner,
-    ManagedBy: config.tags.managedBy,
-  };
-  for (const [key, value] of Object.entries(tags)) Tags.of(app).add(key, value);
+  for (const [part, stack] of Object.entries(stacks)) applyCostTags(stack, config, part);
 
   // Any unacknowledged finding fails synthesis (cdk-nag v3 is a policy validation plugin).
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

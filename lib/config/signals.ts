@@ -82,14 +82,18 @@ export function buildSignals(c: StageConfig): SignalDefinition[] {
       unit: 'messages',
       description: 'Messages on order-events not yet committed by the consumer mapping.',
       source: lag(c.kafka.topics.orderEvents.name, c.mappings.orderConsumer.consumerGroupId),
-      thresholds: [above(a.consumerLagWarning, 'warning'), above(a.consumerLagCritical, 'critical')],
+      thresholds: [
+        above(a.consumerLagWarning, 'warning'),
+        above(a.consumerLagCritical, 'critical'),
+      ],
       group: 'pipeline',
     },
     {
       id: 'dead-lettered',
       title: 'Dead-lettered messages',
       unit: 'messages',
-      description: 'Messages read from the dead-letter topic by triage (consumer or mapping backstop wrote them).',
+      description:
+        'Messages read from the dead-letter topic by triage (consumer or mapping backstop wrote them).',
       source: app(SERVICES.dlqTriage, METRICS.deadLetterReceived, 'Sum'),
       thresholds: [above(a.deadLettered)],
       group: 'pipeline',
@@ -140,7 +144,8 @@ export function buildSignals(c: StageConfig): SignalDefinition[] {
       id: 'outbox-oldest-pending',
       title: 'Outbox oldest unpublished row',
       unit: 'ms',
-      description: 'Age of the oldest unpublished outbox row; missing data means the relay is not running.',
+      description:
+        'Age of the oldest unpublished outbox row; missing data means the relay is not running.',
       source: app(SERVICES.outboxRelay, METRICS.outboxOldestPendingAge, 'Maximum'),
       thresholds: [above(a.outboxOldestPendingMs, 'critical', 'breaching')],
       group: 'pipeline',

@@ -5,7 +5,13 @@ export const STAGES = ['dev', 'prod', 'localstack'] as const;
 export type StageName = (typeof STAGES)[number];
 
 export type EgressMode = 'endpoints' | 'nat';
-export type InterfaceEndpointName = 'sts' | 'secretsmanager' | 'kafka' | 'lambda' | 'logs' | 'monitoring';
+export type InterfaceEndpointName =
+  | 'sts'
+  | 'secretsmanager'
+  | 'kafka'
+  | 'lambda'
+  | 'logs'
+  | 'monitoring';
 
 export interface TopicConfig {
   readonly name: string;
@@ -127,7 +133,11 @@ export interface StageConfig {
     readonly brokerInstanceType: string;
     readonly brokers: number;
     readonly ebsVolumeGiB: number;
-    readonly enhancedMonitoring: 'DEFAULT' | 'PER_BROKER' | 'PER_TOPIC_PER_BROKER' | 'PER_TOPIC_PER_PARTITION';
+    readonly enhancedMonitoring:
+      | 'DEFAULT'
+      | 'PER_BROKER'
+      | 'PER_TOPIC_PER_BROKER'
+      | 'PER_TOPIC_PER_PARTITION';
     readonly defaultReplicationFactor: number;
     readonly minInsyncReplicas: number;
     readonly topics: { readonly orderEvents: TopicConfig; readonly deadLetter: TopicConfig };
@@ -146,7 +156,11 @@ export interface StageConfig {
   };
   /** Where the triage mapping sends batches it gave up on (it cannot use its own topic). */
   readonly triage: { readonly failureQueueName: string };
-  readonly api: { readonly name: string; readonly throttleRatePerSecond: number; readonly throttleBurst: number };
+  readonly api: {
+    readonly name: string;
+    readonly throttleRatePerSecond: number;
+    readonly throttleBurst: number;
+  };
   readonly observability: {
     readonly metricsNamespace: string;
     readonly dashboardName: string;
@@ -315,11 +329,21 @@ function devConfig(): StageConfig {
 
 function prodConfig(): StageConfig {
   const base = baseConfig('prod', 'eu-west-1', ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']);
-  const topic = (t: TopicConfig): TopicConfig => ({ ...t, replicationFactor: 3, minInsyncReplicas: 2 });
+  const topic = (t: TopicConfig): TopicConfig => ({
+    ...t,
+    replicationFactor: 3,
+    minInsyncReplicas: 2,
+  });
   return {
     ...base,
     budget: { ...base.budget, monthlyLimitUsd: 1_300 },
-    network: { ...base.network, cidr: '10.42.0.0/16', egress: 'endpoints', natGateways: 0, flowLogRetentionDays: 90 },
+    network: {
+      ...base.network,
+      cidr: '10.42.0.0/16',
+      egress: 'endpoints',
+      natGateways: 0,
+      flowLogRetentionDays: 90,
+    },
     database: {
       ...base.database,
       instanceType: 'r6g.large',
@@ -384,7 +408,9 @@ export function isStageName(value: string): value is StageName {
 export function loadStageConfig(stage: string | undefined): StageConfig {
   const name = stage ?? 'dev';
   if (!isStageName(name)) {
-    throw new Error(`Unknown stage "${name}". Use one of: ${STAGES.join(', ')} (cdk -c stage=NAME).`);
+    throw new Error(
+      `Unknown stage "${name}". Use one of: ${STAGES.join(', ')} (cdk -c stage=NAME).`,
+    );
   }
   const config = BUILDERS[name]();
   validateStageConfig(config);
@@ -400,7 +426,9 @@ export function validateStageConfig(c: StageConfig): void {
   }
   for (const t of Object.values(c.kafka.topics)) {
     if (t.replicationFactor > c.kafka.brokers) {
-      problems.push(`topic ${t.name}: replication factor ${t.replicationFactor} > brokers ${c.kafka.brokers}`);
+      problems.push(
+        `topic ${t.name}: replication factor ${t.replicationFactor} > brokers ${c.kafka.brokers}`,
+      );
     }
     if (t.minInsyncReplicas >= t.replicationFactor && t.replicationFactor > 1) {
       problems.push(`topic ${t.name}: min.insync.replicas must be below the replication factor`);
@@ -419,7 +447,8 @@ export function validateStageConfig(c: StageConfig): void {
     }
   }
   if (c.cache.multiAz && c.cache.nodes < 2) problems.push('cache.multiAz needs at least 2 nodes');
-  if (c.network.egress === 'nat' && c.network.natGateways < 1) problems.push('egress nat needs natGateways >= 1');
+  if (c.network.egress === 'nat' && c.network.natGateways < 1)
+    problems.push('egress nat needs natGateways >= 1');
   if (problems.length > 0) {
     throw new Error(`Invalid stage config "${c.stage}":\n- ${problems.join('\n- ')}`);
   }

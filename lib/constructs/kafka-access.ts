@@ -1,4 +1,4 @@
-import { ArnFormat, Fn, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Fn, type Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 
 /**

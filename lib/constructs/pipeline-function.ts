@@ -6,9 +6,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { acknowledge } from './nag';
 import type { ServiceName } from '../../lambdas/shared/metrics-catalog';
 import type { FunctionConfig, StageConfig } from '../config/stage-config';
+import { acknowledge } from './nag';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -121,7 +121,9 @@ export class PipelineFunction extends Construct {
           beforeBundling: () => [],
           beforeInstall: () => [],
           afterBundling: (inputDir: string, outputDir: string) =>
-            copies.map((c) => `cp -R "${path.join(inputDir, c.from)}" "${path.join(outputDir, c.to)}"`),
+            copies.map(
+              (c) => `cp -R "${path.join(inputDir, c.from)}" "${path.join(outputDir, c.to)}"`,
+            ),
         },
       },
     });
@@ -135,16 +137,13 @@ export class PipelineFunction extends Construct {
           'Node.js 22 is the pinned runtime (DESIGN §3): code is built and tested on Node 20/22; a runtime upgrade is a deliberate change.',
       },
     ]);
-    acknowledge(
-      this.role,
-      [
-        {
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason:
-            'Lambda creates and deletes its VPC network interfaces with the execution role; these EC2 actions do not support resource-level permissions.',
-        },
-      ],
-    );
+    acknowledge(this.role, [
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Lambda creates and deletes its VPC network interfaces with the execution role; these EC2 actions do not support resource-level permissions.',
+      },
+    ]);
   }
 }
 
@@ -165,7 +164,9 @@ const RETENTION: Record<number, logs.RetentionDays> = {
 export function retentionDays(days: number): logs.RetentionDays {
   const value = RETENTION[days];
   if (value === undefined) {
-    throw new Error(`Unsupported log retention ${days} days; use one of ${Object.keys(RETENTION).join(', ')}`);
+    throw new Error(
+      `Unsupported log retention ${days} days; use one of ${Object.keys(RETENTION).join(', ')}`,
+    );
   }
   return value;
 }

@@ -5,10 +5,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { acknowledge } from '../constructs/nag';
 import type { StageConfig } from '../config/stage-config';
+import { acknowledge } from '../constructs/nag';
 import { retentionDays } from '../constructs/pipeline-function';
-import { PORTS, type PipelineSecurityGroups } from './network-stack';
+import { type PipelineSecurityGroups, PORTS } from './network-stack';
 
 export interface CacheStackProps extends StackProps {
   readonly config: StageConfig;

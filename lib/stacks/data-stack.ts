@@ -6,9 +6,9 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { acknowledge } from '../constructs/nag';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
 import type { StageConfig } from '../config/stage-config';
+import { acknowledge } from '../constructs/nag';
 import { PipelineFunction } from '../constructs/pipeline-function';
 import type { PipelineSecurityGroups } from './network-stack';
 import { PORTS } from './network-stack';
@@ -133,8 +133,7 @@ export class DataStack extends Stack {
         securityGroups: [databaseSg],
         port: PORTS.postgres,
         publiclyAccessible: false,
-        storageEncrypted: true,
-        storageEncryptionKey: key,
+        // Encryption is inherited from the source instance (and its key) in the same region.
         parameterGroup,
         deletionProtection: db.deletionProtection,
         removalPolicy: db.removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
@@ -151,6 +150,11 @@ export class DataStack extends Stack {
         {
           id: 'AwsSolutions-RDS3',
           reason: 'A read replica; Multi-AZ durability is the primary instance setting.',
+        },
+        {
+          id: 'AwsSolutions-RDS2',
+          reason:
+            'A same-region replica inherits the encrypted storage and KMS key of its source; CloudFormation rejects StorageEncrypted on replicas.',
         },
       ]);
     }

@@ -83,9 +83,21 @@ export class NetworkStack extends Stack {
         description: 'Interface endpoints: HTTPS from functions and MSK pollers only',
         allowAllOutbound: false,
       });
-      endpoints.addIngressRule(this.securityGroups.functions, ec2.Port.tcp(PORTS.https), 'functions');
-      endpoints.addIngressRule(this.securityGroups.kafka, ec2.Port.tcp(PORTS.https), 'MSK event pollers');
-      endpoints.addIngressRule(this.securityGroups.rotation, ec2.Port.tcp(PORTS.https), 'secret rotation');
+      endpoints.addIngressRule(
+        this.securityGroups.functions,
+        ec2.Port.tcp(PORTS.https),
+        'functions',
+      );
+      endpoints.addIngressRule(
+        this.securityGroups.kafka,
+        ec2.Port.tcp(PORTS.https),
+        'MSK event pollers',
+      );
+      endpoints.addIngressRule(
+        this.securityGroups.rotation,
+        ec2.Port.tcp(PORTS.https),
+        'secret rotation',
+      );
       for (const name of config.network.interfaceEndpoints) {
         this.vpc.addInterfaceEndpoint(`Endpoint-${name}`, {
           service: ENDPOINT_SERVICES[name],

@@ -13,10 +13,10 @@ import { KafkaDlq, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { acknowledge } from '../constructs/nag';
 import { SERVICES, type ServiceName } from '../../lambdas/shared/metrics-catalog';
 import type { FunctionConfig, MappingConfig, StageConfig } from '../config/stage-config';
 import { grantKafka, type KafkaAccess } from '../constructs/kafka-access';
+import { acknowledge } from '../constructs/nag';
 import { PipelineFunction, retentionDays } from '../constructs/pipeline-function';
 import { type CacheEndpoint, cacheEnvironment } from './cache-stack';
 import { type DatabaseEndpoint, databaseEnvironment, grantDatabaseConnect } from './data-stack';
@@ -116,7 +116,9 @@ export class ServiceStack extends Stack {
     // Relay: every minute, one instance at a time (reserved concurrency in config).
     new events.Rule(this, 'RelaySchedule', {
       description: 'Starts the outbox relay loop; the next tick retries, so no async retries',
-      schedule: events.Schedule.rate(Duration.minutes(config.functions.outboxRelay.scheduleMinutes)),
+      schedule: events.Schedule.rate(
+        Duration.minutes(config.functions.outboxRelay.scheduleMinutes),
+      ),
       targets: [new targets.LambdaFunction(this.outboxRelay.function, { retryAttempts: 0 })],
     });
 
@@ -151,7 +153,8 @@ export class ServiceStack extends Stack {
     acknowledge(this.dlqTriage.role, [
       ...['kms:GenerateDataKey*', 'kms:ReEncrypt*'].map((action) => ({
         id: `AwsSolutions-IAM5[Action::${action}]`,
-        reason: 'CDK queue grant for the on-failure destination: KMS action families on that queue key only.',
+        reason:
+          'CDK queue grant for the on-failure destination: KMS action families on that queue key only.',
       })),
     ]);
     acknowledge(this.triageFailures, [
@@ -180,7 +183,10 @@ export class ServiceStack extends Stack {
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
       batchSize: m.batchSize,
       maxBatchingWindow: Duration.seconds(m.maxBatchingWindowSeconds),
-      provisionedPollerConfig: { minimumPollers: m.minimumPollers, maximumPollers: m.maximumPollers },
+      provisionedPollerConfig: {
+        minimumPollers: m.minimumPollers,
+        maximumPollers: m.maximumPollers,
+      },
       retryAttempts: m.retryAttempts,
       bisectBatchOnError: m.bisectBatchOnError,
       reportBatchItemFailures: m.reportBatchItemFailures,

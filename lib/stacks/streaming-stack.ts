@@ -1,14 +1,20 @@
-import { type CfnElement, CustomResource, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  type CfnElement,
+  CustomResource,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
-import { acknowledge } from '../constructs/nag';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
 import type { StageConfig, TopicConfig } from '../config/stage-config';
 import { grantKafka, KafkaArns } from '../constructs/kafka-access';
+import { acknowledge } from '../constructs/nag';
 import { PipelineFunction, retentionDays } from '../constructs/pipeline-function';
 import type { PipelineSecurityGroups } from './network-stack';
 
@@ -159,24 +165,21 @@ export class StreamingStack extends Stack {
     });
     topics.node.addDependency(this.cluster);
 
-    acknowledge(
-      provider,
-      [
-        {
-          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          reason:
-            'CDK Provider framework function: its role uses AWSLambdaBasicExecutionRole for its own logs.',
-        },
-        {
-          id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(topicsFn.function.node.defaultChild as CfnElement)}.Arn>:*]`,
-          reason:
-            'CDK Provider framework function: may invoke only the topics function and its versions (`:*`).',
-        },
-        {
-          id: 'AwsSolutions-L1',
-          reason: 'CDK Provider framework function: its runtime is pinned by aws-cdk-lib.',
-        },
-      ],
-    );
+    acknowledge(provider, [
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          'CDK Provider framework function: its role uses AWSLambdaBasicExecutionRole for its own logs.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(topicsFn.function.node.defaultChild as CfnElement)}.Arn>:*]`,
+        reason:
+          'CDK Provider framework function: may invoke only the topics function and its versions (`:*`).',
+      },
+      {
+        id: 'AwsSolutions-L1',
+        reason: 'CDK Provider framework function: its runtime is pinned by aws-cdk-lib.',
+      },
+    ]);
   }
 }

@@ -1,0 +1,63 @@
+// CDK custom resource (Provider framework `onEvent`): creates and updates the Kafka topics.
+// Delete keeps the topics: they hold data, and deleting the cluster removes them anyway.
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { getKafkaEnv } from '../shared/env';
+import { createKafka } from '../shared/kafka/client';
+import { logger } from '../shared/powertools';
+import type { TopicAdmin, TopicSpec } from './ensure-topics';
+import { ensureTopics, parseTopicSpecs, topicsPhysicalId } from './ensure-topics';
+
+/** What the Provider framework expects back from `onEvent`. */
+export interface OnEventResponse {
+  PhysicalResourceId: string;
+  Data?: Record<string, string>;
+}
+
+export interface ConnectedAdmin extends TopicAdmin {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface TopicsHandlerDeps {
+  createAdmin: () => ConnectedAdmin;
+}
+
+function previousSpecs(event: CloudFormationCustomResourceEvent): TopicSpec[] {
+  if (event.RequestType !== 'Update') return [];
+  try {
+    return parseTopicSpecs(event.OldResourceProperties.Topics);
+  } catch {
+    // Only used to revert removed config keys; an unreadable old value just skips that.
+    return [];
+  }
+}
+
+export function makeTopicsHandler(deps: TopicsHandlerDeps) {
+  return async (event: CloudFormationCustomResourceEvent): Promise<OnEventResponse> => {
+    logger.info('kafka-topics event', {
+      requestType: event.RequestType,
+      logicalResourceId: event.LogicalResourceId,
+    });
+    if (event.RequestType === 'Delete') {
+      return { PhysicalResourceId: event.PhysicalResourceId };
+    }
+    // Validate before connecting so a bad property fails fast with its own message.
+    const desired = parseTopicSpecs(event.ResourceProperties.Topics);
+    const admin = deps.createAdmin();
+    await admin.connect();
+    try {
+      const plan = await ensureTopics(admin, desired, { previous: previousSpecs(event), logger });
+      logger.info('kafka topics in desired state', { actionsApplied: plan.actions.length });
+    } finally {
+      await admin.disconnect();
+    }
+    return {
+      PhysicalResourceId: topicsPhysicalId(desired),
+      Data: { TopicNames: desired.map((t) => t.name).join(',') },
+    };
+  };
+}
+
+export const handler = makeTopicsHandler({
+  createAdmin: () => createKafka({ clientId: 'kafka-topics', connection: getKafkaEnv() }).admin(),
+});

@@ -1,0 +1,24 @@
+// Invoked by a CDK `triggers.Trigger` on every deploy. Throwing fails the invocation, which
+// fails the deployment, so application code never runs against an unmigrated schema.
+
+import { pgClientConfig } from '../shared/db/pool';
+import { getMigrationsDir, getPgEnv } from '../shared/env';
+import { logger } from '../shared/powertools';
+import type { MigrationOutcome } from './run-migrations';
+import { runMigrationsWithNewClient } from './run-migrations';
+
+export const handler = async (): Promise<MigrationOutcome> => {
+  try {
+    return await runMigrationsWithNewClient(
+      pgClientConfig(getPgEnv(), { applicationName: 'migrate' }),
+      {
+        dir: getMigrationsDir(),
+        direction: 'up',
+        logger,
+      },
+    );
+  } catch (error) {
+    logger.error('migration failed', { error });
+    throw error;
+  }
+};

@@ -1,0 +1,82 @@
+// PostgreSQL connections: one small pool per execution environment (DESIGN §2 "Connections").
+import { Signer } from '@aws-sdk/rds-signer';
+import type { ClientConfig, PoolConfig } from 'pg';
+import pg from 'pg';
+import type { PgEnv } from '../env';
+import { getObservabilityEnv, getPgEnv } from '../env';
+import { logger } from '../powertools';
+
+export type TokenProvider = () => Promise<string>;
+
+/** RDS IAM auth token (valid 15 min); signed locally, no network call. */
+export function rdsTokenProvider(env: PgEnv): TokenProvider {
+  if (env.region === undefined) throw new Error('RDS IAM auth needs AWS_REGION');
+  const signer = new Signer({
+    hostname: env.host,
+    port: env.port,
+    username: env.user,
+    region: env.region,
+  });
+  return () => signer.getAuthToken();
+}
+
+export interface ClientOptions {
+  /** Shown in pg_stat_activity; defaults to the Powertools service name. */
+  applicationName?: string;
+  /** Replaces the RDS signer (tests). Only used when IAM auth is on. */
+  tokenProvider?: TokenProvider;
+}
+
+/** Connection settings shared by the pool and by single clients (e.g. migrations). */
+export function pgClientConfig(env: PgEnv, options: ClientOptions = {}): ClientConfig {
+  const config: ClientConfig = {
+    host: env.host,
+    port: env.port,
+    database: env.database,
+    user: env.user,
+    application_name: options.applicationName ?? getObservabilityEnv().serviceName,
+    // Fail a cold start quickly instead of hanging until the Lambda timeout.
+    connectionTimeoutMillis: 5_000,
+  };
+  if (!env.iamAuth) return config;
+  const token = options.tokenProvider ?? rdsTokenProvider(env);
+  return {
+    ...config,
+    // pg calls this for every new connection, so tokens never go stale in a long-lived pool.
+    password: token,
+    // IAM auth requires TLS; verify the server certificate (RDS Proxy uses a public ACM cert;
+    // direct RDS needs NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem on Lambda).
+    ssl: { rejectUnauthorized: true },
+  };
+}
+
+export function poolConfig(env: PgEnv, options: ClientOptions = {}): PoolConfig {
+  return {
+    ...pgClientConfig(env, options),
+    max: env.poolMax,
+    // RDS Proxy closes idle client connections itself; keep ours short-lived when idle.
+    idleTimeoutMillis: 60_000,
+  };
+}
+
+export function createPool(env: PgEnv, options: ClientOptions = {}): pg.Pool {
+  const pool = new pg.Pool(poolConfig(env, options));
+  // An idle client losing its connection emits here; without a listener the process crashes.
+  pool.on('error', (error) => logger.warn('idle PostgreSQL client failed', { error }));
+  return pool;
+}
+
+let shared: pg.Pool | undefined;
+
+/** The execution environment's pool, created on first use from PG* variables. */
+export function getPool(): pg.Pool {
+  shared ??= createPool(getPgEnv());
+  return shared;
+}
+
+/** Ends the shared pool (CLI tools and tests; Lambda environments just freeze). */
+export async function closePool(): Promise<void> {
+  const pool = shared;
+  shared = undefined;
+  await pool?.end();
+}

@@ -1,0 +1,129 @@
+// kafkajs client factory: plain brokers locally, TLS + SASL/OAUTHBEARER (MSK IAM) on AWS.
+
+import type { GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka';
+import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
+import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
+import type { KafkaConfig, LogEntry, logCreator } from 'kafkajs';
+// Only `Kafka` and `logLevel` are visible as named exports when Node loads kafkajs (CJS) as ESM.
+import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaEnv } from '../env';
+import { parseBrokerList } from '../env';
+import type { LogSink } from '../log-sink';
+import { logger as defaultLogger } from '../powertools';
+
+/** The slice of `@aws-sdk/client-kafka`'s KafkaClient used here, injectable in tests. */
+export interface BootstrapBrokersApi {
+  send(command: GetBootstrapBrokersCommand): Promise<GetBootstrapBrokersCommandOutput>;
+}
+
+export type BrokerResolver = () => Promise<string[]>;
+
+/**
+ * Resolves the SASL/IAM bootstrap brokers of an MSK cluster once. The promise is cached for the
+ * life of the execution environment; a failure clears it so the next call retries.
+ */
+export function createBootstrapResolver(
+  clusterArn: string,
+  api: BootstrapBrokersApi,
+): BrokerResolver {
+  let pending: Promise<string[]> | undefined;
+  return () => {
+    pending ??= api
+      .send(new GetBootstrapBrokersCommand({ ClusterArn: clusterArn }))
+      .then((out) => {
+        const value = out.BootstrapBrokerStringSaslIam;
+        if (value === undefined || value.trim() === '') {
+          throw new Error(
+            `MSK cluster ${clusterArn} has no IAM bootstrap brokers (is IAM client auth enabled?)`,
+          );
+        }
+        return parseBrokerList(value, 'BootstrapBrokerStringSaslIam');
+      })
+      .catch((error: unknown) => {
+        pending = undefined;
+        throw error;
+      });
+    return pending;
+  };
+}
+
+// One resolver per cluster per execution environment, shared by every client created here.
+const resolvers = new Map<string, BrokerResolver>();
+
+function defaultResolver(clusterArn: string, region: string): BrokerResolver {
+  let resolver = resolvers.get(clusterArn);
+  if (resolver === undefined) {
+    resolver = createBootstrapResolver(clusterArn, new KafkaClient({ region }));
+    resolvers.set(clusterArn, resolver);
+  }
+  return resolver;
+}
+
+/** Routes kafkajs log entries into the structured logger instead of kafkajs' console output. */
+export function kafkaLogCreator(sink: LogSink): logCreator {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      // kafkajs' own timestamp and logger name duplicate fields the Powertools logger adds.
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log;
+      const fields = { kafkaNamespace: namespace, ...extra };
+      switch (level) {
+        case logLevel.ERROR:
+          sink.error(message, fields);
+          break;
+        case logLevel.WARN:
+          sink.warn(message, fields);
+          break;
+        case logLevel.INFO:
+          sink.info(message, fields);
+          break;
+        default:
+          sink.debug(message, fields);
+      }
+    };
+}
+
+export interface CreateKafkaConfig {
+  clientId: string;
+  connection: KafkaEnv;
+  logger?: LogSink;
+  /** Replaces the GetBootstrapBrokers lookup (tests, or callers that already know brokers). */
+  resolveBrokers?: BrokerResolver;
+  /** Passed to kafkajs as is (retry, timeouts); cannot override brokers, ssl, sasl or logging. */
+  overrides?: Omit<KafkaConfig, 'brokers' | 'ssl' | 'sasl' | 'logCreator' | 'clientId'>;
+}
+
+/** The kafkajs configuration, separate from `createKafka` so it can be inspected in tests. */
+export function kafkaConfig(config: CreateKafkaConfig): KafkaConfig {
+  const base: KafkaConfig = {
+    logLevel: logLevel.INFO,
+    ...config.overrides,
+    clientId: config.clientId,
+    brokers: [],
+    logCreator: kafkaLogCreator(config.logger ?? defaultLogger),
+  };
+  const conn = config.connection;
+  if (conn.auth === 'none') {
+    return { ...base, brokers: [...conn.brokers] };
+  }
+  const { region, clusterArn } = conn;
+  const resolve = config.resolveBrokers ?? defaultResolver(clusterArn, region);
+  return {
+    // TLS + SASL handshakes to MSK take longer than kafkajs' 1 s default connect timeout.
+    connectionTimeout: 5_000,
+    ...base,
+    brokers: resolve,
+    ssl: true,
+    sasl: {
+      mechanism: 'oauthbearer',
+      // A fresh token per connection; the signer reuses the Lambda role's cached credentials.
+      oauthBearerProvider: async () => {
+        const { token } = await generateAuthToken({ region });
+        return { value: token };
+      },
+    },
+  };
+}
+
+export function createKafka(config: CreateKafkaConfig): Kafka {
+  return new Kafka(kafkaConfig(config));
+}

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  createPool,
+  pgClientConfig,
+  poolConfig,
+  rdsTokenProvider,
+} from '../../../lambdas/shared/db/pool';
+import { parsePgEnv } from '../../../lambdas/shared/env';
+
+const local = parsePgEnv({});
+const iam = parsePgEnv({
+  PGHOST: 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com',
+  PGUSER: 'app',
+  PG_IAM_AUTH: 'true',
+  AWS_REGION: 'eu-west-1',
+  PG_POOL_MAX: '3',
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('pgClientConfig', () => {
+  it('connects without password or TLS locally', () => {
+    const config = pgClientConfig(local, { applicationName: 'test' });
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 5432,
+      database: 'test',
+      user: 'postgres',
+      application_name: 'test',
+    });
+    expect(config.password).toBeUndefined();
+    expect(config.ssl).toBeUndefined();
+    expect(config.connectionTimeoutMillis).toBeGreaterThan(0);
+  });
+
+  it('uses a fresh IAM token per connection and verifies TLS', async () => {
+    let n = 0;
+    const config = pgClientConfig(iam, { tokenProvider: async () => `token-${++n}` });
+    expect(config.ssl).toEqual({ rejectUnauthorized: true });
+    expect(typeof config.password).toBe('function');
+    if (typeof config.password !== 'function') throw new Error('unreachable');
+    expect(await config.password()).toBe('token-1');
+    expect(await config.password()).toBe('token-2');
+  });
+});
+
+describe('rdsTokenProvider', () => {
+  it('signs a token for the host, port and user offline', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY');
+    const token = await rdsTokenProvider(iam)();
+    expect(token).toMatch(/^proxy\.proxy-abc\.eu-west-1\.rds\.amazonaws\.com:5432\/\?/);
+    expect(token).toContain('Action=connect');
+    expect(token).toContain('DBUser=app');
+    expect(token).toContain('X-Amz-Signature=');
+  });
+
+  it('needs a region', () => {
+    expect(() => rdsTokenProvider({ ...iam, region: undefined })).toThrow(/AWS_REGION/);
+  });
+});
+
+describe('pool', () => {
+  it('is small and sized from PG_POOL_MAX', () => {
+    expect(poolConfig(local).max).toBe(2);
+    expect(poolConfig(iam, { tokenProvider: async () => 't' }).max).toBe(3);
+  });
+
+  it('creates a pg Pool with an idle error listener', async () => {
+    const pool = createPool(local);
+    try {
+      expect(pool.options.max).toBe(2);
+      expect(pool.listenerCount('error')).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+});
