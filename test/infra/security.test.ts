@@ -1,0 +1,244 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { StageName } from '../../lib/config/stage-config';
+import {
+  allResources,
+  props,
+  resourcesOfType,
+  type SynthesizedPipeline,
+  synthPipeline,
+} from './synth';
+
+type Json = Record<string, unknown>;
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+/** Actions that AWS does not scope to a resource; `*` is the narrowest resource for them. */
+const RESOURCE_WILDCARD_ACTIONS = new Set([
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+  'ec2:DescribeVpcs',
+  'ec2:DescribeSecurityGroups',
+]);
+
+const asList = <T>(v: T | T[] | undefined): T[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
+
+/** Identity-policy statements: AWS::IAM::Policy documents and roles' inline policies. */
+function identityStatements(p: SynthesizedPipeline): Array<{ where: string; s: Statement }> {
+  const out: Array<{ where: string; s: Statement }> = [];
+  for (const [part, id, r] of allResources(p)) {
+    const docs: Json[] = [];
+    if (r.Type === 'AWS::IAM::Policy') docs.push(props(r).PolicyDocument as Json);
+    if (r.Type === 'AWS::IAM::Role') {
+      for (const pol of asList(props(r).Policies as Json[] | undefined))
+        docs.push(pol.PolicyDocument as Json);
+    }
+    for (const doc of docs) {
+      for (const s of asList(doc.Statement as Statement[])) out.push({ where: `${part}/${id}`, s });
+    }
+  }
+  return out;
+}
+
+describe.each<StageName>(['dev', 'prod', 'localstack'])('security (%s)', (stage) => {
+  let p: SynthesizedPipeline;
+  beforeAll(() => {
+    p = synthPipeline(stage);
+  });
+  const only = (type: string): Json => {
+    const found = resourcesOfType(p, type).filter(([, , r]) => r.Type === type);
+    const first = found[0];
+    if (!first) throw new Error(`no ${type}`);
+    return props(first[2]);
+  };
+
+  it('encrypts the database, forces TLS and keeps it private', () => {
+    for (const [, , r] of resourcesOfType(p, 'AWS::RDS::DBInstance')) {
+      const db = props(r);
+      expect(db.PubliclyAccessible).toBe(false);
+      if (!db.SourceDBInstanceIdentifier) {
+        expect(db).toMatchObject({ StorageEncrypted: true, KmsKeyId: expect.anything() });
+        expect(db.EnableIAMDatabaseAuthentication).toBe(true);
+      }
+    }
+    expect(only('AWS::RDS::DBParameterGroup').Parameters).toMatchObject({ 'rds.force_ssl': '1' });
+    expect(only('AWS::RDS::DBProxy')).toMatchObject({
+      RequireTLS: true,
+      Auth: [expect.objectContaining({ IAMAuth: 'REQUIRED' })],
+    });
+  });
+
+  it('rotates the database credentials held in Secrets Manager', () => {
+    expect(resourcesOfType(p, 'AWS::SecretsManager::RotationSchedule')).toHaveLength(1);
+    const secret = resourcesOfType(p, 'AWS::SecretsManager::Secret').find(([, id]) =>
+      id.includes('PostgresSecret'),
+    );
+    expect(secret && props(secret[2]).KmsKeyId).toBeDefined();
+    expect(secret && props(secret[2]).GenerateSecretString).toBeDefined();
+  });
+
+  it('runs the cache with TLS, AUTH from Secrets Manager and encryption at rest', () => {
+    const cache = only('AWS::ElastiCache::ReplicationGroup');
+    expect(cache).toMatchObject({
+      AtRestEncryptionEnabled: true,
+      TransitEncryptionEnabled: true,
+      TransitEncryptionMode: 'required',
+      KmsKeyId: expect.anything(),
+    });
+    // A dynamic reference resolved by CloudFormation: the token never appears in the template.
+    expect(JSON.stringify(cache.AuthToken)).toContain('{{resolve:secretsmanager:');
+  });
+
+  it('runs MSK with TLS only, IAM client auth, encryption at rest and no public access', () => {
+    const cluster = only('AWS::MSK::Cluster');
+    expect(cluster).toMatchObject({
+      EncryptionInfo: {
+        EncryptionAtRest: { DataVolumeKMSKeyId: expect.anything() },
+        EncryptionInTransit: { ClientBroker: 'TLS', InCluster: true },
+      },
+      ClientAuthentication: {
+        Sasl: { Iam: { Enabled: true }, Scram: { Enabled: false } },
+        Unauthenticated: { Enabled: false },
+      },
+      BrokerNodeGroupInfo: { ConnectivityInfo: { PublicAccess: { Type: 'DISABLED' } } },
+    });
+    const server = String(only('AWS::MSK::Configuration').ServerProperties);
+    expect(server).toContain('auto.create.topics.enable=false');
+    expect(server).toContain('unclean.leader.election.enable=false');
+  });
+
+  it('encrypts the alarm topic and the triage failure queue, and rotates every key', () => {
+    expect(only('AWS::SNS::Topic').KmsMasterKeyId).toBeDefined();
+    expect(only('AWS::SQS::Queue').KmsMasterKeyId).toBeDefined();
+    for (const [, , r] of resourcesOfType(p, 'AWS::KMS::Key')) {
+      expect(props(r).EnableKeyRotation).toBe(true);
+    }
+  });
+
+  it('denies non-TLS access to the topic and the queue', () => {
+    for (const type of ['AWS::SNS::TopicPolicy', 'AWS::SQS::QueuePolicy']) {
+      const statements = asList((only(type).PolicyDocument as Json).Statement as Json[]);
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+    }
+  });
+
+  it('opens no security group to the internet', () => {
+    const ingress = [
+      ...resourcesOfType(p, 'AWS::EC2::SecurityGroupIngress').map(([, , r]) => props(r)),
+      ...resourcesOfType(p, 'AWS::EC2::SecurityGroup').flatMap(([, , r]) =>
+        asList(props(r).SecurityGroupIngress as Json[] | undefined),
+      ),
+    ];
+    expect(ingress.length).toBeGreaterThan(0);
+    for (const rule of ingress) {
+      expect(rule.CidrIp).not.toBe('0.0.0.0/0');
+      expect(rule.CidrIpv6).not.toBe('::/0');
+    }
+  });
+
+  it('places functions in private subnets and requires SigV4 on every API route', () => {
+    for (const [, , r] of resourcesOfType(p, 'AWS::Lambda::Function')) {
+      const vpc = props(r).VpcConfig as Json | undefined;
+      // Only CDK's deploy-time provider functions (not VPC-bound) lack a VpcConfig.
+      if (vpc) expect(JSON.stringify(vpc.SubnetIds)).not.toMatch(/egressSubnet/);
+    }
+    for (const [, , r] of resourcesOfType(p, 'AWS::ApiGatewayV2::Route')) {
+      expect(props(r).AuthorizationType).toBe('AWS_IAM');
+    }
+    const stageProps = only('AWS::ApiGatewayV2::Stage');
+    expect(stageProps.AccessLogSettings).toBeDefined();
+    expect(stageProps.DefaultRouteSettings).toMatchObject({
+      ThrottlingRateLimit: p.config.api.throttleRatePerSecond,
+      ThrottlingBurstLimit: p.config.api.throttleBurst,
+    });
+  });
+
+  it('grants no wildcard action, and a wildcard resource only where AWS allows nothing narrower', () => {
+    const statements = identityStatements(p);
+    expect(statements.length).toBeGreaterThan(20);
+    const offenders: string[] = [];
+    for (const { where, s } of statements) {
+      if (s.Effect !== 'Allow') continue;
+      const actions = asList(s.Action);
+      const resources = asList(s.Resource);
+      for (const a of actions)
+        if (a === '*' || a.endsWith(':*')) offenders.push(`${where}: action ${a}`);
+      if (resources.includes('*')) {
+        const broad = actions.filter((a) => !RESOURCE_WILDCARD_ACTIONS.has(a));
+        if (broad.length) offenders.push(`${where}: ${broad.join(',')} on *`);
+      }
+    }
+    // CDK's own singleton providers (default-SG restriction, triggers) are not ours to scope.
+    const ours = offenders.filter(
+      (o) => !/CustomResourceProvider|CustomVpcRestrictDefaultSG/.test(o),
+    );
+    expect(ours).toEqual([]);
+  });
+
+  it('scopes the Kafka data-plane permissions to the cluster, topic and group ARNs', () => {
+    const byRole = (fragment: string) =>
+      identityStatements(p)
+        .filter(({ where }) => where.includes(fragment))
+        .map(({ s }) => s);
+    const find = (fragment: string, action: string) =>
+      byRole(fragment).find((s) => asList(s.Action).includes(action));
+    const topicArn = (s: Statement | undefined) => JSON.stringify(s?.Resource);
+
+    expect(topicArn(find('OrderConsumerRole', 'kafka-cluster:ReadData'))).toMatch(
+      /:topic\/.*order-events"/,
+    );
+    expect(topicArn(find('OrderConsumerRole', 'kafka-cluster:AlterGroup'))).toContain(
+      `/${p.config.mappings.orderConsumer.consumerGroupId}`,
+    );
+    expect(topicArn(find('OrderConsumerRole', 'kafka-cluster:WriteData'))).toMatch(
+      /order-events-dlq/,
+    );
+    expect(find('OutboxRelayRole', 'kafka-cluster:WriteDataIdempotently')).toBeDefined();
+    expect(topicArn(find('OutboxRelayRole', 'kafka-cluster:WriteData'))).toMatch(/order-events"/);
+    expect(find('OutboxRelayRole', 'kafka-cluster:ReadData')).toBeUndefined();
+    expect(topicArn(find('DlqTriageRole', 'kafka-cluster:ReadData'))).toMatch(/order-events-dlq/);
+    expect(find('OrderApiRole', 'kafka-cluster:Connect')).toBeUndefined();
+    // Database access is IAM auth through the proxy, for the admin user only.
+    expect(JSON.stringify(find('OrderApiRole', 'rds-db:connect')?.Resource)).toContain(
+      `/${p.config.database.adminUser}`,
+    );
+  });
+
+  it('keeps secrets out of function environments', () => {
+    for (const [, , r] of resourcesOfType(p, 'AWS::Lambda::Function')) {
+      const vars = ((props(r).Environment as Json | undefined)?.Variables ?? {}) as Json;
+      for (const [key, value] of Object.entries(vars)) {
+        expect(key).not.toMatch(/PASSWORD|TOKEN(?!_)|SECRET(?!_ARN)/);
+        expect(JSON.stringify(value)).not.toContain('{{resolve:secretsmanager');
+      }
+    }
+  });
+});
+
+describe('network egress per stage', () => {
+  it('prod reaches AWS APIs through interface endpoints only: no internet gateway, no NAT', () => {
+    const p = synthPipeline('prod');
+    expect(resourcesOfType(p, 'AWS::EC2::InternetGateway')).toHaveLength(0);
+    expect(resourcesOfType(p, 'AWS::EC2::NatGateway')).toHaveLength(0);
+    const services = resourcesOfType(p, 'AWS::EC2::VPCEndpoint').map(([, , r]) =>
+      JSON.stringify(props(r).ServiceName),
+    );
+    for (const s of ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring']) {
+      expect(services.some((name) => name.includes(`.${s}`))).toBe(true);
+    }
+  });
+
+  it('dev uses one NAT gateway and no interface endpoints', () => {
+    const p = synthPipeline('dev');
+    expect(resourcesOfType(p, 'AWS::EC2::NatGateway')).toHaveLength(1);
+    expect(resourcesOfType(p, 'AWS::EC2::VPCEndpoint')).toHaveLength(0);
+  });
+});

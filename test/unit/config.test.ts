@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { METRICS, SERVICES } from '../../lambdas/shared/metrics-catalog';
+import { buildSignals, isMathSpec } from '../../lib/config/signals';
+import {
+  loadStageConfig,
+  STAGES,
+  type StageConfig,
+  validateStageConfig,
+} from '../../lib/config/stage-config';
+
+describe('stage config', () => {
+  it.each(STAGES)('resolves %s to the pinned values', (stage) => {
+    // The snapshot is the reviewed table of every size, name and threshold per stage.
+    expect(loadStageConfig(stage)).toMatchSnapshot();
+  });
+
+  it('defaults to dev and rejects unknown stages by name', () => {
+    expect(loadStageConfig(undefined).stage).toBe('dev');
+    expect(() => loadStageConfig('staging')).toThrow(
+      /Unknown stage "staging".*dev, prod, localstack/,
+    );
+  });
+
+  it('holds the DESIGN §3 prod shape', () => {
+    const prod = loadStageConfig('prod');
+    expect(prod.kafka).toMatchObject({
+      brokers: 3,
+      brokerInstanceType: 'kafka.m5.large',
+      minInsyncReplicas: 2,
+    });
+    expect(prod.kafka.topics.orderEvents).toMatchObject({ partitions: 6, replicationFactor: 3 });
+    expect(prod.database).toMatchObject({
+      instanceType: 'r6g.large',
+      readReplicas: 1,
+      engineMajorVersion: '17',
+    });
+    expect(prod.cache).toMatchObject({ nodeType: 'cache.t4g.micro', multiAz: true });
+    expect(prod.availabilityZones).toHaveLength(3);
+    expect(loadStageConfig('dev').availabilityZones).toHaveLength(2);
+  });
+
+  it('pins the local broker to the MSK major.minor', () => {
+    for (const stage of STAGES) {
+      const k = loadStageConfig(stage).kafka;
+      expect(k.localBrokerVersion.split('.').slice(0, 2)).toEqual(
+        k.mskVersion.split('.').slice(0, 2),
+      );
+    }
+  });
+
+  it('rejects configs that would fail at deploy time', () => {
+    const dev = loadStageConfig('dev');
+    const broken: StageConfig = {
+      ...dev,
+      kafka: {
+        ...dev.kafka,
+        brokers: 3,
+        localBrokerVersion: '3.9.1',
+        topics: {
+          ...dev.kafka.topics,
+          orderEvents: { ...dev.kafka.topics.orderEvents, replicationFactor: 4 },
+        },
+      },
+      mappings: {
+        ...dev.mappings,
+        orderConsumer: { ...dev.mappings.orderConsumer, retryAttempts: 11 },
+      },
+    };
+    expect(() => validateStageConfig(broken)).toThrow(
+      /multiple of the AZ count[\s\S]*replication factor 4 > brokers 3[\s\S]*not on MSK's 4.0[\s\S]*retryAttempts/,
+    );
+  });
+});
+
+describe('signals', () => {
+  const signals = buildSignals(loadStageConfig('dev'));
+  const ids = signals.map((s) => s.id);
+
+  it('has one signal per DESIGN §4 row, each with a threshold', () => {
+    for (const id of [
+      'consumer-lag',
+      'dead-lettered',
+      'circuit-breaker-open',
+      'error-rate',
+      'end-to-end-latency',
+      'outbox-oldest-pending',
+    ]) {
+      expect(ids).toContain(id);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const s of signals) expect(s.thresholds.length).toBeGreaterThan(0);
+  });
+
+  it('reads application metrics only under names the Lambda code emits', () => {
+    const known = new Set<string>(Object.values(METRICS));
+    const services = new Set<string>(Object.values(SERVICES));
+    for (const s of signals) {
+      const specs = isMathSpec(s.source) ? Object.values(s.source.usingMetrics) : [s.source];
+      for (const m of specs) {
+        if (!m.namespace.startsWith('OrderPipeline/')) continue;
+        expect(known.has(m.metricName), m.metricName).toBe(true);
+        expect(services.has(String(m.dimensions.service)), s.id).toBe(true);
+      }
+    }
+  });
+
+  it('uses every math variable it declares', () => {
+    for (const s of signals) {
+      if (!isMathSpec(s.source)) continue;
+      for (const id of Object.keys(s.source.usingMetrics))
+        expect(s.source.expression).toContain(id);
+    }
+  });
+});
