@@ -12,7 +12,8 @@ import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
-import type { StageConfig, TopicConfig } from '../config/stage-config';
+import type { StageConfig } from '../config/stage-config';
+import { topicSpecs } from '../config/topics';
 import { grantKafka, KafkaArns } from '../constructs/kafka-access';
 import { acknowledge } from '../constructs/nag';
 import { PipelineFunction, retentionDays } from '../constructs/pipeline-function';
@@ -53,21 +54,6 @@ export function serverProperties(config: StageConfig): string {
     `num.partitions=${k.topics.orderEvents.partitions}`,
     'delete.topic.enable=true',
   ].join('\n');
-}
-
-/** The topic specs the deploy-time provider ensures (names, partitions, RF, configs). */
-export function topicSpecs(config: StageConfig) {
-  const spec = (t: TopicConfig) => ({
-    name: t.name,
-    partitions: t.partitions,
-    replicationFactor: t.replicationFactor,
-    configs: {
-      'min.insync.replicas': String(t.minInsyncReplicas),
-      'retention.ms': String(t.retentionHours * 3_600_000),
-      'cleanup.policy': 'delete',
-    },
-  });
-  return [spec(config.kafka.topics.orderEvents), spec(config.kafka.topics.deadLetter)];
 }
 
 /**
