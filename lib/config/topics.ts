@@ -5,7 +5,10 @@ import type { StageConfig, TopicConfig } from './stage-config';
 export function topicSpecs(config: StageConfig, replicationFactorCap?: number): TopicSpec[] {
   const spec = (t: TopicConfig): TopicSpec => {
     // A single local broker cannot hold more replicas than one; MSK gets the configured RF.
-    const replicationFactor = Math.min(t.replicationFactor, replicationFactorCap ?? Number.POSITIVE_INFINITY);
+    const replicationFactor = Math.min(
+      t.replicationFactor,
+      replicationFactorCap ?? Number.POSITIVE_INFINITY,
+    );
     return {
       name: t.name,
       partitions: t.partitions,

@@ -51,6 +51,9 @@ export function grantKafka(grantee: iam.IGrantable, arns: KafkaArns, access: Kaf
   const statements: iam.PolicyStatement[] = [];
   const clusterActions = ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'];
   if (access.idempotentProducer) clusterActions.push('kafka-cluster:WriteDataIdempotently');
+  // The MSK event pollers read the cluster's dynamic configuration before they consume.
+  if (access.groups?.length)
+    clusterActions.push('kafka-cluster:DescribeClusterDynamicConfiguration');
   statements.push(
     new iam.PolicyStatement({ actions: clusterActions, resources: [arns.clusterArn] }),
     // Bootstrap broker discovery (control plane) for this cluster only.

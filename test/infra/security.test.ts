@@ -201,7 +201,11 @@ describe.each<StageName>(['dev', 'prod', 'localstack'])('security (%s)', (stage)
     expect(topicArn(find('OrderConsumerRole', 'kafka-cluster:WriteData'))).toMatch(
       /order-events-dlq/,
     );
+    expect(
+      find('OrderConsumerRole', 'kafka-cluster:DescribeClusterDynamicConfiguration'),
+    ).toBeDefined();
     expect(find('OutboxRelayRole', 'kafka-cluster:WriteDataIdempotently')).toBeDefined();
+    expect(find('OrderConsumerRole', 'kafka-cluster:WriteDataIdempotently')).toBeUndefined();
     expect(topicArn(find('OutboxRelayRole', 'kafka-cluster:WriteData'))).toMatch(/order-events"/);
     expect(find('OutboxRelayRole', 'kafka-cluster:ReadData')).toBeUndefined();
     expect(topicArn(find('DlqTriageRole', 'kafka-cluster:ReadData'))).toMatch(/order-events-dlq/);
