@@ -1,6 +1,29 @@
-// Entry point wired by the service stack (bundling, environment, permissions are final).
-// Its behaviour is built in the data-plane issue #3; until then it refuses to run
-// rather than pretend to succeed.
-export const handler = async (): Promise<never> => {
-  throw new Error('outbox-relay is not implemented yet (issue #3): refusing to acknowledge input');
+// Lambda adapter: one relay runtime per execution environment; each scheduled invocation
+// loops until just before its time runs out (the next tick starts a new loop).
+import type { Context } from 'aws-lambda';
+import { getKafkaEnv, getPgEnv, getRelayEnv } from '../shared/env';
+import type { RelaySummary } from './relay';
+import { runRelay } from './relay';
+import { createRelayRuntime, type RelayRuntime, relayOptions } from './runtime';
+
+let runtime: Promise<RelayRuntime> | undefined;
+
+export const handler = async (_event: unknown, context: Context): Promise<RelaySummary> => {
+  runtime ??= createRelayRuntime({
+    pgEnv: getPgEnv(),
+    kafkaEnv: getKafkaEnv(),
+    relayEnv: getRelayEnv(),
+  }).catch((error: unknown) => {
+    runtime = undefined; // retry the set-up on the next invocation
+    throw error;
+  });
+  const rt = await runtime;
+  const margin = rt.env.stopBeforeTimeoutMs;
+  return runRelay(
+    rt.deps,
+    relayOptions(rt.env, {
+      shouldContinue: () => context.getRemainingTimeInMillis() > margin,
+      maxWaitMs: () => context.getRemainingTimeInMillis() - margin,
+    }),
+  );
 };

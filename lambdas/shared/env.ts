@@ -161,6 +161,27 @@ export function parsePgEnv(env: EnvRecord): PgEnv {
   };
 }
 
+export interface RelayEnv {
+  readonly topic: string;
+  /** Rows claimed, published and marked per transaction (DESIGN §3: batches of ~1,000). */
+  readonly batchSize: number;
+  /** Polling fallback: NOTIFY wakes the relay at once, a missed notification waits this long. */
+  readonly pollIntervalMs: number;
+  readonly publishedRetentionHours: number;
+  /** Stop looping when less than this remains of the Lambda invocation. */
+  readonly stopBeforeTimeoutMs: number;
+}
+
+export function parseRelayEnv(env: EnvRecord): RelayEnv {
+  return {
+    topic: raw(env, 'ORDER_EVENTS_TOPIC') ?? 'order-events',
+    batchSize: int(env, 'OUTBOX_BATCH_SIZE', 1_000, 1, 10_000),
+    pollIntervalMs: int(env, 'OUTBOX_POLL_INTERVAL_MS', 1_000, 10, 600_000),
+    publishedRetentionHours: int(env, 'OUTBOX_PUBLISHED_RETENTION_HOURS', 72, 1, 24 * 365),
+    stopBeforeTimeoutMs: int(env, 'RELAY_STOP_BEFORE_TIMEOUT_MS', 5_000, 0, 600_000),
+  };
+}
+
 /** The repo's migrations folder, resolved from this file (tsx/vitest run the sources). */
 export function repoMigrationsDir(): string {
   const here: string | undefined = import.meta.url;
@@ -192,6 +213,7 @@ export const getObservabilityEnv = (): ObservabilityEnv =>
 export const getKafkaEnv = (): KafkaEnv => cached('kafka', parseKafkaEnv);
 export const getPgEnv = (): PgEnv => cached('pg', parsePgEnv);
 export const getMigrationsDir = (): string => cached('migrationsDir', parseMigrationsDir);
+export const getRelayEnv = (): RelayEnv => cached('relay', parseRelayEnv);
 
 /** Tests only: forget parsed values so a changed process.env is read again. */
 export function resetEnvCache(): void {

@@ -1,0 +1,94 @@
+// Builds the relay's dependencies once per execution environment (Lambda or a local process):
+// the pool, the idempotent producer and the NOTIFY wake. Handler and local runner share it.
+import type { Producer } from 'kafkajs';
+import { createPool, pgClientConfig } from '../shared/db/pool';
+import type { KafkaEnv, PgEnv, RelayEnv } from '../shared/env';
+import { createKafka } from '../shared/kafka/client';
+import type { LogSink } from '../shared/log-sink';
+import { METRICS } from '../shared/metrics-catalog';
+import type { OutboxRow } from '../shared/outbox/outbox';
+import { logger as defaultLogger, metrics } from '../shared/powertools';
+import { NotifyWake } from './notify-wake';
+import type { RelayDeps, RelayOptions, RelayTelemetry } from './relay';
+
+export interface RelayRuntime {
+  readonly deps: RelayDeps;
+  readonly env: RelayEnv;
+  close(): Promise<void>;
+}
+
+/** Producer settings of DESIGN §2: acks=all on every send, idempotence, ≤5 in flight. */
+export function createRelayProducer(kafkaEnv: KafkaEnv, logger: LogSink): Producer {
+  const kafka = createKafka({ clientId: 'outbox-relay', connection: kafkaEnv, logger });
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    // kafkajs keeps retrying an idempotent send (unbounded); back off up to 5 s between tries.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5_000 },
+  });
+}
+
+export const powertoolsTelemetry: RelayTelemetry = {
+  published(count, durationMs) {
+    metrics.addMetric(METRICS.eventsPublished, 'Count', count);
+    metrics.addMetric(METRICS.publishBatchSize, 'Count', count);
+    metrics.addMetric(METRICS.publishDuration, 'Milliseconds', durationMs);
+  },
+  oldestPending(ageMs) {
+    metrics.addMetric(METRICS.outboxOldestPendingAge, 'Milliseconds', ageMs);
+  },
+  flush() {
+    metrics.publishStoredMetrics();
+  },
+};
+
+export async function createRelayRuntime(options: {
+  readonly pgEnv: PgEnv;
+  readonly kafkaEnv: KafkaEnv;
+  readonly relayEnv: RelayEnv;
+  readonly logger?: LogSink;
+  readonly telemetry?: RelayTelemetry;
+  readonly afterPublish?: (rows: readonly OutboxRow[]) => Promise<void>;
+}): Promise<RelayRuntime> {
+  const logger = options.logger ?? defaultLogger;
+  const pool = createPool(options.pgEnv, { applicationName: 'outbox-relay' });
+  const producer = createRelayProducer(options.kafkaEnv, logger);
+  const wake = new NotifyWake(
+    pgClientConfig(options.pgEnv, { applicationName: 'outbox-relay-listen' }),
+    logger,
+  );
+  try {
+    await producer.connect();
+    await wake.start();
+  } catch (error) {
+    await Promise.allSettled([producer.disconnect(), wake.close(), pool.end()]);
+    throw error;
+  }
+  return {
+    env: options.relayEnv,
+    deps: {
+      pool,
+      producer,
+      wake,
+      logger,
+      telemetry: options.telemetry ?? powertoolsTelemetry,
+      ...(options.afterPublish ? { afterPublish: options.afterPublish } : {}),
+    },
+    async close() {
+      await Promise.allSettled([producer.disconnect(), wake.close(), pool.end()]);
+    },
+  };
+}
+
+export function relayOptions(
+  env: RelayEnv,
+  control: Pick<RelayOptions, 'shouldContinue' | 'maxWaitMs'>,
+): RelayOptions {
+  return {
+    topic: env.topic,
+    batchSize: env.batchSize,
+    pollIntervalMs: env.pollIntervalMs,
+    publishedRetentionHours: env.publishedRetentionHours,
+    ...control,
+  };
+}

@@ -1,0 +1,182 @@
+// Shared helpers for integration tests: a throwaway database per test file (migrated with the
+// real migrations), unique topics on the real broker, and a consumer that collects messages.
+import { randomUUID } from 'node:crypto';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { runMigrationsWithNewClient } from '../../lambdas/migrate/run-migrations';
+import { pgClientConfig } from '../../lambdas/shared/db/pool';
+import { type PgEnv, parseKafkaEnv, parsePgEnv, repoMigrationsDir } from '../../lambdas/shared/env';
+import type { LogSink } from '../../lambdas/shared/log-sink';
+import { appendEvent, type OutboxEvent } from '../../lambdas/shared/outbox/outbox';
+
+// Expected errors (a stopped broker) would flood the output; assertions report failures.
+export const quietLogger: LogSink = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+};
+
+export function brokers(): string[] {
+  const env = parseKafkaEnv(process.env);
+  if (env.auth !== 'none') throw new Error('integration tests use the local broker');
+  return [...env.brokers];
+}
+
+export function testKafka(): Kafka {
+  return new Kafka({ clientId: 'it', brokers: brokers(), logLevel: logLevel.NOTHING });
+}
+
+export interface TestDatabase {
+  readonly env: PgEnv;
+  /** The same database as PG* variables, for child processes. */
+  readonly envVars: Record<string, string>;
+  readonly pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+/** A fresh database with the project's migrations applied. */
+export async function createTestDatabase(prefix: string): Promise<TestDatabase> {
+  const base = parsePgEnv(process.env);
+  const name = `${prefix}_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client(pgClientConfig(base));
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const env: PgEnv = { ...base, database: name, poolMax: 10 };
+  await runMigrationsWithNewClient(pgClientConfig(env), {
+    dir: repoMigrationsDir(),
+    logger: quietLogger,
+  });
+  const pool = new pg.Pool({ ...pgClientConfig(env), max: 10 });
+  return {
+    env,
+    envVars: {
+      PGHOST: env.host,
+      PGPORT: String(env.port),
+      PGDATABASE: env.database,
+      PGUSER: env.user,
+    },
+    pool,
+    async drop() {
+      await pool.end();
+      const c = new pg.Client(pgClientConfig(base));
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export async function createTopic(admin: Admin, prefix: string, partitions = 6): Promise<string> {
+  const topic = `${prefix}-${randomUUID().slice(0, 8)}`;
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
+  return topic;
+}
+
+export function event(aggregateId: string, n: number): OutboxEvent {
+  return {
+    eventId: randomUUID(),
+    eventType: 'OrderPlaced',
+    aggregateId,
+    schemaVersion: '1.0.0',
+    correlationId: `corr-${aggregateId}-${n}`,
+    timestamp: new Date().toISOString(),
+    data: { n },
+  };
+}
+
+/** Appends events in one committed transaction per call; returns them in append order. */
+export async function appendCommitted(
+  pool: pg.Pool,
+  events: OutboxEvent[],
+): Promise<OutboxEvent[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    for (const e of events) await appendEvent(client, e);
+    await client.query('COMMIT');
+    return events;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export interface Received {
+  readonly key: string;
+  readonly eventId: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly headers: Record<string, string>;
+  readonly value: Record<string, unknown>;
+  readonly receivedAt: number;
+}
+
+/**
+ * Reads a topic from the beginning until `until(received)` holds or the deadline passes, then
+ * keeps reading for `settleMs` so that unexpected extra messages are seen too.
+ */
+export async function consumeUntil(
+  topic: string,
+  until: (received: readonly Received[]) => boolean,
+  timeoutMs: number,
+  settleMs = 1_000,
+): Promise<Received[]> {
+  const consumer = testKafka().consumer({ groupId: `it-${randomUUID()}` });
+  const received: Received[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    await consumer.run({
+      eachMessage: async ({ message, partition }) => {
+        const headers = Object.fromEntries(
+          Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+        );
+        received.push({
+          key: String(message.key),
+          eventId: headers.eventId ?? '',
+          partition,
+          offset: message.offset,
+          headers,
+          value: JSON.parse(String(message.value)) as Record<string, unknown>,
+          receivedAt: Date.now(),
+        });
+        if (until(received)) done();
+      },
+    });
+    await Promise.race([finished, sleep(timeoutMs)]);
+    await sleep(settleMs);
+    return [...received];
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Per aggregate, event ids in the order the topic holds them, duplicates removed (first wins). */
+export function orderPerAggregate(received: readonly Received[]): Map<string, string[]> {
+  const byPartition = [...received].sort(
+    (a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset),
+  );
+  const out = new Map<string, string[]>();
+  const seen = new Set<string>();
+  for (const r of byPartition) {
+    if (seen.has(r.eventId)) continue;
+    seen.add(r.eventId);
+    out.set(r.key, [...(out.get(r.key) ?? []), r.eventId]);
+  }
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
