@@ -107,6 +107,12 @@ export async function publishBatch(
     );
     await client.query('COMMIT');
     deps.telemetry.published(rows.length, now() - started);
+    deps.logger.debug('outbox batch published', {
+      count: rows.length,
+      firstSeq: rows[0]?.seq,
+      lastSeq: rows.at(-1)?.seq,
+      correlationIds: rows.map((r) => r.headers.correlationId),
+    });
     return { status: 'published', published: rows.length };
   } catch (error) {
     failed = error instanceof Error ? error : new Error(String(error));

@@ -170,7 +170,19 @@ export interface StageConfig {
     readonly retainLogs: boolean;
     readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   };
-  readonly outbox: { readonly publishedRetentionHours: number };
+  readonly outbox: {
+    readonly publishedRetentionHours: number;
+    /** Rows claimed, published and marked per transaction (DESIGN §3: batches of ~1,000). */
+    readonly relayBatchSize: number;
+    /** Polling fallback behind LISTEN/NOTIFY. */
+    readonly relayPollIntervalMs: number;
+    /**
+     * The relay stops looping this long before its Lambda timeout. Timeout = schedule period,
+     * so the next tick starts about this long after the loop ends: keep it well under the
+     * outbox latency bound.
+     */
+    readonly relayStopBeforeTimeoutMs: number;
+  };
   readonly alarms: AlarmConfig;
 }
 
@@ -318,7 +330,12 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       retainLogs: false,
       logLevel: 'INFO',
     },
-    outbox: { publishedRetentionHours: 72 },
+    outbox: {
+      publishedRetentionHours: 72,
+      relayBatchSize: 1_000,
+      relayPollIntervalMs: 1_000,
+      relayStopBeforeTimeoutMs: 2_000,
+    },
     alarms: DOCUMENTED_ALARMS,
   };
 }
@@ -445,6 +462,12 @@ export function validateStageConfig(c: StageConfig): void {
     if (m.minimumPollers < 1 || m.maximumPollers < m.minimumPollers) {
       problems.push(`mappings.${name}: pollers must satisfy 1 <= minimum <= maximum`);
     }
+  }
+  if (c.outbox.relayStopBeforeTimeoutMs >= c.alarms.outboxOldestPendingMs.value) {
+    problems.push('outbox.relayStopBeforeTimeoutMs must stay below the outbox latency bound');
+  }
+  if (c.functions.outboxRelay.timeoutSeconds > c.functions.outboxRelay.scheduleMinutes * 60) {
+    problems.push('the relay timeout must not exceed its schedule period (one instance at a time)');
   }
   if (c.cache.multiAz && c.cache.nodes < 2) problems.push('cache.multiAz needs at least 2 nodes');
   if (c.network.egress === 'nat' && c.network.natGateways < 1)

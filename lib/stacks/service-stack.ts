@@ -91,6 +91,9 @@ export class ServiceStack extends Stack {
       {
         ...kafkaEnvironment(kafka),
         OUTBOX_PUBLISHED_RETENTION_HOURS: String(config.outbox.publishedRetentionHours),
+        OUTBOX_BATCH_SIZE: String(config.outbox.relayBatchSize),
+        OUTBOX_POLL_INTERVAL_MS: String(config.outbox.relayPollIntervalMs),
+        RELAY_STOP_BEFORE_TIMEOUT_MS: String(config.outbox.relayStopBeforeTimeoutMs),
       },
       { writeTopics: [topics.events], idempotentProducer: true },
     );
