@@ -3,7 +3,7 @@
 // A crash anywhere before COMMIT leaves the rows pending: they are published again (a
 // duplicate, which consumers dedupe), never lost.
 import type { Message, Producer } from 'kafkajs';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { LogSink } from '../shared/log-sink';
 import {
   claimPending,
@@ -13,6 +13,7 @@ import {
   oldestPendingAgeMs,
   tryRelayLock,
 } from '../shared/outbox/outbox';
+import { type BackoffPolicy, backoffDelayMs, sleep } from '../shared/resilience/backoff';
 
 export type WakeReason = 'notify' | 'poll';
 
@@ -52,7 +53,11 @@ export interface RelayOptions {
   readonly maxWaitMs?: () => number;
   readonly retentionEveryMs?: number;
   readonly retentionBatch?: number;
+  /** Between attempts after a failed iteration (broker or database unavailable). */
+  readonly failureBackoff?: BackoffPolicy;
 }
+
+const DEFAULT_FAILURE_BACKOFF: BackoffPolicy = { baseMs: 200, capMs: 5_000 };
 
 export type BatchStatus = 'published' | 'idle' | 'standby';
 
@@ -65,6 +70,8 @@ export interface RelaySummary {
   readonly published: number;
   readonly batches: number;
   readonly deleted: number;
+  /** Iterations that failed (and were retried after a backoff). */
+  readonly failures: number;
   /** How each wait ended: a NOTIFY or the polling fallback. */
   readonly wakes: Record<WakeReason, number>;
 }
@@ -124,59 +131,83 @@ export async function publishBatch(
   }
 }
 
-/** Loops until `shouldContinue` says stop; drains backlogs without waiting. */
+/**
+ * Loops until `shouldContinue` says stop; drains backlogs without waiting. A failed iteration
+ * (broker or database down) is logged and retried after a backoff: the relay outlives outages,
+ * and whatever it had claimed stays pending until a publish succeeds.
+ */
 export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<RelaySummary> {
   const now = deps.now ?? Date.now;
   const retentionEveryMs = options.retentionEveryMs ?? 60_000;
   const retentionBatch = options.retentionBatch ?? 1_000;
+  const failureBackoff = options.failureBackoff ?? DEFAULT_FAILURE_BACKOFF;
+  const maxWait = () => options.maxWaitMs?.() ?? Number.POSITIVE_INFINITY;
   let published = 0;
   let batches = 0;
   let deleted = 0;
+  let failures = 0;
+  let consecutiveFailures = 0;
   let lastRetention = Number.NEGATIVE_INFINITY;
   const wakes: Record<WakeReason, number> = { notify: 0, poll: 0 };
 
   while (options.shouldContinue()) {
-    const result = await publishBatch(deps, options);
-    published += result.published;
-    if (result.status === 'published') batches++;
-
-    if (now() - lastRetention >= retentionEveryMs) {
-      lastRetention = now();
-      deleted += await purgePublished(deps, options.publishedRetentionHours, retentionBatch);
-    }
-    const client = await deps.pool.connect();
+    let result: BatchResult;
     try {
-      deps.telemetry.oldestPending(await oldestPendingAgeMs(client));
-    } finally {
-      client.release();
+      result = await publishBatch(deps, options);
+      published += result.published;
+      if (result.status === 'published') batches++;
+      if (now() - lastRetention >= retentionEveryMs) {
+        lastRetention = now();
+        deleted += await purgePublished(deps, options.publishedRetentionHours, retentionBatch);
+      }
+      deps.telemetry.oldestPending(await withClient(deps, oldestPendingAgeMs));
+      deps.telemetry.flush();
+      consecutiveFailures = 0;
+    } catch (error) {
+      failures++;
+      consecutiveFailures++;
+      const delayMs = Math.min(backoffDelayMs(consecutiveFailures, failureBackoff), maxWait());
+      deps.logger.warn('relay iteration failed; retrying', {
+        error,
+        attempt: consecutiveFailures,
+        delayMs,
+      });
+      if (delayMs > 0) await sleep(delayMs);
+      continue;
     }
-    deps.telemetry.flush();
 
     // A full batch means a backlog: go again at once.
     if (result.status === 'published' && result.published === options.batchSize) continue;
-    const waitMs = Math.min(
-      options.pollIntervalMs,
-      options.maxWaitMs?.() ?? Number.POSITIVE_INFINITY,
-    );
+    const waitMs = Math.min(options.pollIntervalMs, maxWait());
     if (waitMs <= 0 || !options.shouldContinue()) break;
     wakes[await deps.wake.wait(waitMs)]++;
   }
-  const summary = { published, batches, deleted, wakes };
+  const summary = { published, batches, deleted, failures, wakes };
   deps.logger.info('relay stopped', { ...summary });
   return summary;
+}
+
+async function withClient<T>(
+  deps: RelayDeps,
+  work: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await deps.pool.connect();
+  let failed: Error | undefined;
+  try {
+    return await work(client);
+  } catch (error) {
+    failed = error instanceof Error ? error : new Error(String(error));
+    throw failed;
+  } finally {
+    client.release(failed);
+  }
 }
 
 /** Deletes old published rows in small batches so no statement holds many locks. */
 async function purgePublished(deps: RelayDeps, hours: number, batch: number): Promise<number> {
   let total = 0;
   for (;;) {
-    const client = await deps.pool.connect();
-    let n: number;
-    try {
-      n = await deletePublishedBefore(client, hours, batch);
-    } finally {
-      client.release();
-    }
+    const n = await withClient(deps, (client) => deletePublishedBefore(client, hours, batch));
     total += n;
     if (n < batch) break;
   }

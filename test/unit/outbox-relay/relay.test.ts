@@ -210,6 +210,37 @@ describe('runRelay', () => {
   });
 });
 
+describe('runRelay under failures', () => {
+  it('survives failed sends: backs off, keeps the rows pending, publishes once the broker is back', async () => {
+    const db = fakeDb({ pending: [row(1), row(2)] });
+    let attempts = 0;
+    const warnings: unknown[] = [];
+    const { d } = deps(db, {
+      logger: { ...silent, warn: (_m: string, f?: unknown) => warnings.push(f) },
+      producer: {
+        send: async () => {
+          attempts++;
+          if (attempts <= 3) throw new Error('Connection error: connect ECONNREFUSED');
+          return [];
+        },
+      },
+    });
+    let loops = 0;
+    const summary = await runRelay(d, {
+      topic: 't',
+      batchSize: 10,
+      pollIntervalMs: 1,
+      publishedRetentionHours: 72,
+      shouldContinue: () => loops++ < 6,
+      failureBackoff: { baseMs: 1, capMs: 2 },
+    });
+    expect(summary.failures).toBe(3);
+    expect(summary.published).toBe(2);
+    expect(db.pendingCount()).toBe(0);
+    expect(warnings).toHaveLength(3);
+  });
+});
+
 describe('toMessage', () => {
   it('uses the aggregate id as key, the payload as JSON value and the row headers', () => {
     const r = row(7);

@@ -1,0 +1,352 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CommandResult, OrderCommands, RequestIds } from '../../../lambdas/order-api/commands';
+import {
+  CORRELATION_HEADER,
+  createOrderApi,
+  type MetricSink,
+  ORDER_API_METRICS,
+  type RequestLogger,
+} from '../../../lambdas/order-api/http';
+import { type HttpEventInput, httpEvent, lambdaContext, parseBody } from './http-event';
+
+interface LogLine {
+  readonly level: string;
+  readonly message: string;
+  readonly keys: Record<string, unknown>;
+  readonly fields: Record<string, unknown>[];
+}
+
+/** Records each line with the keys appended at the time, like the Powertools Logger. */
+function recordingLogger() {
+  const lines: LogLine[] = [];
+  let keys: Record<string, unknown> = {};
+  const line =
+    (level: string) =>
+    (message: string, ...fields: Record<string, unknown>[]) =>
+      lines.push({ level, message, keys: { ...keys }, fields });
+  const logger: RequestLogger = {
+    error: line('error'),
+    warn: line('warn'),
+    info: line('info'),
+    debug: line('debug'),
+    appendKeys: (k) => {
+      keys = { ...keys, ...k };
+    },
+    removeKeys: (names) => {
+      keys = Object.fromEntries(Object.entries(keys).filter(([k]) => !names.includes(k)));
+    },
+  };
+  return { logger, lines, currentKeys: () => keys };
+}
+
+const ACCEPTED = (ids: RequestIds, orderId = 'o-1'): CommandResult => ({
+  kind: 'accepted',
+  orderId,
+  eventId: ids.eventId,
+  eventType: 'OrderPlaced',
+  correlationId: ids.correlationId,
+});
+
+function fakeCommands(): {
+  [K in keyof OrderCommands]: ReturnType<typeof vi.fn<OrderCommands[K]>>;
+} {
+  return {
+    placeOrder: vi.fn<OrderCommands['placeOrder']>(async (_input, ids) => ACCEPTED(ids)),
+    recordOrderEvent: vi.fn<OrderCommands['recordOrderEvent']>(async (orderId, _input, ids) =>
+      ACCEPTED(ids, orderId),
+    ),
+    checkHealth: vi.fn<OrderCommands['checkHealth']>(async () => ({ healthy: true })),
+  };
+}
+
+let commands: ReturnType<typeof fakeCommands>;
+let log: ReturnType<typeof recordingLogger>;
+let addMetric: ReturnType<typeof vi.fn<MetricSink['addMetric']>>;
+
+beforeEach(() => {
+  commands = fakeCommands();
+  log = recordingLogger();
+  addMetric = vi.fn<MetricSink['addMetric']>();
+});
+
+async function call(input: HttpEventInput) {
+  const api = createOrderApi({
+    commands,
+    logger: log.logger,
+    metrics: { addMetric },
+    newId: () => 'generated-id',
+  });
+  const result = await api(httpEvent(input), lambdaContext);
+  return { ...result, json: parseBody(result), header: result.headers?.[CORRELATION_HEADER] };
+}
+
+const ORDER = {
+  customerId: 'c-1',
+  items: [{ sku: 'sku-1', quantity: 1, unitPriceMinor: 500 }],
+  totalMinor: 500,
+  currency: 'EUR',
+};
+
+describe('GET /health', () => {
+  it('is 200 when the database answers', async () => {
+    const res = await call({ method: 'GET', path: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toEqual({ status: 'ok' });
+  });
+
+  it('is 503 when it does not, and logs why', async () => {
+    commands.checkHealth.mockResolvedValue({ healthy: false, error: new Error('ECONNREFUSED') });
+    const res = await call({ method: 'GET', path: '/health' });
+    expect(res.statusCode).toBe(503);
+    expect(log.lines.some((l) => l.level === 'warn' && /PostgreSQL/.test(l.message))).toBe(true);
+  });
+
+  it('ignores a body sent with GET', async () => {
+    const res = await call({ method: 'GET', path: '/health', body: '{}' });
+    expect(res.statusCode).toBe(200);
+  });
+});
+
+describe('POST /orders', () => {
+  it('passes the parsed body and the request ids to the command and answers 202', async () => {
+    const res = await call({ method: 'POST', path: '/orders', body: ORDER });
+    expect(commands.placeOrder).toHaveBeenCalledWith(ORDER, {
+      eventId: 'generated-id',
+      correlationId: 'generated-id',
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json).toEqual({
+      orderId: 'o-1',
+      eventId: 'generated-id',
+      correlationId: 'generated-id',
+    });
+  });
+
+  it('decodes a base64 body', async () => {
+    const res = await call({ method: 'POST', path: '/orders', body: ORDER, base64: true });
+    expect(res.statusCode).toBe(202);
+    expect(commands.placeOrder).toHaveBeenCalledWith(ORDER, expect.anything());
+  });
+
+  it.each([
+    ['broken JSON', '{"customerId":'],
+    ['an empty body', ''],
+    ['no body', undefined],
+  ])('answers 400 MalformedJson for %s without calling the command', async (_name, body) => {
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      ...(body !== undefined && { body }),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json).toEqual({ error: 'MalformedJson' });
+    expect(commands.placeOrder).not.toHaveBeenCalled();
+  });
+
+  it('maps a validation result to 400 with every issue path and message', async () => {
+    commands.placeOrder.mockResolvedValue({
+      kind: 'invalid',
+      issues: [
+        { path: 'items[0].quantity', message: 'Too small' },
+        { path: 'currency', message: 'must be a 3-letter ISO 4217 code' },
+      ],
+    });
+    const res = await call({ method: 'POST', path: '/orders', body: {} });
+    expect(res.statusCode).toBe(400);
+    expect(res.json).toEqual({
+      error: 'ValidationError',
+      issues: [
+        { path: 'items[0].quantity', message: 'Too small' },
+        { path: 'currency', message: 'must be a 3-letter ISO 4217 code' },
+      ],
+    });
+  });
+
+  it('maps a conflict to 409', async () => {
+    commands.placeOrder.mockResolvedValue({
+      kind: 'conflict',
+      orderId: 'o-9',
+      message: 'order already exists',
+    });
+    const res = await call({ method: 'POST', path: '/orders', body: { ...ORDER, orderId: 'o-9' } });
+    expect(res.statusCode).toBe(409);
+    expect(res.json).toMatchObject({ error: 'Conflict', orderId: 'o-9' });
+  });
+});
+
+describe('POST /orders/{orderId}/events', () => {
+  const EVENT = { eventType: 'PaymentCaptured', data: { paymentId: 'p-1' } };
+
+  it('passes the decoded path id and body to the command and answers 202', async () => {
+    const res = await call({ method: 'POST', path: '/orders/o%2042/events', body: EVENT });
+    expect(commands.recordOrderEvent).toHaveBeenCalledWith('o 42', EVENT, {
+      eventId: 'generated-id',
+      correlationId: 'generated-id',
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json).toEqual({
+      orderId: 'o 42',
+      eventId: 'generated-id',
+      correlationId: 'generated-id',
+    });
+  });
+
+  it('maps a missing order to 404', async () => {
+    commands.recordOrderEvent.mockResolvedValue({ kind: 'not_found', orderId: 'o-404' });
+    const res = await call({ method: 'POST', path: '/orders/o-404/events', body: EVENT });
+    expect(res.statusCode).toBe(404);
+    expect(res.json).toMatchObject({ error: 'NotFound' });
+  });
+
+  it('answers 400 MalformedJson for a broken body', async () => {
+    const res = await call({ method: 'POST', path: '/orders/o-1/events', body: '[' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json).toEqual({ error: 'MalformedJson' });
+    expect(commands.recordOrderEvent).not.toHaveBeenCalled();
+  });
+
+  it('answers 400 for a path segment that is not valid percent-encoding', async () => {
+    const res = await call({ method: 'POST', path: '/orders/%E0%A4%A/events', body: EVENT });
+    expect(res.statusCode).toBe(400);
+    expect(commands.recordOrderEvent).not.toHaveBeenCalled();
+  });
+});
+
+describe('routing', () => {
+  it.each([
+    ['GET', '/'],
+    ['GET', '/nope'],
+    ['POST', '/orders/o-1'],
+    ['POST', '/orders/o-1/events/extra'],
+  ])('answers 404 for %s %s', async (method, path) => {
+    const res = await call({ method, path, body: '{}' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json).toEqual({ error: 'NotFound' });
+    expect(res.header).toBe('generated-id');
+  });
+
+  it.each([
+    ['GET', '/orders', 'POST'],
+    ['PUT', '/orders', 'POST'],
+    ['DELETE', '/orders/o-1/events', 'POST'],
+    ['POST', '/health', 'GET'],
+  ])('answers 405 for %s %s with Allow: %s', async (method, path, allow) => {
+    const res = await call({ method, path, ...(method !== 'GET' && { body: '{}' }) });
+    expect(res.statusCode).toBe(405);
+    expect(res.json).toEqual({ error: 'MethodNotAllowed' });
+    expect(res.headers?.allow).toBe(allow);
+    expect(commands.placeOrder).not.toHaveBeenCalled();
+    expect(commands.recordOrderEvent).not.toHaveBeenCalled();
+  });
+});
+
+describe('correlation id', () => {
+  it('defaults to the new event id and is returned as a header', async () => {
+    const res = await call({ method: 'POST', path: '/orders', body: ORDER });
+    expect(res.header).toBe('generated-id');
+  });
+
+  it('takes a valid x-correlation-id header for the command, body and response header', async () => {
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      body: ORDER,
+      headers: { 'X-Correlation-Id': 'upstream-42' },
+    });
+    expect(commands.placeOrder).toHaveBeenCalledWith(ORDER, {
+      eventId: 'generated-id',
+      correlationId: 'upstream-42',
+    });
+    expect(res.json).toMatchObject({ correlationId: 'upstream-42', eventId: 'generated-id' });
+    expect(res.header).toBe('upstream-42');
+  });
+
+  it.each([
+    ['longer than 128 characters', 'x'.repeat(129)],
+    ['not printable ASCII', 'abc\u0001def'],
+    ['not ASCII', 'café'],
+  ])('rejects a header %s with 400 and runs no command', async (_name, value) => {
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      body: ORDER,
+      headers: { [CORRELATION_HEADER]: value },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json).toEqual({
+      error: 'ValidationError',
+      issues: [{ path: 'headers.x-correlation-id', message: expect.any(String) }],
+    });
+    expect(res.header).toBe('generated-id');
+    expect(commands.placeOrder).not.toHaveBeenCalled();
+  });
+
+  it('accepts exactly 128 printable characters', async () => {
+    const id = `${'a'.repeat(120)} -_:/.=+`;
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      body: ORDER,
+      headers: { [CORRELATION_HEADER]: id },
+    });
+    expect(id).toHaveLength(128);
+    expect(res.statusCode).toBe(202);
+    expect(res.header).toBe(id);
+  });
+
+  it('is on every log line of the request and removed afterwards', async () => {
+    await call({
+      method: 'POST',
+      path: '/orders',
+      body: ORDER,
+      headers: { [CORRELATION_HEADER]: 'corr-logs' },
+    });
+    const accepted = log.lines.find((l) => l.message === 'order event accepted');
+    expect(accepted?.keys).toEqual({ correlationId: 'corr-logs' });
+    expect(log.lines.every((l) => l.keys.correlationId === 'corr-logs')).toBe(true);
+    expect(log.currentKeys()).toEqual({});
+  });
+});
+
+describe('unexpected errors', () => {
+  it('answer 500 with a generic body; the details go to the log with the correlation id', async () => {
+    commands.placeOrder.mockRejectedValue(new Error('duplicate key value violates "secret_idx"'));
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      body: ORDER,
+      headers: { [CORRELATION_HEADER]: 'corr-500' },
+    });
+    expect(res.statusCode).toBe(500);
+    expect(res.json).toEqual({ error: 'InternalServerError', message: 'internal error' });
+    expect(res.body).not.toMatch(/secret_idx/);
+    expect(res.header).toBe('corr-500');
+    const error = log.lines.find((l) => l.level === 'error');
+    expect(error?.keys).toEqual({ correlationId: 'corr-500' });
+    expect(error?.fields[0]?.error).toEqual(
+      expect.objectContaining({ message: expect.stringMatching(/secret_idx/) }),
+    );
+    expect(log.currentKeys()).toEqual({});
+  });
+
+  it('answer 500 for an event that is not an HTTP API event', async () => {
+    const api = createOrderApi({ commands, logger: log.logger });
+    const res = await api({ nope: true } as never, lambdaContext);
+    expect(res.statusCode).toBe(500);
+    expect(parseBody(res)).toEqual({ error: 'InternalServerError', message: 'internal error' });
+  });
+});
+
+describe('metrics', () => {
+  it('counts an accepted request', async () => {
+    await call({ method: 'POST', path: '/orders', body: ORDER });
+    expect(addMetric).toHaveBeenCalledWith(ORDER_API_METRICS.accepted, 'Count', 1);
+    expect(addMetric).toHaveBeenCalledTimes(1);
+  });
+
+  it('counts a rejected request', async () => {
+    await call({ method: 'POST', path: '/orders', body: '{' });
+    expect(addMetric).toHaveBeenCalledWith(ORDER_API_METRICS.rejected, 'Count', 1);
+    expect(addMetric).toHaveBeenCalledTimes(1);
+  });
+});
