@@ -1,6 +1,25 @@
-// Entry point wired by the service stack (bundling, environment, permissions are final).
-// Its behaviour is built in the data-plane issue #3; until then it refuses to run
-// rather than pretend to succeed.
-export const handler = async (): Promise<never> => {
-  throw new Error('order-api is not implemented yet (issue #3): refusing to acknowledge input');
+// Lambda adapter: one pool and one router per execution environment; behaviour is in http.ts
+// (routing, status codes) and commands.ts (validation, the transaction).
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { getPool } from '../shared/db/pool';
+import { logger, metrics } from '../shared/powertools';
+import { orderCommands } from './commands';
+import { createOrderApi, type OrderApi } from './http';
+
+let api: OrderApi | undefined;
+
+export const handler = async (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  api ??= createOrderApi({ commands: orderCommands(getPool()), logger, metrics });
+  try {
+    return await api(event, context);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
 };

@@ -15,6 +15,9 @@ export type ServiceName = (typeof SERVICES)[keyof typeof SERVICES];
 export const METRIC_DIMENSION = 'service';
 
 export const METRICS = {
+  /** order-api: commands accepted (202) and rejected (4xx). */
+  orderRequestsAccepted: 'OrderRequestsAccepted',
+  orderRequestsRejected: 'OrderRequestsRejected',
   /** outbox-relay: rows acknowledged by the broker and marked published. */
   eventsPublished: 'EventsPublished',
   publishBatchSize: 'PublishBatchSize',

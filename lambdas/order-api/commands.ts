@@ -1,0 +1,196 @@
+// Order commands: validate input with the event's own schema, then write the order row and its
+// outbox event in one transaction. No HTTP or Lambda types here; http.ts maps the results.
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { createEnvelope, formatPath, type SchemaIssue } from '../shared/events/envelope';
+import { ORDER_EVENT_REGISTRY, type OrderEventType } from '../shared/events/orders';
+import { appendEvent } from '../shared/outbox/outbox';
+import {
+  type Database,
+  insertOrder,
+  inTransaction,
+  lockAndTouchOrder,
+  ping,
+} from './orders-repository';
+
+/** Event types a client may record against an existing order (OrderPlaced is POST /orders). */
+export const RECORDABLE_EVENT_TYPES = [
+  'PaymentCaptured',
+  'OrderShipped',
+  'OrderCancelled',
+] as const satisfies readonly OrderEventType[];
+export type RecordableEventType = (typeof RECORDABLE_EVENT_TYPES)[number];
+
+/** Ids fixed per request by the caller, so logs carry them before any command runs. */
+export interface RequestIds {
+  /** Becomes the new event's eventId (and the outbox row id); must be a UUID. */
+  readonly eventId: string;
+  readonly correlationId: string;
+}
+
+export type CommandResult =
+  | {
+      readonly kind: 'accepted';
+      readonly orderId: string;
+      readonly eventId: string;
+      readonly eventType: OrderEventType;
+      readonly correlationId: string;
+    }
+  | { readonly kind: 'invalid'; readonly issues: readonly SchemaIssue[] }
+  | { readonly kind: 'not_found'; readonly orderId: string }
+  | { readonly kind: 'conflict'; readonly orderId: string; readonly message: string };
+
+export type HealthResult = { readonly healthy: true } | { readonly healthy: false; error: unknown };
+
+export interface CommandDeps {
+  /** Id for an order the client did not name. */
+  readonly newOrderId?: () => string;
+  readonly now?: () => Date;
+}
+
+/** The commands bound to a database; what the HTTP layer calls. */
+export interface OrderCommands {
+  placeOrder(input: unknown, ids: RequestIds): Promise<CommandResult>;
+  recordOrderEvent(orderId: string, input: unknown, ids: RequestIds): Promise<CommandResult>;
+  checkHealth(): Promise<HealthResult>;
+}
+
+export function orderCommands(db: Database, deps: CommandDeps = {}): OrderCommands {
+  return {
+    placeOrder: (input, ids) => placeOrder(db, input, ids, deps),
+    recordOrderEvent: (orderId, input, ids) => recordOrderEvent(db, orderId, input, ids, deps),
+    checkHealth: () => checkHealth(db),
+  };
+}
+
+/** Creates the order (status CREATED) and its OrderPlaced event atomically. */
+export async function placeOrder(
+  db: Database,
+  input: unknown,
+  ids: RequestIds,
+  deps: CommandDeps = {},
+): Promise<CommandResult> {
+  if (!isJsonObject(input)) return invalid('', 'must be a JSON object');
+  const orderId = input.orderId === undefined ? (deps.newOrderId ?? randomUUID)() : input.orderId;
+  const parsed = validate(ORDER_EVENT_REGISTRY.OrderPlaced.schema, { ...input, orderId });
+  if (!parsed.ok) return { kind: 'invalid', issues: parsed.issues };
+  const data = parsed.value;
+
+  const event = createEnvelope(
+    { eventType: 'OrderPlaced', data, correlationId: ids.correlationId },
+    envelopeDeps(ids, deps),
+  );
+  return inTransaction(db, async (client) => {
+    const inserted = await insertOrder(client, {
+      id: data.orderId,
+      customerId: data.customerId,
+      totalMinor: data.totalMinor,
+      currency: data.currency,
+    });
+    if (!inserted) {
+      return {
+        commit: false,
+        result: { kind: 'conflict', orderId: data.orderId, message: 'order already exists' },
+      };
+    }
+    // After the order row: the event's seq then follows the row's commit (outbox.ts).
+    await appendEvent(client, event);
+    return { commit: true, result: accepted(event) };
+  });
+}
+
+/** Records a fact about an existing order; the consumer decides whether it moves the status. */
+export async function recordOrderEvent(
+  db: Database,
+  orderId: string,
+  input: unknown,
+  ids: RequestIds,
+  deps: CommandDeps = {},
+): Promise<CommandResult> {
+  if (!isJsonObject(input)) return invalid('', 'must be a JSON object');
+  const { eventType, data } = input;
+  if (!isRecordable(eventType)) {
+    return invalid('eventType', `must be one of ${RECORDABLE_EVENT_TYPES.join(', ')}`);
+  }
+  if (!isJsonObject(data)) return invalid('data', 'must be a JSON object');
+  // The order id in the path is the aggregate; a body naming another order is a client bug.
+  if (data.orderId !== undefined && data.orderId !== orderId) {
+    return invalid('data.orderId', `must equal the order id in the path ("${orderId}")`);
+  }
+  const parsed = validate(ORDER_EVENT_REGISTRY[eventType].schema, { ...data, orderId }, ['data']);
+  if (!parsed.ok) return { kind: 'invalid', issues: parsed.issues };
+
+  const event = createEnvelope(
+    { eventType, data: parsed.value, correlationId: ids.correlationId },
+    envelopeDeps(ids, deps),
+  );
+  return inTransaction(db, async (client) => {
+    if (!(await lockAndTouchOrder(client, orderId))) {
+      return { commit: false, result: { kind: 'not_found', orderId } };
+    }
+    await appendEvent(client, event);
+    return { commit: true, result: accepted(event) };
+  });
+}
+
+export async function checkHealth(db: Database): Promise<HealthResult> {
+  try {
+    await ping(db);
+    return { healthy: true };
+  } catch (error) {
+    return { healthy: false, error };
+  }
+}
+
+// --- helpers -----------------------------------------------------------------------------
+
+type Validated<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly issues: SchemaIssue[] };
+
+function validate<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  prefix: readonly PropertyKey[] = [],
+): Validated<z.output<S>> {
+  const result = schema.safeParse(value);
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    issues: result.error.issues.map((issue) => ({
+      path: formatPath([...prefix, ...issue.path]),
+      message: issue.message,
+    })),
+  };
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isRecordable(value: unknown): value is RecordableEventType {
+  return (RECORDABLE_EVENT_TYPES as readonly unknown[]).includes(value);
+}
+
+function invalid(path: string, message: string): CommandResult {
+  return { kind: 'invalid', issues: [{ path, message }] };
+}
+
+function envelopeDeps(ids: RequestIds, deps: CommandDeps) {
+  return { newId: () => ids.eventId, ...(deps.now !== undefined ? { now: deps.now } : {}) };
+}
+
+function accepted(event: {
+  eventId: string;
+  eventType: OrderEventType;
+  aggregateId: string;
+  correlationId: string;
+}): CommandResult {
+  return {
+    kind: 'accepted',
+    orderId: event.aggregateId,
+    eventId: event.eventId,
+    eventType: event.eventType,
+    correlationId: event.correlationId,
+  };
+}

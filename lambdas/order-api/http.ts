@@ -1,0 +1,227 @@
+// HTTP adapter for the order commands (API Gateway HTTP API, payload 2.0): routing, body
+// decoding, correlation ids, and mapping command results to status codes. Routing is the
+// Powertools HTTP event handler (GA since its `/http` export); it answers an unknown method on a
+// known path with 404, so the known paths register the other verbs to return 405.
+import { randomUUID } from 'node:crypto';
+import { HttpVerbs, Router } from '@aws-lambda-powertools/event-handler/http';
+import type { HttpMethod, RequestContext } from '@aws-lambda-powertools/event-handler/types';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import type { SchemaIssue } from '../shared/events/envelope';
+import type { LogSink } from '../shared/log-sink';
+import { METRICS } from '../shared/metrics-catalog';
+import type { CommandResult, OrderCommands, RequestIds } from './commands';
+
+export const CORRELATION_HEADER = 'x-correlation-id';
+/** Printable ASCII, bounded: the id goes into every log line and Kafka header. */
+const CORRELATION_ID_PATTERN = /^[\x20-\x7E]{1,128}$/;
+
+export const ORDER_API_METRICS = {
+  accepted: METRICS.orderRequestsAccepted,
+  rejected: METRICS.orderRequestsRejected,
+} as const;
+
+/** The Powertools Logger satisfies this; tests pass a recording fake. */
+export interface RequestLogger extends LogSink {
+  appendKeys(keys: { correlationId: string }): void;
+  removeKeys(keys: string[]): void;
+}
+
+/** The Powertools Metrics satisfies this. */
+export interface MetricSink {
+  addMetric(name: string, unit: 'Count', value: number): unknown;
+}
+
+export interface OrderApiDeps {
+  readonly commands: OrderCommands;
+  readonly logger: RequestLogger;
+  readonly metrics?: MetricSink;
+  /** Id of the event a request may create; also the correlation id when the caller sent none. */
+  readonly newId?: () => string;
+}
+
+export type OrderApi = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+type Env = { store: { request: { ids: RequestIds } } };
+
+const ROUTES = {
+  health: '/health',
+  orders: '/orders',
+  orderEvents: '/orders/:orderId/events',
+} as const;
+
+const ALLOWED: Record<(typeof ROUTES)[keyof typeof ROUTES], HttpMethod> = {
+  [ROUTES.health]: 'GET',
+  [ROUTES.orders]: 'POST',
+  [ROUTES.orderEvents]: 'POST',
+};
+
+export function createOrderApi(deps: OrderApiDeps): OrderApi {
+  const { commands, logger } = deps;
+  const newId = deps.newId ?? randomUUID;
+  const app = new Router<Env>({ logger });
+
+  app.use(async ({ reqCtx, next }) => {
+    const eventId = newId();
+    const header = reqCtx.req.headers.get(CORRELATION_HEADER) ?? '';
+    const headerValid = header === '' || CORRELATION_ID_PATTERN.test(header);
+    const correlationId = header !== '' && headerValid ? header : eventId;
+    reqCtx.set('ids', { eventId, correlationId });
+    logger.appendKeys({ correlationId });
+    // Route handlers never throw (see `guard`): the router takes a rejecting next() for a
+    // middleware bug and replaces the error, so catching here would not work.
+    try {
+      if (headerValid) await next();
+      else {
+        reqCtx.res = validationError([
+          {
+            path: `headers.${CORRELATION_HEADER}`,
+            message: 'must be 1 to 128 printable ASCII characters',
+          },
+        ]);
+      }
+    } finally {
+      logger.removeKeys(['correlationId']);
+    }
+    reqCtx.res.headers.set(CORRELATION_HEADER, correlationId);
+    count(deps, reqCtx.res.status);
+  });
+
+  /** Turns an unexpected error into a generic 500; details stay in the (correlated) log. */
+  const guard =
+    (route: (reqCtx: RequestContext<Env>) => Promise<Response>) =>
+    async (reqCtx: RequestContext<Env>): Promise<Response> => {
+      try {
+        return await route(reqCtx);
+      } catch (error) {
+        logger.error('request failed', { error, method: reqCtx.req.method, route: reqCtx.route });
+        return json(500, { error: 'InternalServerError', message: 'internal error' });
+      }
+    };
+
+  app.get(
+    ROUTES.health,
+    guard(async () => {
+      const health = await commands.checkHealth();
+      if (health.healthy) return json(200, { status: 'ok' });
+      logger.warn('health check: PostgreSQL did not answer', { error: health.error });
+      return json(503, { status: 'unavailable' });
+    }),
+  );
+
+  app.post(
+    ROUTES.orders,
+    guard(async (reqCtx) => {
+      const body = await readJson(reqCtx.req);
+      if (!body.ok) return json(400, { error: 'MalformedJson' });
+      return toResponse(logger, await commands.placeOrder(body.value, idsOf(reqCtx)));
+    }),
+  );
+
+  app.post(
+    ROUTES.orderEvents,
+    guard(async (reqCtx) => {
+      const body = await readJson(reqCtx.req);
+      if (!body.ok) return json(400, { error: 'MalformedJson' });
+      const orderId = reqCtx.params.orderId ?? '';
+      return toResponse(
+        logger,
+        await commands.recordOrderEvent(orderId, body.value, idsOf(reqCtx)),
+      );
+    }),
+  );
+
+  for (const [path, allowed] of Object.entries(ALLOWED) as [`/${string}`, HttpMethod][]) {
+    const others = (Object.keys(HttpVerbs) as HttpMethod[]).filter((m) => m !== allowed);
+    app.route(
+      async () => {
+        const res = json(405, { error: 'MethodNotAllowed' });
+        res.headers.set('allow', allowed);
+        return res;
+      },
+      { method: others, path },
+    );
+  }
+
+  app.notFound(async () => json(404, { error: 'NotFound' }));
+  // A path segment like "%E0%A4%A" fails decoding while the route is matched.
+  app.errorHandler(URIError, async () => json(400, { error: 'MalformedPath' }));
+
+  return async (event, context) => {
+    try {
+      return await app.resolve(withoutBodyOnGet(event), context);
+    } catch (error) {
+      // Only an event the router cannot read at all gets here.
+      logger.error('request could not be routed', { error });
+      return {
+        statusCode: 500,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: 'InternalServerError', message: 'internal error' }),
+      };
+    }
+  };
+}
+
+/** A web Request cannot carry a body on GET or HEAD; one sent anyway is ignored, not a 500. */
+function withoutBodyOnGet(event: APIGatewayProxyEventV2): APIGatewayProxyEventV2 {
+  const method = event.requestContext?.http?.method;
+  if (event.body === undefined || (method !== 'GET' && method !== 'HEAD')) return event;
+  const { body: _ignored, ...rest } = event;
+  return { ...rest, isBase64Encoded: false };
+}
+
+function idsOf(reqCtx: RequestContext<Env>): RequestIds {
+  const ids = reqCtx.get('ids');
+  if (ids === undefined) throw new Error('request ids missing: correlation middleware not run');
+  return ids;
+}
+
+function toResponse(logger: RequestLogger, result: CommandResult): Response {
+  switch (result.kind) {
+    case 'accepted': {
+      const { orderId, eventId, eventType, correlationId } = result;
+      logger.info('order event accepted', { orderId, eventId, eventType });
+      return json(202, { orderId, eventId, correlationId });
+    }
+    case 'invalid':
+      return validationError(result.issues);
+    case 'not_found':
+      return json(404, { error: 'NotFound', message: `order "${result.orderId}" does not exist` });
+    case 'conflict':
+      return json(409, { error: 'Conflict', message: result.message, orderId: result.orderId });
+  }
+}
+
+function validationError(issues: readonly SchemaIssue[]): Response {
+  return json(400, {
+    error: 'ValidationError',
+    issues: issues.map(({ path, message }) => ({ path, message })),
+  });
+}
+
+function json(status: number, body: unknown): Response {
+  return Response.json(body, { status });
+}
+
+type JsonBody = { readonly ok: true; readonly value: unknown } | { readonly ok: false };
+
+async function readJson(req: Request): Promise<JsonBody> {
+  try {
+    return { ok: true, value: JSON.parse(await req.text()) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function count(deps: OrderApiDeps, status: number): void {
+  if (status === 202) deps.metrics?.addMetric(ORDER_API_METRICS.accepted, 'Count', 1);
+  else if (status >= 400 && status < 500) {
+    deps.metrics?.addMetric(ORDER_API_METRICS.rejected, 'Count', 1);
+  }
+}
