@@ -1,6 +1,7 @@
 // Wakes the relay on `NOTIFY outbox` (sent by the outbox insert trigger at commit). A dropped
 // connection or a missed notification only costs the polling interval: the relay re-reads the
-// table on every wake and never trusts the notification's content.
+// table on every wake and never trusts the notification's content. Behind RDS Proxy the
+// LISTEN session is pinned to one backend connection, which is what a listener needs.
 import pg, { type ClientConfig } from 'pg';
 import type { LogSink } from '../shared/log-sink';
 import type { WakeReason, WakeSource } from './relay';
