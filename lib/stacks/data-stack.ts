@@ -92,21 +92,31 @@ export class DataStack extends Stack {
       retain: RemovalPolicy.RETAIN,
     }[db.removal];
 
-    this.instance = new rds.DatabaseInstance(this, 'Postgres', {
-      instanceIdentifier: db.instanceIdentifier,
-      engine,
+    // What the primary and its replicas share: placement, TLS CA, logs, IAM auth, parameters.
+    const shared = {
       instanceType: new ec2.InstanceType(db.instanceType),
       vpc,
       vpcSubnets: props.dataSubnets,
       securityGroups: [databaseSg],
       port: PORTS.postgres,
       publiclyAccessible: false,
+      parameterGroup,
+      deletionProtection: db.deletionProtection,
+      autoMinorVersionUpgrade: true,
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      cloudwatchLogsExports: ['postgresql', 'upgrade'],
+      iamAuthentication: true,
+    };
+
+    this.instance = new rds.DatabaseInstance(this, 'Postgres', {
+      ...shared,
+      instanceIdentifier: db.instanceIdentifier,
+      engine,
       databaseName: db.databaseName,
       credentials: rds.Credentials.fromGeneratedSecret(db.adminUser, {
         secretName: `${config.prefix}/rds/admin`,
         encryptionKey: key,
       }),
-      parameterGroup,
       storageEncrypted: true,
       storageEncryptionKey: key,
       storageType: rds.StorageType.GP3,
@@ -114,33 +124,18 @@ export class DataStack extends Stack {
       maxAllocatedStorage: db.maxAllocatedStorageGiB,
       multiAz: db.multiAz,
       backupRetention: Duration.days(db.backupRetentionDays),
-      deletionProtection: db.deletionProtection,
       removalPolicy,
-      autoMinorVersionUpgrade: true,
-      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
-      cloudwatchLogsExports: ['postgresql', 'upgrade'],
       copyTagsToSnapshot: true,
-      iamAuthentication: true,
     });
 
     for (let i = 1; i <= db.readReplicas; i++) {
+      // Encryption is inherited from the source instance (and its key) in the same region;
+      // a replica cannot snapshot on deletion, so it is retained or destroyed.
       const replica = new rds.DatabaseInstanceReadReplica(this, `ReadReplica${i}`, {
+        ...shared,
         instanceIdentifier: `${db.instanceIdentifier}-replica-${i}`,
         sourceDatabaseInstance: this.instance,
-        instanceType: new ec2.InstanceType(db.instanceType),
-        vpc,
-        vpcSubnets: props.dataSubnets,
-        securityGroups: [databaseSg],
-        port: PORTS.postgres,
-        publiclyAccessible: false,
-        // Encryption is inherited from the source instance (and its key) in the same region.
-        parameterGroup,
-        deletionProtection: db.deletionProtection,
         removalPolicy: db.removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-        autoMinorVersionUpgrade: true,
-        caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
-        cloudwatchLogsExports: ['postgresql', 'upgrade'],
-        iamAuthentication: true,
       });
       acknowledge(replica, [
         {
