@@ -1,0 +1,416 @@
+// The dead-letter message (DESIGN §2): the original record exactly as received plus its
+// failure history. The consumer writes it, triage reads it, `dead_letters` stores it.
+import { Buffer } from 'node:buffer';
+import { z } from 'zod';
+import { classify, ERROR_TYPES, type ErrorContext } from '../errors/taxonomy';
+import { formatPath, type SchemaIssue } from '../events/envelope';
+import { parseSchemaVersion, SCHEMA_VERSION_PATTERN } from '../events/version';
+import { headerBytes, headerText, type KafkaHeader, utf8Text } from './headers';
+
+export const DEAD_LETTER_FORMAT_VERSION = '1.0.0';
+const FORMAT_MAJOR = 1;
+
+/** Long messages (stack-like driver output) would only bloat every dead letter. */
+export const MAX_ERROR_MESSAGE_LENGTH = 2_000;
+
+/**
+ * Headers on the dead-letter record, so triage can route without parsing the value. The
+ * same names on a redriven record carry the failure history back to the consumer.
+ */
+export const DEAD_LETTER_HEADERS = {
+  formatVersion: 'deadLetterFormatVersion',
+  errorType: 'errorType',
+  attempts: 'attempts',
+  redriveCount: 'redriveCount',
+  firstFailureAt: 'firstFailureAt',
+  correlationId: 'correlationId',
+  eventId: 'eventId',
+  eventType: 'eventType',
+} as const;
+
+const base64 = z.base64();
+
+export const deadLetterSchema = z
+  .object({
+    formatVersion: z.string().regex(SCHEMA_VERSION_PATTERN),
+    errorType: z.enum(ERROR_TYPES),
+    errorMessage: z.string(),
+    firstFailureAt: z.iso.datetime(),
+    lastFailureAt: z.iso.datetime(),
+    attempts: z.int().min(1),
+    redriveCount: z.int().min(0),
+    source: z.object({
+      topic: z.string().min(1),
+      partition: z.int().min(0),
+      // int64 as a decimal string: JSON numbers lose precision above 2^53.
+      offset: z.string().regex(/^\d+$/, 'must be a non-negative integer string'),
+    }),
+    /** Original key bytes; the dead-letter record reuses it, keeping per-order partitioning. */
+    key: base64.nullable(),
+    headers: z.array(z.object({ key: z.string(), value: base64.nullable() })),
+    correlationId: z.string().nullable(),
+    eventId: z.string().nullable(),
+    eventType: z.string().nullable(),
+    aggregateId: z.string().nullable(),
+    original: z.object({
+      /** The exact value bytes (null for a tombstone): nothing is lost, whatever they were. */
+      value: base64.nullable(),
+      /** Present only when the bytes were UTF-8 JSON: readable without decoding. */
+      json: z.json().optional(),
+    }),
+  })
+  .refine((m) => Date.parse(m.lastFailureAt) >= Date.parse(m.firstFailureAt), {
+    path: ['lastFailureAt'],
+    message: 'must not be before firstFailureAt',
+  });
+
+export type DeadLetterMessage = z.output<typeof deadLetterSchema>;
+
+export interface DeadLetterSource {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string | number | bigint;
+}
+
+export interface BuildDeadLetterInput {
+  /** The record's value as received (decoded from the MSK event's base64). */
+  readonly value: Uint8Array | null;
+  readonly key: Uint8Array | string | null;
+  readonly headers?: readonly KafkaHeader[];
+  /** Where the record was consumed from (for a redrive: the redriven copy's position). */
+  readonly source: DeadLetterSource;
+  /** Classified here, so the type always comes from the one taxonomy mapping. */
+  readonly error: unknown;
+  /** Attempts so far, including earlier redrive cycles (see redriveStateFromHeaders). */
+  readonly attempts: number;
+  readonly firstFailureAt: Date;
+  /** Defaults to firstFailureAt. */
+  readonly lastFailureAt?: Date;
+  /** 0 on first dead-lettering. */
+  readonly redriveCount?: number;
+  /** Overrides what is read from the error, the event and the headers. */
+  readonly context?: ErrorContext;
+}
+
+/** Throws on impossible input (attempts < 1, times out of order): that is a caller bug. */
+export function buildDeadLetter(input: BuildDeadLetterInput): DeadLetterMessage {
+  const classification = classify(input.error);
+  const headers = input.headers ?? [];
+  const json = parseJson(input.value);
+  const envelope = json.ok ? envelopeFields(json.value) : {};
+  const pick = (field: 'eventId' | 'eventType' | 'aggregateId' | 'correlationId') =>
+    stringOf(input.context?.[field]) ??
+    stringOf(classification.context[field]) ??
+    envelope[field] ??
+    (field === 'aggregateId' ? undefined : headerText(headers, field)) ??
+    null;
+
+  const message = {
+    formatVersion: DEAD_LETTER_FORMAT_VERSION,
+    errorType: classification.errorType,
+    errorMessage: truncate(classification.message, MAX_ERROR_MESSAGE_LENGTH),
+    firstFailureAt: input.firstFailureAt.toISOString(),
+    lastFailureAt: (input.lastFailureAt ?? input.firstFailureAt).toISOString(),
+    attempts: input.attempts,
+    redriveCount: input.redriveCount ?? 0,
+    source: {
+      topic: input.source.topic,
+      partition: input.source.partition,
+      offset: String(input.source.offset),
+    },
+    key: toBase64(input.key),
+    headers: headers.map((h) => ({ key: h.key, value: toBase64(h.value) })),
+    correlationId: pick('correlationId'),
+    eventId: pick('eventId'),
+    eventType: pick('eventType'),
+    aggregateId: pick('aggregateId'),
+    original: {
+      value: toBase64(input.value),
+      ...(json.ok ? { json: json.value } : {}),
+    },
+  };
+  const parsed = deadLetterSchema.safeParse(message);
+  if (!parsed.success) {
+    throw new RangeError(
+      `invalid dead letter: ${toIssues(parsed.error.issues)
+        .map((i) => `${i.path}: ${i.message}`)
+        .join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** A record for kafkajs' producer.send. */
+export interface EncodedRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer;
+  readonly headers: Record<string, string>;
+}
+
+export function encodeDeadLetter(message: DeadLetterMessage): EncodedRecord {
+  const headers: Record<string, string> = {
+    [DEAD_LETTER_HEADERS.formatVersion]: message.formatVersion,
+    [DEAD_LETTER_HEADERS.errorType]: message.errorType,
+    [DEAD_LETTER_HEADERS.attempts]: String(message.attempts),
+    [DEAD_LETTER_HEADERS.redriveCount]: String(message.redriveCount),
+    [DEAD_LETTER_HEADERS.firstFailureAt]: message.firstFailureAt,
+  };
+  if (message.correlationId !== null)
+    headers[DEAD_LETTER_HEADERS.correlationId] = message.correlationId;
+  if (message.eventId !== null) headers[DEAD_LETTER_HEADERS.eventId] = message.eventId;
+  if (message.eventType !== null) headers[DEAD_LETTER_HEADERS.eventType] = message.eventType;
+  return {
+    key: fromBase64(message.key),
+    value: Buffer.from(JSON.stringify(message), 'utf8'),
+    headers,
+  };
+}
+
+export type DeadLetterDecodeErrorKind =
+  | 'NOT_JSON'
+  /** JSON, but not this format: e.g. a record the event source mapping's backstop wrote. */
+  | 'NOT_A_DEAD_LETTER'
+  | 'UNSUPPORTED_FORMAT_VERSION';
+
+export interface DeadLetterDecodeError {
+  readonly kind: DeadLetterDecodeErrorKind;
+  readonly message: string;
+  readonly issues: readonly SchemaIssue[];
+}
+
+export type DecodeDeadLetterResult =
+  | { readonly ok: true; readonly message: DeadLetterMessage }
+  | { readonly ok: false; readonly error: DeadLetterDecodeError };
+
+/** Reads a dead-letter record's value. Never throws: a malformed one is for triage to park. */
+export function decodeDeadLetter(
+  value: Uint8Array | string | null | undefined,
+): DecodeDeadLetterResult {
+  const json = parseJson(
+    value === null || value === undefined
+      ? null
+      : typeof value === 'string'
+        ? Buffer.from(value, 'utf8')
+        : value,
+  );
+  if (!json.ok) {
+    return fail('NOT_JSON', 'dead-letter record is not UTF-8 JSON', [
+      { path: '', message: json.reason },
+    ]);
+  }
+  const raw = json.value;
+  const version =
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+      ? (raw as Record<string, unknown>).formatVersion
+      : undefined;
+  if (typeof version === 'string') {
+    const major = parseSchemaVersion(version)?.major;
+    // Minor and patch add optional fields only; a new major may change any of them.
+    if (major !== undefined && major !== FORMAT_MAJOR) {
+      return fail(
+        'UNSUPPORTED_FORMAT_VERSION',
+        `dead-letter format ${version} is not readable here`,
+        [{ path: 'formatVersion', message: `known major: ${FORMAT_MAJOR}` }],
+      );
+    }
+  }
+  const parsed = deadLetterSchema.safeParse(raw);
+  if (!parsed.success) {
+    return fail(
+      'NOT_A_DEAD_LETTER',
+      'record does not match the dead-letter format',
+      toIssues(parsed.error.issues),
+    );
+  }
+  return { ok: true, message: parsed.data };
+}
+
+/** Columns of a `dead_letters` insert (migration 0001), in this order. */
+export const DEAD_LETTER_ROW_COLUMNS = [
+  'event_id',
+  'event_type',
+  'aggregate_id',
+  'correlation_id',
+  'error_type',
+  'error_message',
+  'payload',
+  'source_topic',
+  'source_partition',
+  'source_offset',
+  'attempts',
+  'redrive_count',
+  'first_failed_at',
+  'last_failed_at',
+] as const;
+
+export type DeadLetterRow = {
+  readonly event_id: string | null;
+  readonly event_type: string | null;
+  readonly aggregate_id: string | null;
+  readonly correlation_id: string | null;
+  readonly error_type: DeadLetterMessage['errorType'];
+  readonly error_message: string;
+  /**
+   * JSON text for the jsonb column (bind as `$n::jsonb`): the parsed event when it was JSON,
+   * else the raw text as a JSON string. Bytes that are not UTF-8, and NUL (jsonb cannot hold
+   * it), show as U+FFFD: the exact bytes stay in the dead-letter message only.
+   */
+  readonly payload: string;
+  readonly source_topic: string;
+  readonly source_partition: number;
+  /** int64 as a decimal string (pg casts it to bigint). */
+  readonly source_offset: string;
+  readonly attempts: number;
+  readonly redrive_count: number;
+  /** ISO-8601 UTC. */
+  readonly first_failed_at: string;
+  readonly last_failed_at: string;
+};
+
+export function toDeadLetterRow(message: DeadLetterMessage): DeadLetterRow {
+  return {
+    event_id: message.eventId,
+    event_type: message.eventType,
+    aggregate_id: message.aggregateId,
+    correlation_id: message.correlationId,
+    error_type: message.errorType,
+    error_message: message.errorMessage,
+    payload: jsonbText(payloadOf(message)),
+    source_topic: message.source.topic,
+    source_partition: message.source.partition,
+    source_offset: message.source.offset,
+    attempts: message.attempts,
+    redrive_count: message.redriveCount,
+    first_failed_at: message.firstFailureAt,
+    last_failed_at: message.lastFailureAt,
+  };
+}
+
+/** Row values in DEAD_LETTER_ROW_COLUMNS order, for a parameterised INSERT. */
+export function deadLetterRowValues(row: DeadLetterRow): unknown[] {
+  return DEAD_LETTER_ROW_COLUMNS.map((column) => row[column]);
+}
+
+// --- redrive ------------------------------------------------------------------------------
+
+const REDRIVE_HEADER_KEYS: ReadonlySet<string> = new Set([
+  DEAD_LETTER_HEADERS.attempts,
+  DEAD_LETTER_HEADERS.redriveCount,
+  DEAD_LETTER_HEADERS.firstFailureAt,
+]);
+
+/**
+ * The original record, byte for byte, to produce back to its source topic, with the failure
+ * history in headers so the next dead-lettering continues it instead of starting over.
+ */
+export function toRedriveRecord(message: DeadLetterMessage): {
+  readonly topic: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: KafkaHeader[];
+} {
+  const headers: KafkaHeader[] = message.headers
+    .filter((h) => !REDRIVE_HEADER_KEYS.has(h.key))
+    .map((h) => ({ key: h.key, value: fromBase64(h.value) }));
+  headers.push(
+    { key: DEAD_LETTER_HEADERS.redriveCount, value: String(message.redriveCount + 1) },
+    { key: DEAD_LETTER_HEADERS.attempts, value: String(message.attempts) },
+    { key: DEAD_LETTER_HEADERS.firstFailureAt, value: message.firstFailureAt },
+  );
+  return {
+    topic: message.source.topic,
+    key: fromBase64(message.key),
+    value: fromBase64(message.original.value),
+    headers,
+  };
+}
+
+export interface RedriveState {
+  /** 0 for a record that was never redriven. */
+  readonly redriveCount: number;
+  /** Attempts made before this delivery. */
+  readonly priorAttempts: number;
+  readonly firstFailureAt: Date | undefined;
+}
+
+/** What a consumed record's headers say about earlier failures; garbage reads as none. */
+export function redriveStateFromHeaders(headers: readonly KafkaHeader[]): RedriveState {
+  const count = (key: string) => {
+    const n = Number(headerText(headers, key));
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  };
+  const first = headerText(headers, DEAD_LETTER_HEADERS.firstFailureAt);
+  const firstMs = first === undefined ? Number.NaN : Date.parse(first);
+  return {
+    redriveCount: count(DEAD_LETTER_HEADERS.redriveCount),
+    priorAttempts: count(DEAD_LETTER_HEADERS.attempts),
+    firstFailureAt: Number.isNaN(firstMs) ? undefined : new Date(firstMs),
+  };
+}
+
+// --- helpers ------------------------------------------------------------------------------
+
+type ParsedJson = { ok: true; value: z.core.util.JSONType } | { ok: false; reason: string };
+
+function parseJson(bytes: Uint8Array | null): ParsedJson {
+  if (bytes === null) return { ok: false, reason: 'no value (tombstone)' };
+  const text = utf8Text(bytes);
+  if (text === undefined) return { ok: false, reason: 'bytes are not valid UTF-8' };
+  try {
+    return { ok: true, value: JSON.parse(text) as z.core.util.JSONType };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+}
+
+function envelopeFields(value: unknown): Partial<Record<string, string>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const out: Partial<Record<string, string>> = {};
+  for (const key of ['eventId', 'eventType', 'aggregateId', 'correlationId']) {
+    const v = (value as Record<string, unknown>)[key];
+    if (typeof v === 'string' && v !== '') out[key] = v;
+  }
+  return out;
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function payloadOf(message: DeadLetterMessage): unknown {
+  if (message.original.json !== undefined) return message.original.json;
+  const bytes = fromBase64(message.original.value);
+  // Lossy only for bytes that are not UTF-8; the column must hold valid JSON text.
+  return bytes === null ? null : bytes.toString('utf8');
+}
+
+// jsonb rejects the NUL character, which binary values and JSON strings may both contain.
+// Matches an escape only when preceded by an even number of backslashes (a real escape).
+function jsonbText(value: unknown): string {
+  return JSON.stringify(value).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+}
+
+function toBase64(value: Uint8Array | string | null): string | null {
+  const bytes = headerBytes(value);
+  return bytes === null ? null : bytes.toString('base64');
+}
+
+function fromBase64(value: string | null): Buffer | null {
+  return value === null ? null : Buffer.from(value, 'base64');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function toIssues(issues: readonly z.core.$ZodIssue[]): SchemaIssue[] {
+  return issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+}
+
+function fail(
+  kind: DeadLetterDecodeErrorKind,
+  message: string,
+  issues: readonly SchemaIssue[],
+): DecodeDeadLetterResult {
+  return { ok: false, error: { kind, message, issues } };
+}
