@@ -1,0 +1,305 @@
+// The PostgreSQL ground truth of the consumer (DESIGN §2, §3): a batch of order events is
+// applied in ONE transaction with a handful of set-based statements, and every applied event
+// leaves its processed_events row in the same transaction, so no event ever applies twice.
+//
+//   lock the orders involved (sorted ids: one lock order, no deadlocks between batches)
+//   → read which keys are already processed (after the locks: READ COMMITTED re-reads, so a
+//     batch that committed the same keys first is seen)
+//   → plan in memory with the state machine (pure: `planBatch`)
+//   → write: update existing orders, insert new ones, record processed keys.
+//
+// Orders that do not exist yet cannot be row-locked. Two batches creating the same order both
+// plan its OrderPlaced as applied; the second one's insert finds the row (ON CONFLICT waits for
+// the first to commit) and the batch is rolled back and re-run, now seeing the row and the keys.
+import type { ClientBase } from 'pg';
+import {
+  fromTransitionRejection,
+  type InvalidTransitionError,
+  TransientError,
+} from '../shared/errors/taxonomy';
+import type { OrderEvent } from '../shared/events/envelope';
+import { nextState, type OrderState } from '../shared/events/state-machine';
+import { idempotencyKey } from './idempotency-key';
+
+export type ApplyOutcome =
+  | {
+      readonly status: 'applied';
+      /** `undefined` when the event created the order. */
+      readonly from: OrderState | undefined;
+      readonly to: OrderState;
+    }
+  | {
+      readonly status: 'duplicate';
+      /**
+       * PROCESSED: the key is in processed_events (or earlier in this batch).
+       * ALREADY_APPLIED: the order is already in the event's target state (e.g. OrderPlaced for
+       * an order the API created); the key is recorded now so a redelivery is cheap.
+       */
+      readonly reason: 'PROCESSED' | 'ALREADY_APPLIED';
+    }
+  | {
+      readonly status: 'rejected';
+      /** Nothing changed and the key is not recorded: the caller dead-letters the event. */
+      readonly error: InvalidTransitionError;
+    };
+
+export interface NewOrderRow {
+  readonly id: string;
+  readonly customerId: string;
+  readonly totalMinor: number;
+  readonly currency: string;
+  /** State after every event of the batch for this order. */
+  readonly status: OrderState;
+  /** Applied transitions, the creation included (an order starts at version 1). */
+  readonly version: number;
+}
+
+export interface StateUpdate {
+  readonly id: string;
+  /** State after every event of the batch for this order. */
+  readonly status: OrderState;
+  /** Applied transitions: the order's version grows by this much. */
+  readonly transitions: number;
+}
+
+export interface ProcessedRow {
+  readonly idempotencyKey: string;
+  readonly eventId: string;
+}
+
+export interface BatchPlan {
+  /** One per input event, in input order. */
+  readonly outcomes: readonly ApplyOutcome[];
+  /** Orders created by an OrderPlaced of this batch, sorted by id. */
+  readonly newOrders: readonly NewOrderRow[];
+  /** Existing orders whose state changed, one row per order, sorted by id. */
+  readonly stateUpdates: readonly StateUpdate[];
+  /** Keys to record: applied and ALREADY_APPLIED events, each key once. */
+  readonly processed: readonly ProcessedRow[];
+}
+
+interface Running {
+  readonly existed: boolean;
+  state: OrderState | undefined;
+  transitions: number;
+  created?: { customerId: string; totalMinor: number; currency: string };
+}
+
+/**
+ * Decides every event's outcome against the orders' current states, walking the events in
+ * input order (per aggregate, that is the partition's offset order). Pure: no I/O, no clock.
+ *
+ * `currentStates` holds the locked orders (a missing id means no order); `processedKeys` the
+ * keys already in processed_events. `keys`, when given, are the events' idempotency keys in
+ * input order (saves hashing twice). A key recorded earlier in the batch makes a later event
+ * with the same key a PROCESSED duplicate; a key whose earlier event was rejected is not
+ * recorded, so the later one is judged again.
+ */
+export function planBatch(
+  events: readonly OrderEvent[],
+  currentStates: ReadonlyMap<string, OrderState>,
+  processedKeys: ReadonlySet<string>,
+  keys: readonly string[] = events.map(idempotencyKey),
+): BatchPlan {
+  if (keys.length !== events.length) {
+    throw new RangeError(`planBatch: ${keys.length} keys for ${events.length} events`);
+  }
+  const running = new Map<string, Running>();
+  const recorded = new Set<string>();
+  const processed: ProcessedRow[] = [];
+  const outcomes: ApplyOutcome[] = [];
+
+  events.forEach((event, index) => {
+    const key = keys[index] as string;
+    if (processedKeys.has(key) || recorded.has(key)) {
+      outcomes.push({ status: 'duplicate', reason: 'PROCESSED' });
+      return;
+    }
+    let order = running.get(event.aggregateId);
+    if (order === undefined) {
+      const state = currentStates.get(event.aggregateId);
+      order = { existed: state !== undefined, state, transitions: 0 };
+      running.set(event.aggregateId, order);
+    }
+    const result = nextState(order.state, event.eventType);
+    if (result.ok) {
+      outcomes.push({ status: 'applied', from: order.state, to: result.state });
+      if (event.eventType === 'OrderPlaced' && order.state === undefined) {
+        order.created = {
+          customerId: event.data.customerId,
+          totalMinor: event.data.totalMinor,
+          currency: event.data.currency,
+        };
+      }
+      order.state = result.state;
+      order.transitions += 1;
+      recorded.add(key);
+      processed.push({ idempotencyKey: key, eventId: event.eventId });
+      return;
+    }
+    const rejection = fromTransitionRejection(result.rejection, {
+      eventId: event.eventId,
+      eventType: event.eventType,
+      aggregateId: event.aggregateId,
+      correlationId: event.correlationId,
+    });
+    if (rejection.kind === 'DUPLICATE') {
+      outcomes.push({ status: 'duplicate', reason: 'ALREADY_APPLIED' });
+      recorded.add(key);
+      processed.push({ idempotencyKey: key, eventId: event.eventId });
+      return;
+    }
+    outcomes.push({ status: 'rejected', error: rejection.error });
+  });
+
+  const newOrders: NewOrderRow[] = [];
+  const stateUpdates: StateUpdate[] = [];
+  const byId = [...running.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [id, order] of byId) {
+    if (order.transitions === 0 || order.state === undefined) continue;
+    if (order.existed) {
+      stateUpdates.push({ id, status: order.state, transitions: order.transitions });
+    } else if (order.created !== undefined) {
+      newOrders.push({ id, ...order.created, status: order.state, version: order.transitions });
+    }
+  }
+  return { outcomes, newOrders, stateUpdates, processed };
+}
+
+export interface ApplyBatchOptions {
+  /**
+   * Runs of the whole transaction when a concurrent batch created one of its new orders first
+   * (default 3). After the last one a TransientError is thrown: the caller retries later.
+   */
+  readonly maxAttempts?: number;
+}
+
+/** A concurrent batch wrote first; the transaction is rolled back and run again. */
+class ConcurrentWriteError extends Error {
+  override readonly name = 'ConcurrentWriteError';
+}
+
+/**
+ * Applies `events` (already parsed, in per-partition offset order) in one transaction that
+ * this function opens and commits on `client`; returns one outcome per event, in input order.
+ * On any error the transaction is rolled back and the error rethrown: nothing of the batch is
+ * kept. `client` must not be inside a transaction; release it with the error when this throws.
+ */
+export async function applyBatch(
+  client: ClientBase,
+  events: readonly OrderEvent[],
+  options: ApplyBatchOptions = {},
+): Promise<ApplyOutcome[]> {
+  if (events.length === 0) return [];
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+  const keys = events.map(idempotencyKey);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTransaction(client, () => applyOnce(client, events, keys));
+    } catch (error) {
+      if (!(error instanceof ConcurrentWriteError)) throw error;
+      if (attempt >= maxAttempts) {
+        throw new TransientError(
+          `order batch lost ${attempt} races with concurrent writers: ${error.message}`,
+          { cause: error },
+        );
+      }
+    }
+  }
+}
+
+async function inTransaction<T>(client: ClientBase, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK');
+    } catch {
+      // The original error says what went wrong; a broken connection fails the caller's release.
+    }
+    throw error;
+  }
+}
+
+const LOCK_ORDERS = `
+  SELECT id, status FROM orders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`;
+
+const SELECT_PROCESSED = `
+  SELECT idempotency_key FROM processed_events WHERE idempotency_key = ANY($1::text[])`;
+
+const UPDATE_STATES = `
+  UPDATE orders AS o
+     SET status = u.status, version = o.version + u.transitions, updated_at = now()
+    FROM unnest($1::text[], $2::text[], $3::int[]) AS u(id, status, transitions)
+   WHERE o.id = u.id`;
+
+const INSERT_ORDERS = `
+  INSERT INTO orders (id, customer_id, status, total_amount_minor, currency, version)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[])
+  ON CONFLICT (id) DO NOTHING`;
+
+const INSERT_PROCESSED = `
+  INSERT INTO processed_events (idempotency_key, event_id)
+  SELECT * FROM unnest($1::text[], $2::text[])
+  ON CONFLICT (idempotency_key) DO NOTHING`;
+
+async function applyOnce(
+  client: ClientBase,
+  events: readonly OrderEvent[],
+  keys: readonly string[],
+): Promise<ApplyOutcome[]> {
+  const ids = [...new Set(events.map((e) => e.aggregateId))].sort();
+  const locked = await client.query<{ id: string; status: OrderState }>(LOCK_ORDERS, [ids]);
+  const states = new Map(locked.rows.map((row) => [row.id, row.status]));
+
+  const seen = await client.query<{ idempotency_key: string }>(SELECT_PROCESSED, [
+    [...new Set(keys)],
+  ]);
+  const processedKeys = new Set(seen.rows.map((row) => row.idempotency_key));
+
+  const plan = planBatch(events, states, processedKeys, keys);
+
+  if (plan.stateUpdates.length > 0) {
+    const updated = await client.query(UPDATE_STATES, [
+      plan.stateUpdates.map((u) => u.id),
+      plan.stateUpdates.map((u) => u.status),
+      plan.stateUpdates.map((u) => u.transitions),
+    ]);
+    // The rows are locked by this transaction, so this can only fail if the schema changed.
+    if (updated.rowCount !== plan.stateUpdates.length) {
+      throw new Error(`updated ${updated.rowCount} of ${plan.stateUpdates.length} locked orders`);
+    }
+  }
+  if (plan.newOrders.length > 0) {
+    const inserted = await client.query(INSERT_ORDERS, [
+      plan.newOrders.map((o) => o.id),
+      plan.newOrders.map((o) => o.customerId),
+      plan.newOrders.map((o) => o.status),
+      plan.newOrders.map((o) => o.totalMinor),
+      plan.newOrders.map((o) => o.currency),
+      plan.newOrders.map((o) => o.version),
+    ]);
+    if (inserted.rowCount !== plan.newOrders.length) {
+      throw new ConcurrentWriteError(
+        `${plan.newOrders.length - (inserted.rowCount ?? 0)} new order(s) created concurrently`,
+      );
+    }
+  }
+  if (plan.processed.length > 0) {
+    const recorded = await client.query(INSERT_PROCESSED, [
+      plan.processed.map((p) => p.idempotencyKey),
+      plan.processed.map((p) => p.eventId),
+    ]);
+    // Every key was checked after the locks; one appearing since means a writer that did not
+    // lock the order got there first. Re-running sees it, so nothing is reported twice.
+    if (recorded.rowCount !== plan.processed.length) {
+      throw new ConcurrentWriteError(
+        `${plan.processed.length - (recorded.rowCount ?? 0)} key(s) recorded concurrently`,
+      );
+    }
+  }
+  return [...plan.outcomes];
+}

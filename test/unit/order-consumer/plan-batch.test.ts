@@ -1,0 +1,275 @@
+import { describe, expect, it } from 'vitest';
+import { type ApplyOutcome, planBatch } from '../../../lambdas/order-consumer/apply-batch';
+import { idempotencyKey } from '../../../lambdas/order-consumer/idempotency-key';
+import { InvalidTransitionError } from '../../../lambdas/shared/errors/taxonomy';
+import type { OrderEvent } from '../../../lambdas/shared/events/envelope';
+import type { OrderEventType } from '../../../lambdas/shared/events/orders';
+import type { OrderState } from '../../../lambdas/shared/events/state-machine';
+import { orderEvent } from './events';
+
+type Spec = readonly [OrderEventType, string, number];
+
+/** One outcome as a short string, so a table row reads like the expected story. */
+function describeOutcome(outcome: ApplyOutcome): string {
+  switch (outcome.status) {
+    case 'applied':
+      return `applied ${outcome.from ?? 'NONE'}>${outcome.to}`;
+    case 'duplicate':
+      return `duplicate ${outcome.reason}`;
+    case 'rejected':
+      return `rejected ${outcome.error.reason}`;
+  }
+}
+
+interface Case {
+  readonly name: string;
+  readonly states?: Readonly<Record<string, OrderState>>;
+  /** Indexes of input events whose keys are already in processed_events. */
+  readonly processedBefore?: readonly number[];
+  readonly events: readonly Spec[];
+  readonly outcomes: readonly string[];
+  readonly newOrders?: readonly [id: string, status: OrderState, version: number][];
+  readonly updates?: readonly [id: string, status: OrderState, transitions: number][];
+  /** Indexes of input events whose keys the plan records. */
+  readonly recorded?: readonly number[];
+}
+
+const CASES: readonly Case[] = [
+  {
+    name: 'a new order placed, paid and shipped is created in its final state',
+    events: [
+      ['OrderPlaced', 'o1', 0],
+      ['PaymentCaptured', 'o1', 1],
+      ['OrderShipped', 'o1', 2],
+    ],
+    outcomes: [
+      'applied NONE>CREATED',
+      'applied CREATED>PAYMENT_CAPTURED',
+      'applied PAYMENT_CAPTURED>SHIPPED',
+    ],
+    newOrders: [['o1', 'SHIPPED', 3]],
+    recorded: [0, 1, 2],
+  },
+  {
+    name: 'OrderPlaced for an order the API created is ALREADY_APPLIED and recorded',
+    states: { o1: 'CREATED' },
+    events: [['OrderPlaced', 'o1', 0]],
+    outcomes: ['duplicate ALREADY_APPLIED'],
+    recorded: [0],
+  },
+  {
+    name: 'an existing order moves once, by the number of transitions',
+    states: { o1: 'CREATED' },
+    events: [
+      ['OrderPlaced', 'o1', 0],
+      ['PaymentCaptured', 'o1', 1],
+      ['OrderShipped', 'o1', 2],
+    ],
+    outcomes: [
+      'duplicate ALREADY_APPLIED',
+      'applied CREATED>PAYMENT_CAPTURED',
+      'applied PAYMENT_CAPTURED>SHIPPED',
+    ],
+    updates: [['o1', 'SHIPPED', 2]],
+    recorded: [0, 1, 2],
+  },
+  {
+    name: 'keys already in processed_events are PROCESSED and change nothing',
+    states: { o1: 'SHIPPED' },
+    processedBefore: [0, 1, 2],
+    events: [
+      ['OrderPlaced', 'o1', 0],
+      ['PaymentCaptured', 'o1', 1],
+      ['OrderShipped', 'o1', 2],
+    ],
+    outcomes: ['duplicate PROCESSED', 'duplicate PROCESSED', 'duplicate PROCESSED'],
+  },
+  {
+    name: 'the same key twice in one batch: the second is PROCESSED, recorded once',
+    states: { o1: 'CREATED' },
+    events: [
+      ['PaymentCaptured', 'o1', 1],
+      ['PaymentCaptured', 'o1', 1],
+    ],
+    outcomes: ['applied CREATED>PAYMENT_CAPTURED', 'duplicate PROCESSED'],
+    updates: [['o1', 'PAYMENT_CAPTURED', 1]],
+    recorded: [0],
+  },
+  {
+    name: 'shipped before paid is rejected (SKIPS_STATE) and the rest still applies',
+    states: { o1: 'CREATED' },
+    events: [
+      ['OrderShipped', 'o1', 2],
+      ['PaymentCaptured', 'o1', 1],
+    ],
+    outcomes: ['rejected SKIPS_STATE', 'applied CREATED>PAYMENT_CAPTURED'],
+    updates: [['o1', 'PAYMENT_CAPTURED', 1]],
+    recorded: [1],
+  },
+  {
+    name: 'late events never move a shipped order backwards',
+    states: { o1: 'SHIPPED' },
+    events: [
+      ['PaymentCaptured', 'o1', 1],
+      ['OrderCancelled', 'o1', 5],
+      ['OrderPlaced', 'o1', 0],
+    ],
+    outcomes: ['rejected TERMINAL_STATE', 'rejected TERMINAL_STATE', 'rejected TERMINAL_STATE'],
+  },
+  {
+    name: 'OrderPlaced on a paid order is BACKWARDS',
+    states: { o1: 'PAYMENT_CAPTURED' },
+    events: [['OrderPlaced', 'o1', 0]],
+    outcomes: ['rejected BACKWARDS'],
+  },
+  {
+    name: 'an event for a missing order without its OrderPlaced is ORDER_NOT_FOUND',
+    events: [
+      ['PaymentCaptured', 'o1', 1],
+      ['OrderShipped', 'o1', 2],
+    ],
+    outcomes: ['rejected ORDER_NOT_FOUND', 'rejected ORDER_NOT_FOUND'],
+  },
+  {
+    name: 'a rejected key is not recorded, so its redelivery is judged again',
+    states: { o1: 'CREATED' },
+    events: [
+      ['OrderShipped', 'o1', 2],
+      ['PaymentCaptured', 'o1', 1],
+      ['OrderShipped', 'o1', 2],
+    ],
+    outcomes: [
+      'rejected SKIPS_STATE',
+      'applied CREATED>PAYMENT_CAPTURED',
+      'applied PAYMENT_CAPTURED>SHIPPED',
+    ],
+    updates: [['o1', 'SHIPPED', 2]],
+    recorded: [1, 2],
+  },
+  {
+    name: 'cancel after payment, then a late shipment is TERMINAL_STATE',
+    states: { o1: 'PAYMENT_CAPTURED' },
+    events: [
+      ['OrderCancelled', 'o1', 3],
+      ['OrderShipped', 'o1', 2],
+    ],
+    outcomes: ['applied PAYMENT_CAPTURED>CANCELLED', 'rejected TERMINAL_STATE'],
+    updates: [['o1', 'CANCELLED', 1]],
+    recorded: [0],
+  },
+  {
+    name: 'interleaved orders each follow their own state; rows come out sorted by id',
+    states: { b: 'CREATED' },
+    events: [
+      ['OrderPlaced', 'c', 0],
+      ['PaymentCaptured', 'b', 1],
+      ['OrderPlaced', 'a', 0],
+      ['PaymentCaptured', 'c', 1],
+      ['OrderCancelled', 'b', 2],
+    ],
+    outcomes: [
+      'applied NONE>CREATED',
+      'applied CREATED>PAYMENT_CAPTURED',
+      'applied NONE>CREATED',
+      'applied CREATED>PAYMENT_CAPTURED',
+      'applied PAYMENT_CAPTURED>CANCELLED',
+    ],
+    newOrders: [
+      ['a', 'CREATED', 1],
+      ['c', 'PAYMENT_CAPTURED', 2],
+    ],
+    updates: [['b', 'CANCELLED', 2]],
+    recorded: [0, 1, 2, 3, 4],
+  },
+  {
+    name: 'a second OrderPlaced (another timestamp) for a new order is ALREADY_APPLIED',
+    events: [
+      ['OrderPlaced', 'o1', 0],
+      ['OrderPlaced', 'o1', 9],
+    ],
+    outcomes: ['applied NONE>CREATED', 'duplicate ALREADY_APPLIED'],
+    newOrders: [['o1', 'CREATED', 1]],
+    recorded: [0, 1],
+  },
+  { name: 'an empty batch plans nothing', events: [], outcomes: [] },
+];
+
+describe('planBatch', () => {
+  it.each(CASES)('$name', (c) => {
+    const events = c.events.map(([type, id, second]) => orderEvent(type, id, second));
+    const states = new Map(Object.entries(c.states ?? {}));
+    const processed = new Set((c.processedBefore ?? []).map((i) => keyAt(events, i)));
+
+    const plan = planBatch(events, states, processed);
+
+    expect(plan.outcomes.map(describeOutcome)).toEqual(c.outcomes);
+    expect(plan.newOrders.map((o) => [o.id, o.status, o.version])).toEqual(c.newOrders ?? []);
+    expect(plan.stateUpdates.map((u) => [u.id, u.status, u.transitions])).toEqual(c.updates ?? []);
+    expect(plan.processed).toEqual(
+      (c.recorded ?? []).map((i) => ({
+        idempotencyKey: keyAt(events, i),
+        eventId: events[i]?.eventId,
+      })),
+    );
+  });
+
+  it('takes the new order row from the OrderPlaced data', () => {
+    const placed = orderEvent('OrderPlaced', 'o1', 0);
+    const plan = planBatch([placed], new Map(), new Set());
+    expect(plan.newOrders).toEqual([
+      {
+        id: 'o1',
+        customerId: placed.data.customerId,
+        totalMinor: placed.data.totalMinor,
+        currency: placed.data.currency,
+        status: 'CREATED',
+        version: 1,
+      },
+    ]);
+  });
+
+  it('rejects with an InvalidTransitionError carrying the event context', () => {
+    const shipped = orderEvent('OrderShipped', 'o1', 2);
+    const [outcome] = planBatch([shipped], new Map([['o1', 'CREATED']]), new Set()).outcomes;
+    if (outcome?.status !== 'rejected') throw new Error(`expected rejected, got ${outcome}`);
+    expect(outcome.error).toBeInstanceOf(InvalidTransitionError);
+    expect(outcome.error.errorType).toBe('INVALID_TRANSITION');
+    expect(outcome.error.context).toEqual({
+      eventId: shipped.eventId,
+      eventType: 'OrderShipped',
+      aggregateId: 'o1',
+      correlationId: shipped.correlationId,
+    });
+  });
+
+  it('uses the keys it is given, in input order', () => {
+    const events = [orderEvent('OrderPlaced', 'o1', 0), orderEvent('OrderPlaced', 'o2', 0)];
+    // Both events given the same key: the second counts as seen in this batch.
+    const plan = planBatch(events, new Map(), new Set(), ['k', 'k']);
+    expect(plan.outcomes.map(describeOutcome)).toEqual([
+      'applied NONE>CREATED',
+      'duplicate PROCESSED',
+    ]);
+    expect(plan.processed).toEqual([{ idempotencyKey: 'k', eventId: events[0]?.eventId }]);
+  });
+
+  it('refuses keys that do not match the events one to one', () => {
+    expect(() => planBatch([orderEvent('OrderPlaced', 'o1')], new Map(), new Set(), [])).toThrow(
+      RangeError,
+    );
+  });
+
+  it('does not modify its inputs', () => {
+    const states = new Map<string, OrderState>([['o1', 'CREATED']]);
+    const processed = new Set<string>();
+    planBatch([orderEvent('PaymentCaptured', 'o1', 1)], states, processed);
+    expect([...states]).toEqual([['o1', 'CREATED']]);
+    expect(processed.size).toBe(0);
+  });
+});
+
+function keyAt(events: readonly OrderEvent[], index: number): string {
+  const event = events[index];
+  if (event === undefined) throw new Error(`no event at ${index}`);
+  return idempotencyKey(event);
+}
