@@ -11,7 +11,8 @@ export type InterfaceEndpointName =
   | 'kafka'
   | 'lambda'
   | 'logs'
-  | 'monitoring';
+  | 'monitoring'
+  | 'sqs';
 
 export interface TopicConfig {
   readonly name: string;
@@ -233,7 +234,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       cidr: '10.40.0.0/16',
       egress: 'nat',
       natGateways: 1,
-      interfaceEndpoints: ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring'],
+      // sqs: the triage mapping's on-failure queue is reached from the cluster's VPC.
+      interfaceEndpoints: ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring', 'sqs'],
       flowLogRetentionDays: 30,
     },
     database: {

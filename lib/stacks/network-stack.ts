@@ -31,6 +31,7 @@ const ENDPOINT_SERVICES: Record<InterfaceEndpointName, ec2.InterfaceVpcEndpointA
   lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
   logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
   monitoring: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
+  sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
 };
 
 /** VPC, subnets, egress (NAT or interface endpoints, per config), flow logs, security groups. */

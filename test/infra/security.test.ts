@@ -235,7 +235,7 @@ describe('network egress per stage', () => {
     const services = resourcesOfType(p, 'AWS::EC2::VPCEndpoint').map(([, , r]) =>
       JSON.stringify(props(r).ServiceName),
     );
-    for (const s of ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring']) {
+    for (const s of ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring', 'sqs']) {
       expect(services.some((name) => name.includes(`.${s}`))).toBe(true);
     }
   });
