@@ -156,7 +156,14 @@ export interface StageConfig {
     readonly dlqTriage: MappingConfig;
   };
   /** Where the triage mapping sends batches it gave up on (it cannot use its own topic). */
-  readonly triage: { readonly failureQueueName: string };
+  readonly triage: {
+    readonly failureQueueName: string;
+    /** Redrives of a TRANSIENT or PROCESSING_FAILURE message before it is parked. */
+    readonly maxRedrives: number;
+    /** Delay before redrive n (0-based): min(max, base · 2^n). */
+    readonly redriveBaseDelayMs: number;
+    readonly redriveMaxDelayMs: number;
+  };
   readonly api: {
     readonly name: string;
     readonly throttleRatePerSecond: number;
@@ -296,7 +303,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       orderApi: fn('order-api', 512, 10),
       outboxRelay: { ...fn('outbox-relay', 512, 60), reservedConcurrency: 1, scheduleMinutes: 1 },
       orderConsumer: fn('order-consumer', 1024, 120),
-      dlqTriage: fn('dlq-triage', 512, 120),
+      // Long enough to wait out the longest redrive delay inside one invocation.
+      dlqTriage: fn('dlq-triage', 512, 300),
       migrate: fn('migrate', 512, 300),
       kafkaTopics: fn('kafka-topics', 256, 120),
     },
@@ -322,7 +330,12 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
         reportBatchItemFailures: true,
       },
     },
-    triage: { failureQueueName: `${prefix}-dlq-triage-failures` },
+    triage: {
+      failureQueueName: `${prefix}-dlq-triage-failures`,
+      maxRedrives: 5,
+      redriveBaseDelayMs: 2_000,
+      redriveMaxDelayMs: 60_000,
+    },
     api: { name: `${prefix}-order-api`, throttleRatePerSecond: 100, throttleBurst: 200 },
     observability: {
       metricsNamespace: `OrderPipeline/${stage}`,
@@ -470,6 +483,9 @@ export function validateStageConfig(c: StageConfig): void {
   }
   if (c.functions.outboxRelay.timeoutSeconds > c.functions.outboxRelay.scheduleMinutes * 60) {
     problems.push('the relay timeout must not exceed its schedule period (one instance at a time)');
+  }
+  if (c.triage.redriveMaxDelayMs >= c.functions.dlqTriage.timeoutSeconds * 1_000) {
+    problems.push('triage.redriveMaxDelayMs must fit inside the triage function timeout');
   }
   if (c.cache.multiAz && c.cache.nodes < 2) problems.push('cache.multiAz needs at least 2 nodes');
   if (c.network.egress === 'nat' && c.network.natGateways < 1)

@@ -112,7 +112,12 @@ export class ServiceStack extends Stack {
       SERVICES.dlqTriage,
       config.functions.dlqTriage,
       'Triage of dead letters: redrive with backoff or park',
-      kafkaEnvironment(kafka),
+      {
+        ...kafkaEnvironment(kafka),
+        TRIAGE_MAX_REDRIVES: String(config.triage.maxRedrives),
+        TRIAGE_REDRIVE_BASE_DELAY_MS: String(config.triage.redriveBaseDelayMs),
+        TRIAGE_REDRIVE_MAX_DELAY_MS: String(config.triage.redriveMaxDelayMs),
+      },
       { readTopics: [topics.dlq], groups: [groups.triage], writeTopics: [topics.events] },
     );
 
