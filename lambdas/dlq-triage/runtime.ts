@@ -1,0 +1,84 @@
+// Builds triage's dependencies once per execution environment: the pool, a connected
+// idempotent producer and one circuit breaker per dependency. Handler and tests share it.
+import type { Producer } from 'kafkajs';
+import type pg from 'pg';
+import type { KafkaEnv } from '../shared/env';
+import { createKafka } from '../shared/kafka/client';
+import type { LogSink } from '../shared/log-sink';
+import { METRICS } from '../shared/metrics-catalog';
+import { metrics } from '../shared/powertools';
+import {
+  type BreakerMetricsSink,
+  breakers,
+  breakerTelemetry,
+} from '../shared/resilience/circuit-breaker';
+import type { TriageEnv } from './config';
+import type { TriageDeps, TriageOptions, TriageTelemetry } from './triage';
+
+/** DESIGN §2 producer settings, but with bounded retries: a send must end within the invocation. */
+export function createTriageProducer(kafkaEnv: KafkaEnv, logger: LogSink): Producer {
+  const kafka = createKafka({ clientId: 'dlq-triage', connection: kafkaEnv, logger });
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+  });
+}
+
+export function powertoolsTriageTelemetry(): TriageTelemetry {
+  return {
+    received: () => metrics.addMetric(METRICS.deadLetterReceived, 'Count', 1),
+    redriven: () => metrics.addMetric(METRICS.redriven, 'Count', 1),
+    // Single `service` dimension; the error type is on triage's "dead letter parked" log line.
+    parked: () => metrics.addMetric(METRICS.parked, 'Count', 1),
+  };
+}
+
+export function triageOptions(env: TriageEnv): TriageOptions {
+  return {
+    maxRedrives: env.maxRedrives,
+    maxProcessingFailureRedrives: env.maxProcessingFailureRedrives,
+    baseDelayMs: env.redriveBaseDelayMs,
+    maxDelayMs: env.redriveMaxDelayMs,
+    redriveTopics: env.redriveTopics,
+    stopBeforeTimeoutMs: env.stopBeforeTimeoutMs,
+  };
+}
+
+export interface TriageRuntime {
+  /** Everything but the per-invocation clock. */
+  readonly deps: Omit<TriageDeps, 'remainingMs'>;
+  readonly options: TriageOptions;
+  close(): Promise<void>;
+}
+
+export async function createTriageRuntime(options: {
+  readonly pool: pg.Pool;
+  readonly kafkaEnv: KafkaEnv;
+  readonly triageEnv: TriageEnv;
+  readonly logger: LogSink;
+  readonly telemetry?: TriageTelemetry;
+  readonly breakerMetrics?: BreakerMetricsSink;
+  readonly now?: () => number;
+}): Promise<TriageRuntime> {
+  const producer = createTriageProducer(options.kafkaEnv, options.logger);
+  await producer.connect();
+  const now = options.now ?? Date.now;
+  return {
+    deps: {
+      db: options.pool,
+      producer,
+      breakers: breakers(['postgres', 'kafka'], {
+        now,
+        onStateChange: breakerTelemetry(options.logger, options.breakerMetrics ?? metrics),
+      }),
+      logger: options.logger,
+      telemetry: options.telemetry ?? powertoolsTriageTelemetry(),
+      now,
+    },
+    options: triageOptions(options.triageEnv),
+    async close() {
+      await producer.disconnect();
+    },
+  };
+}

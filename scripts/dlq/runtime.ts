@@ -1,0 +1,129 @@
+// Real dependencies for the dlq actions: a pg pool, a kafkajs idempotent producer (connected on
+// the first send, so list/show/dry runs never touch the broker), stdio and a readline prompt.
+import { createInterface } from 'node:readline';
+import type { IHeaders, Producer } from 'kafkajs';
+import type pg from 'pg';
+import { createPool } from '../../lambdas/shared/db/pool';
+import type { KafkaEnv, PgEnv } from '../../lambdas/shared/env';
+import { createKafka } from '../../lambdas/shared/kafka/client';
+import type { LogSink } from '../../lambdas/shared/log-sink';
+import type { DlqDb, Output, Queryable, RedriveProducer, RedriveRecord } from './actions';
+
+export function poolDb(pool: pg.Pool): DlqDb {
+  const run = (client: pg.Pool | pg.PoolClient): Queryable => ({
+    async query<R>(q: { text: string; values: readonly unknown[] }) {
+      const result = await client.query({ text: q.text, values: [...q.values] });
+      return { rows: result.rows as R[], rowCount: result.rowCount };
+    },
+  });
+  return {
+    ...run(pool),
+    async transaction(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(run(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
+/** Repeated header keys become arrays: kafkajs writes one header per element, in order. */
+export function toKafkaJsHeaders(headers: RedriveRecord['headers']): IHeaders {
+  const out: Record<string, Array<Buffer | string>> = {};
+  for (const h of headers) {
+    // kafkajs encodes a null header value as a null header (its types just do not say so).
+    const value = (h.value === null ? null : Buffer.from(h.value)) as Buffer;
+    const values = out[h.key] ?? [];
+    values.push(value);
+    out[h.key] = values;
+  }
+  return Object.fromEntries(
+    Object.entries(out).map(([k, v]) => [k, v.length === 1 ? (v[0] as Buffer) : v]),
+  );
+}
+
+export interface KafkaRedriveProducer extends RedriveProducer {
+  close(): Promise<void>;
+}
+
+/** DESIGN §2 producer settings: idempotent, acks=all, at most 5 in flight. */
+export function kafkaRedriveProducer(kafkaEnv: KafkaEnv, logger: LogSink): KafkaRedriveProducer {
+  let producer: Producer | undefined;
+  let connecting: Promise<Producer> | undefined;
+  const connected = () => {
+    connecting ??= (async () => {
+      const p = createKafka({ clientId: 'dlq-cli', connection: kafkaEnv, logger }).producer({
+        idempotent: true,
+        maxInFlightRequests: 5,
+        // Bounded, unlike the relay: an operator at a terminal should see a dead broker fail.
+        retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+      });
+      await p.connect();
+      producer = p;
+      return p;
+    })();
+    return connecting;
+  };
+  return {
+    async send(record) {
+      const p = await connected();
+      await p.send({
+        topic: record.topic,
+        acks: -1,
+        messages: [
+          {
+            key: record.key,
+            value: record.value,
+            headers: toKafkaJsHeaders(record.headers),
+          },
+        ],
+      });
+    },
+    async close() {
+      await producer?.disconnect();
+    },
+  };
+}
+
+export const stdioOutput: Output = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** Only kafkajs errors reach the operator; its info chatter would bury the results. */
+export const stderrLogSink: LogSink = {
+  error: (message, ...fields) =>
+    process.stderr.write(`kafka: ${message} ${fields.length ? JSON.stringify(fields) : ''}\n`),
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+};
+
+export function isInteractive(): boolean {
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
+}
+
+export async function promptYesNo(
+  question: string,
+  isYes: (a: string) => boolean,
+): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
+    return isYes(answer);
+  } finally {
+    rl.close();
+  }
+}
+
+export function dlqPool(pgEnv: PgEnv): pg.Pool {
+  return createPool({ ...pgEnv, poolMax: 2 }, { applicationName: 'dlq-cli' });
+}

@@ -1,0 +1,349 @@
+// `npm run dlq` against the real PostgreSQL and broker: rows parked with real dead-letter
+// messages; list/show/redrive/discard driven through the actions with the CLI's real
+// dependencies, and one spawned CLI for the no-terminal refusal.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Admin, IHeaders } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildDeadLetter,
+  DEAD_LETTER_ROW_COLUMNS,
+  type DeadLetterMessage,
+  deadLetterRowValues,
+  toDeadLetterRow,
+  toRedriveRecord,
+} from '../../lambdas/shared/dead-letter/message';
+import { parseKafkaEnv } from '../../lambdas/shared/env';
+import {
+  ProcessingFailureError,
+  SchemaViolationError,
+  TransientError,
+} from '../../lambdas/shared/errors/taxonomy';
+import { type DlqDeps, run } from '../../scripts/dlq/actions';
+import { parseCommand } from '../../scripts/dlq/args';
+import {
+  type KafkaRedriveProducer,
+  kafkaRedriveProducer,
+  poolDb,
+  toKafkaJsHeaders,
+} from '../../scripts/dlq/runtime';
+import {
+  createTestDatabase,
+  createTopic,
+  quietLogger,
+  sleep,
+  type TestDatabase,
+  testKafka,
+} from './support';
+
+let db: TestDatabase;
+let admin: Admin;
+let topic: string;
+let producer: KafkaRedriveProducer;
+let offset = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase('dlqcli_it');
+  admin = testKafka().admin();
+  await admin.connect();
+  topic = await createTopic(admin, 'dlqcli', 1);
+  producer = kafkaRedriveProducer(parseKafkaEnv(process.env), quietLogger);
+});
+
+afterAll(async () => {
+  await producer?.close();
+  await admin?.disconnect();
+  await db?.drop();
+});
+
+interface ParkOptions {
+  readonly error?: unknown;
+  readonly aggregateId?: string;
+  readonly parkedAgoMs?: number;
+  /** false: a row as parked before migration 0002 (no message). */
+  readonly withMessage?: boolean;
+  readonly value?: Buffer;
+  readonly headers?: Array<{ key: string; value: Buffer | string | null }>;
+}
+
+async function park(
+  options: ParkOptions = {},
+): Promise<{ id: string; message: DeadLetterMessage }> {
+  const aggregateId = options.aggregateId ?? `order-${randomUUID()}`;
+  const value =
+    options.value ??
+    Buffer.from(
+      JSON.stringify({ eventId: randomUUID(), eventType: 'OrderPlaced', aggregateId, data: {} }),
+    );
+  const message = buildDeadLetter({
+    value,
+    key: aggregateId,
+    headers: options.headers ?? [{ key: 'correlationId', value: `corr-${aggregateId}` }],
+    source: { topic, partition: 0, offset: offset++ },
+    error: options.error ?? new SchemaViolationError('schema says no'),
+    attempts: 2,
+    firstFailureAt: new Date(Date.now() - 60_000),
+    context: { aggregateId },
+  });
+  const row = deadLetterRowValues(toDeadLetterRow(message));
+  const n = DEAD_LETTER_ROW_COLUMNS.length;
+  const placeholders = DEAD_LETTER_ROW_COLUMNS.map((c, i) =>
+    c === 'payload' ? `$${i + 1}::jsonb` : `$${i + 1}`,
+  );
+  const { rows } = await db.pool.query<{ id: string }>(
+    `INSERT INTO dead_letters (${DEAD_LETTER_ROW_COLUMNS.join(', ')}, message, parked_at)
+     VALUES (${placeholders.join(', ')}, $${n + 1}::jsonb,
+       now() - make_interval(secs => $${n + 2}::double precision))
+     RETURNING id::text AS id`,
+    [
+      ...row,
+      options.withMessage === false ? null : JSON.stringify(message),
+      (options.parkedAgoMs ?? 0) / 1000,
+    ],
+  );
+  return { id: rows[0]?.id ?? '', message };
+}
+
+async function statusOf(id: string): Promise<{ status: string; resolved: boolean }> {
+  const { rows } = await db.pool.query<{ status: string; resolved: boolean }>(
+    'SELECT status, resolved_at IS NOT NULL AS resolved FROM dead_letters WHERE id = $1',
+    [id],
+  );
+  if (rows[0] === undefined) throw new Error(`row ${id} is gone`);
+  return rows[0];
+}
+
+async function dlq(argv: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const deps: DlqDeps = {
+    db: poolDb(db.pool),
+    producer,
+    output: { out: (l) => stdout.push(l), err: (l) => stderr.push(l) },
+    interactive: false,
+    confirm: () => Promise.reject(new Error('nobody to ask in a test')),
+    now: () => Date.now(),
+    sleep,
+  };
+  const code = await run(parseCommand(argv), deps);
+  return { code, stdout, stderr };
+}
+
+async function listedIds(argv: string[]): Promise<string[]> {
+  const result = await dlq(['list', '--json', '--limit', '1000', ...argv]);
+  expect(result.code).toBe(0);
+  return result.stdout.map((l) => (JSON.parse(l) as { id: string }).id);
+}
+
+async function topicEnd(): Promise<string> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets[0]?.high ?? '';
+}
+
+interface Consumed {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: IHeaders;
+}
+
+async function consume(count: number, timeoutMs = 30_000): Promise<Consumed[]> {
+  const consumer = testKafka().consumer({ groupId: `dlqcli-it-${randomUUID()}` });
+  const received: Consumed[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        received.push({ key: message.key, value: message.value, headers: message.headers ?? {} });
+      },
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (received.length < count && Date.now() < deadline) await sleep(100);
+    await sleep(1_000); // extra messages would show up here
+    return received;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+describe('dlq CLI', () => {
+  it('list filters by type, age and aggregate', async () => {
+    const aggregate = `agg-${randomUUID()}`;
+    const recentTransient = await park({
+      error: new TransientError('timeout'),
+      parkedAgoMs: 10 * 60_000,
+    });
+    const threeHoursSchema = await park({ aggregateId: aggregate, parkedAgoMs: 3 * 3_600_000 });
+    const twoDaysFailure = await park({
+      aggregateId: aggregate,
+      error: new ProcessingFailureError('boom'),
+      parkedAgoMs: 2 * 86_400_000,
+    });
+    const ours = [recentTransient.id, threeHoursSchema.id, twoDaysFailure.id];
+    const mine = (ids: string[]) => ids.filter((id) => ours.includes(id));
+
+    expect(mine(await listedIds([]))).toEqual([
+      twoDaysFailure.id,
+      threeHoursSchema.id,
+      recentTransient.id,
+    ]);
+    expect(mine(await listedIds(['--type', 'TRANSIENT']))).toEqual([recentTransient.id]);
+    expect(mine(await listedIds(['--older-than', '1h']))).toEqual([
+      twoDaysFailure.id,
+      threeHoursSchema.id,
+    ]);
+    expect(mine(await listedIds(['--older-than', '1h', '--newer-than', '1d']))).toEqual([
+      threeHoursSchema.id,
+    ]);
+    expect(await listedIds(['--aggregate', aggregate])).toEqual([
+      twoDaysFailure.id,
+      threeHoursSchema.id,
+    ]);
+    expect(await listedIds(['--aggregate', aggregate, '--status', 'REPLAYED'])).toEqual([]);
+
+    const table = await dlq(['list', '--aggregate', aggregate]);
+    expect(table.stdout[0]).toMatch(/^ID\s+PARKED_AT\s+ERROR_TYPE/);
+    expect(table.stdout[1]).toMatch(
+      new RegExp(
+        `^${twoDaysFailure.id}\\s+\\S+\\s+PROCESSING_FAILURE\\s+OrderPlaced\\s+${aggregate}\\s+2\\s+0\\s+boom$`,
+      ),
+    );
+  });
+
+  it('show prints the decoded original value and headers', async () => {
+    const { id, message } = await park({
+      headers: [
+        { key: 'correlationId', value: 'corr-show' },
+        { key: 'trace', value: Buffer.from([0xff, 0x00, 0xfe]) },
+      ],
+    });
+    const result = await dlq(['show', id]);
+    expect(result.code).toBe(0);
+    const text = result.stdout.join('\n');
+    expect(text).toContain(`aggregate_id:    ${message.aggregateId}`);
+    expect(text).toContain('  correlationId: corr-show');
+    expect(text).toContain('  trace: base64:/wD+');
+    expect(text).toContain('original value (utf8):');
+    expect(text).toContain(`"aggregateId": "${message.aggregateId}"`);
+
+    const json = await dlq(['show', id, '--json']);
+    const parsed = JSON.parse(json.stdout[0] ?? '') as {
+      decoded: { value: { encoding: string; text: string } };
+    };
+    expect(parsed.decoded.value.encoding).toBe('utf8');
+    expect(JSON.parse(parsed.decoded.value.text)).toEqual(message.original.json);
+  });
+
+  it('a dry-run redrive produces nothing and changes nothing', async () => {
+    const a = await park();
+    const b = await park();
+    const before = await topicEnd();
+    const result = await dlq(['redrive', a.id, b.id, '--dry-run']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toHaveLength(2);
+    expect(result.stdout[0]).toContain(`would redrive #${a.id}: topic=${topic}`);
+    expect(await statusOf(a.id)).toEqual({ status: 'PARKED', resolved: false });
+    expect(await statusOf(b.id)).toEqual({ status: 'PARKED', resolved: false });
+    expect(await topicEnd()).toBe(before);
+  });
+
+  it('redrive produces the original key, value and headers and marks the rows REPLAYED', async () => {
+    const aggregate = `agg-${randomUUID()}`;
+    const json = await park({ aggregateId: aggregate, error: new TransientError('timeout') });
+    const binary = await park({
+      aggregateId: aggregate,
+      error: new TransientError('timeout'),
+      value: Buffer.from([0x00, 0xff, 0x10]),
+      headers: [
+        { key: 'correlationId', value: 'corr-bin' },
+        { key: 'dup', value: 'one' },
+        { key: 'dup', value: 'two' },
+      ],
+    });
+    const legacy = await park({
+      aggregateId: aggregate,
+      error: new TransientError('timeout'),
+      withMessage: false,
+    });
+    const before = Number(await topicEnd());
+
+    const result = await dlq(['redrive', '--aggregate', aggregate, '--yes', '--rate', '50']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toEqual([
+      `redriven #${json.id} → ${topic}`,
+      `redriven #${binary.id} → ${topic}`,
+    ]);
+    expect(result.stderr.join('\n')).toContain(`#${legacy.id}: parked before migration 0002`);
+
+    expect(await statusOf(json.id)).toEqual({ status: 'REPLAYED', resolved: true });
+    expect(await statusOf(binary.id)).toEqual({ status: 'REPLAYED', resolved: true });
+    expect(await statusOf(legacy.id)).toEqual({ status: 'PARKED', resolved: false });
+
+    expect(Number(await topicEnd())).toBe(before + 2);
+    const consumed = (await consume(before + 2)).slice(before);
+    const expected = [json.message, binary.message].map((m) => {
+      const r = toRedriveRecord(m);
+      return { key: r.key, value: r.value, headers: toKafkaJsHeaders(r.headers) };
+    });
+    expect(consumed).toEqual(expected);
+    // Spelled out independently of toKafkaJsHeaders: a repeated header arrives as both values,
+    // and the failure history travels along (redriveCount was 0 when parked).
+    expect(consumed[1]).toEqual({
+      key: Buffer.from(aggregate),
+      value: Buffer.from([0x00, 0xff, 0x10]),
+      headers: {
+        correlationId: Buffer.from('corr-bin'),
+        dup: [Buffer.from('one'), Buffer.from('two')],
+        redriveCount: Buffer.from('1'),
+        attempts: Buffer.from('2'),
+        firstFailureAt: Buffer.from(binary.message.firstFailureAt),
+      },
+    });
+
+    // A second redrive of the same rows finds nothing PARKED: nothing is sent twice.
+    const again = await dlq(['redrive', json.id, '--yes']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`dlq: #${json.id}: already REPLAYED; skipped`);
+    expect(Number(await topicEnd())).toBe(before + 2);
+  });
+
+  it('discard marks rows DISCARDED and keeps them', async () => {
+    const a = await park();
+    const b = await park();
+    const result = await dlq(['discard', a.id, b.id, '--yes']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toEqual([`discarded #${a.id}`, `discarded #${b.id}`]);
+    expect(await statusOf(a.id)).toEqual({ status: 'DISCARDED', resolved: true });
+    expect(await statusOf(b.id)).toEqual({ status: 'DISCARDED', resolved: true });
+  });
+
+  it('the CLI refuses a bulk action without --yes and without a terminal (exit 2)', async () => {
+    const aggregate = `agg-${randomUUID()}`;
+    const a = await park({ aggregateId: aggregate });
+    let failure: { code?: number; stderr?: string } | undefined;
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/dlq/cli.ts', 'discard', '--aggregate', aggregate],
+        { cwd: process.cwd(), env: { ...process.env, ...db.envVars }, timeout: 60_000 },
+      );
+    } catch (error) {
+      failure = error as { code?: number; stderr?: string };
+    }
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toMatch(
+      /refusing to discard several messages without confirmation.*--yes/,
+    );
+    expect(await statusOf(a.id)).toEqual({ status: 'PARKED', resolved: false });
+
+    // The same command with --yes goes through the real CLI end to end.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/dlq/cli.ts', 'discard', '--aggregate', aggregate, '--yes'],
+      { cwd: process.cwd(), env: { ...process.env, ...db.envVars }, timeout: 60_000 },
+    );
+    expect(stdout).toContain(`discarded #${a.id}`);
+    expect(await statusOf(a.id)).toEqual({ status: 'DISCARDED', resolved: true });
+  });
+});

@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Command,
+  DEFAULT_LIST_LIMIT,
+  DEFAULT_RATE_PER_SECOND,
+  isBulk,
+  parseCommand,
+  parseDuration,
+  UsageError,
+} from '../../../scripts/dlq/args';
+
+describe('parseDuration', () => {
+  it.each([
+    ['45s', 45_000],
+    ['30m', 1_800_000],
+    ['2h', 7_200_000],
+    ['7d', 604_800_000],
+    ['1w', 604_800_000],
+  ])('%s → %d ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['', '2', 'h', '2x', '-2h', '1.5h', '2 h x', '0m', '2H'])('rejects "%s"', (text) => {
+    expect(() => parseDuration(text)).toThrow(UsageError);
+  });
+});
+
+describe('parseCommand: valid', () => {
+  const cases: Array<[string, string[], Command]> = [
+    ['no command is help', [], { kind: 'help' }],
+    ['--help', ['--help'], { kind: 'help' }],
+    [
+      'list defaults',
+      ['list'],
+      { kind: 'list', filters: { status: 'PARKED', limit: DEFAULT_LIST_LIMIT }, json: false },
+    ],
+    [
+      'list with every filter',
+      [
+        'list',
+        '--type',
+        'transient',
+        '--older-than',
+        '2h',
+        '--newer-than',
+        '7d',
+        '--aggregate',
+        'order-1',
+        '--status',
+        'replayed',
+        '--limit',
+        '5',
+        '--json',
+      ],
+      {
+        kind: 'list',
+        filters: {
+          status: 'REPLAYED',
+          type: 'TRANSIENT',
+          olderThanMs: 7_200_000,
+          newerThanMs: 604_800_000,
+          aggregate: 'order-1',
+          limit: 5,
+        },
+        json: true,
+      },
+    ],
+    [
+      'list --option=value form',
+      ['list', '--limit=3'],
+      {
+        kind: 'list',
+        filters: { status: 'PARKED', limit: 3 },
+        json: false,
+      },
+    ],
+    ['show', ['show', '42'], { kind: 'show', id: '42', json: false }],
+    ['show --json', ['show', '42', '--json'], { kind: 'show', id: '42', json: true }],
+    [
+      'redrive ids (deduplicated), default rate',
+      ['redrive', '3', '1', '3'],
+      {
+        kind: 'redrive',
+        selection: { kind: 'ids', ids: ['3', '1'] },
+        dryRun: false,
+        ratePerSecond: DEFAULT_RATE_PER_SECOND,
+        yes: false,
+      },
+    ],
+    [
+      'redrive filters, no default cap, status forced to PARKED',
+      ['redrive', '--type', 'PROCESSING_FAILURE', '--dry-run', '--rate', '2.5', '-y'],
+      {
+        kind: 'redrive',
+        selection: { kind: 'filters', filters: { status: 'PARKED', type: 'PROCESSING_FAILURE' } },
+        dryRun: true,
+        ratePerSecond: 2.5,
+        yes: true,
+      },
+    ],
+    [
+      'discard filters with a cap',
+      ['discard', '--aggregate', 'o-9', '--limit', '10', '--yes'],
+      {
+        kind: 'discard',
+        selection: { kind: 'filters', filters: { status: 'PARKED', aggregate: 'o-9', limit: 10 } },
+        dryRun: false,
+        yes: true,
+      },
+    ],
+    [
+      'discard one id',
+      ['discard', '7'],
+      { kind: 'discard', selection: { kind: 'ids', ids: ['7'] }, dryRun: false, yes: false },
+    ],
+  ];
+  it.each(cases)('%s', (_name, argv, expected) => {
+    expect(parseCommand(argv)).toEqual(expected);
+  });
+});
+
+describe('parseCommand: invalid', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['unknown command', ['purge'], /unknown command "purge"/],
+    ['unknown flag', ['list', '--colour'], /colour/],
+    ['flag of another command', ['discard', '--rate', '5', '1'], /rate/],
+    ['missing flag value', ['list', '--type'], /type/],
+    ['unknown error type', ['list', '--type', 'OOPS'], /--type must be one of/],
+    ['bad status', ['list', '--status', 'GONE'], /--status must be one of/],
+    ['list positional', ['list', '5'], /no arguments/],
+    ['zero limit', ['list', '--limit', '0'], /--limit/],
+    ['non-numeric limit', ['list', '--limit', 'ten'], /--limit/],
+    ['bad duration', ['list', '--older-than', '2 hours'], /not a duration/],
+    ['empty window', ['list', '--older-than', '7d', '--newer-than', '2h'], /window is empty/],
+    ['empty aggregate', ['list', '--aggregate', ' '], /--aggregate/],
+    ['show without id', ['show'], /exactly one id/],
+    ['show two ids', ['show', '1', '2'], /exactly one id/],
+    ['show bad id', ['show', 'abc'], /not a row id/],
+    ['zero id', ['discard', '0'], /not a row id/],
+    ['redrive with nothing selected', ['redrive', '--yes'], /ids or at least one filter/],
+    ['discard with nothing selected', ['discard'], /ids or at least one filter/],
+    ['ids and filters together', ['redrive', '1', '--type', 'TRANSIENT'], /not both/],
+    ['ids with --limit', ['discard', '1', '--limit', '3'], /not both/],
+    ['status on an action', ['redrive', '--status', 'REPLAYED', '--type', 'TRANSIENT'], /status/],
+    ['zero rate', ['redrive', '1', '--rate', '0'], /--rate/],
+    ['rate not a number', ['redrive', '1', '--rate', 'fast'], /--rate/],
+  ];
+  it.each(cases)('%s', (_name, argv, message) => {
+    let thrown: unknown;
+    try {
+      parseCommand(argv);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(UsageError);
+    expect((thrown as Error).message).toMatch(message);
+  });
+});
+
+describe('isBulk', () => {
+  it('filters and several ids are bulk; one id is not', () => {
+    expect(isBulk({ kind: 'ids', ids: ['1'] })).toBe(false);
+    expect(isBulk({ kind: 'ids', ids: ['1', '2'] })).toBe(true);
+    expect(isBulk({ kind: 'filters', filters: { status: 'PARKED', type: 'TRANSIENT' } })).toBe(
+      true,
+    );
+  });
+});
