@@ -161,6 +161,42 @@ export function parsePgEnv(env: EnvRecord): PgEnv {
   };
 }
 
+export interface RedisEnv {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** Secrets Manager secret holding the AUTH token (ElastiCache); none locally. */
+  readonly authSecretArn: string | undefined;
+}
+
+export function parseRedisEnv(env: EnvRecord): RedisEnv {
+  return {
+    host: raw(env, 'REDIS_HOST') ?? '127.0.0.1',
+    port: int(env, 'REDIS_PORT', 6379, 1, 65535),
+    tls: bool(env, 'REDIS_TLS', false),
+    authSecretArn: raw(env, 'REDIS_AUTH_SECRET_ARN'),
+  };
+}
+
+export interface ConsumerEnv {
+  readonly deadLetterTopic: string;
+  /** Records per PostgreSQL group commit (DESIGN §3: batches of ~100). */
+  readonly chunkSize: number;
+  readonly retryAttempts: number;
+  readonly maxDeliveryAttempts: number;
+  readonly idempotencyTtlSeconds: number;
+}
+
+export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
+  return {
+    deadLetterTopic: raw(env, 'DLQ_TOPIC') ?? 'order-events-dlq',
+    chunkSize: int(env, 'CONSUMER_CHUNK_SIZE', 100, 1, 10_000),
+    retryAttempts: int(env, 'CONSUMER_RETRY_ATTEMPTS', 2, 0, 10),
+    maxDeliveryAttempts: int(env, 'CONSUMER_MAX_DELIVERY_ATTEMPTS', 3, 1, 100),
+    idempotencyTtlSeconds: int(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 30 * 86_400),
+  };
+}
+
 export interface RelayEnv {
   readonly topic: string;
   /** Rows claimed, published and marked per transaction (DESIGN §3: batches of ~1,000). */

@@ -1,6 +1,7 @@
 // Redis is the machine's (DESIGN §7): probe it with a RESP PING over a plain socket (no client
 // dependency); if a local server is down, start redis-server daemonized. Never stopped here.
 import { connect } from 'node:net';
+import { parseRedisEnv as parseSharedRedisEnv } from '../../lambdas/shared/env';
 import type { ProbeResult } from './postgres';
 import { isLoopback } from './postgres';
 import { runCommand, sleep } from './process';
@@ -16,16 +17,14 @@ export interface RedisEndpoint {
  * REDIS_HOST / REDIS_PORT with local defaults. lambdas/shared/env.ts has no Redis section yet;
  * this parser follows its rules (trimmed, empty = unset, integer port in range).
  */
+/** The Redis endpoint from the shared env contract (lambdas/shared/env.ts). */
 export function parseRedisEnv(env: Readonly<Record<string, string | undefined>>): RedisEndpoint {
-  const host = env.REDIS_HOST?.trim() || '127.0.0.1';
-  const rawPort = env.REDIS_PORT?.trim() || '6379';
-  const port = Number(rawPort);
-  if (!/^\d+$/.test(rawPort) || port < 1 || port > 65535) {
-    throw new ServiceError(
-      `Environment variable REDIS_PORT: must be a port number, got "${rawPort}"`,
-    );
+  try {
+    const { host, port } = parseSharedRedisEnv(env);
+    return { host, port };
+  } catch (error) {
+    throw new ServiceError(error instanceof Error ? error.message : String(error));
   }
-  return { host, port };
 }
 
 export function describeRedis(e: RedisEndpoint): string {

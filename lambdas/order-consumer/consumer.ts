@@ -1,0 +1,300 @@
+// The consumer loop (DESIGN §2): each partition's records in offset order, partitions
+// concurrently. Per record: decode the envelope, pass the Redis idempotency gate, apply the
+// state transition with its processed_events row (many records per PostgreSQL transaction),
+// or dead-letter it with its type. A record is reported as failed (so the mapping redelivers
+// from it) only when it was neither applied nor dead-lettered.
+import { buildDeadLetter, type DeadLetterMessage } from '../shared/dead-letter/message';
+import {
+  CircuitOpenError,
+  classify,
+  type ErrorType,
+  fromEnvelopeError,
+} from '../shared/errors/taxonomy';
+import { type OrderEvent, parseEnvelope } from '../shared/events/envelope';
+import type { KafkaRecord } from '../shared/kafka/msk-event';
+import {
+  type BatchResponse,
+  batchItemIdentifier,
+  type MskEventLike,
+  partitionsOf,
+} from '../shared/kafka/msk-event';
+import type { LogSink } from '../shared/log-sink';
+import { type BackoffPolicy, backoffDelayMs } from '../shared/resilience/backoff';
+import type { ApplyOutcome } from './apply-batch';
+import { GroupCommit } from './group-commit';
+import { idempotencyKey } from './idempotency-key';
+
+export type GateResult = 'applied' | 'duplicate';
+
+/** The Redis fast path: runs `work` at most once per key while its record lives. */
+export interface IdempotencyGate {
+  run(
+    key: string,
+    payload: unknown,
+    work: () => Promise<GateResult>,
+  ): Promise<{ readonly result: GateResult; readonly cached: boolean }>;
+}
+
+/** Delivery attempts per offset, across invocations (the mapping redelivers failed records). */
+export interface AttemptTracker {
+  /** Returns the attempt count after this one, or undefined when it cannot be counted. */
+  increment(record: KafkaRecord): Promise<number | undefined>;
+}
+
+export interface ConsumerTelemetry {
+  applied(event: OrderEvent, endToEndMs: number): void;
+  duplicate(): void;
+  deadLettered(errorType: ErrorType): void;
+  chunkDuration(ms: number, records: number): void;
+}
+
+export interface ConsumerDeps {
+  readonly gate: IdempotencyGate;
+  /** PostgreSQL ground truth for a group of events (one transaction). */
+  readonly apply: (events: OrderEvent[]) => Promise<ApplyOutcome[]>;
+  readonly deadLetter: (
+    messages: readonly DeadLetterMessage[],
+    records: readonly KafkaRecord[],
+  ) => Promise<void>;
+  readonly attempts: AttemptTracker;
+  readonly logger: LogSink;
+  readonly telemetry: ConsumerTelemetry;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ConsumerOptions {
+  /** Records per group commit. */
+  readonly chunkSize: number;
+  /** In-invocation retries of a TRANSIENT failure before the record is handed back. */
+  readonly retryAttempts: number;
+  readonly retryBackoff: BackoffPolicy;
+  /** Deliveries of one offset before a TRANSIENT record is dead-lettered (poison guard). */
+  readonly maxDeliveryAttempts: number;
+}
+
+type RecordResult =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'dead-letter'; readonly error: unknown }
+  | { readonly kind: 'retry'; readonly error: unknown };
+
+export interface ConsumerSummary extends BatchResponse {
+  readonly applied: number;
+  readonly duplicates: number;
+  readonly deadLettered: number;
+}
+
+export async function consumeBatch(
+  event: MskEventLike,
+  deps: ConsumerDeps,
+  options: ConsumerOptions,
+): Promise<ConsumerSummary> {
+  const counts = { applied: 0, duplicates: 0, deadLettered: 0 };
+  const counting: ConsumerDeps = {
+    ...deps,
+    telemetry: {
+      applied: (e, ms) => {
+        counts.applied++;
+        deps.telemetry.applied(e, ms);
+      },
+      duplicate: () => {
+        counts.duplicates++;
+        deps.telemetry.duplicate();
+      },
+      deadLettered: (t) => {
+        counts.deadLettered++;
+        deps.telemetry.deadLettered(t);
+      },
+      chunkDuration: deps.telemetry.chunkDuration,
+    },
+  };
+  const failedFrom = await Promise.all(
+    partitionsOf(event).map((records) => consumePartition(records, counting, options)),
+  );
+  return {
+    ...counts,
+    batchItemFailures: failedFrom.flatMap((r) =>
+      r === undefined ? [] : [{ itemIdentifier: batchItemIdentifier(r) }],
+    ),
+  };
+}
+
+/** Returns the record the partition must be redelivered from, or undefined when all is done. */
+export async function consumePartition(
+  records: readonly KafkaRecord[],
+  deps: ConsumerDeps,
+  options: ConsumerOptions,
+): Promise<KafkaRecord | undefined> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  let start = 0;
+  let retries = 0;
+  while (start < records.length) {
+    const chunk = records.slice(start, start + options.chunkSize);
+    const began = now();
+    const results = await processChunk(chunk, deps);
+    deps.telemetry.chunkDuration(now() - began, chunk.length);
+
+    // Everything before the first retryable failure is finished (applied, duplicate or to be
+    // dead-lettered); dead letters are written in record order before moving on.
+    const firstRetry = results.findIndex((r) => r.kind === 'retry');
+    const finished = firstRetry === -1 ? results.length : firstRetry;
+    const written = await writeDeadLetters(
+      chunk.slice(0, finished),
+      results.slice(0, finished),
+      deps,
+      now,
+    );
+    if (written < finished) return chunk[written];
+    start += finished;
+    if (firstRetry === -1) {
+      retries = 0;
+      continue;
+    }
+
+    const failed = results[firstRetry] as { kind: 'retry'; error: unknown };
+    const record = chunk[firstRetry] as KafkaRecord;
+    // An open breaker fails fast: the mapping retries later instead of flooding the DLQ.
+    if (isCircuitOpen(failed.error)) {
+      deps.logger.warn('dependency breaker open; handing the partition back', {
+        ...position(record),
+        error: failed.error,
+      });
+      return record;
+    }
+    if (retries < options.retryAttempts) {
+      retries++;
+      await sleep(backoffDelayMs(retries, options.retryBackoff));
+      continue;
+    }
+    retries = 0;
+    const attempt = await deps.attempts.increment(record);
+    if (attempt !== undefined && attempt >= options.maxDeliveryAttempts) {
+      // A poison record must not hold its partition beyond one retry cycle.
+      const written1 = await writeDeadLetters(
+        [record],
+        [{ kind: 'dead-letter', error: failed.error }],
+        deps,
+        now,
+        attempt,
+      );
+      if (written1 < 1) return record;
+      start++;
+      continue;
+    }
+    deps.logger.warn('transient failure; the mapping will redeliver', {
+      ...position(record),
+      attempt,
+      error: failed.error,
+    });
+    return record;
+  }
+  return undefined;
+}
+
+async function processChunk(
+  chunk: readonly KafkaRecord[],
+  deps: ConsumerDeps,
+): Promise<RecordResult[]> {
+  const results: RecordResult[] = new Array(chunk.length);
+  const valid: Array<{ index: number; event: OrderEvent }> = [];
+  chunk.forEach((record, index) => {
+    const parsed = parseEnvelope(record.value ?? Buffer.alloc(0));
+    if (parsed.ok) valid.push({ index, event: parsed.event });
+    else results[index] = { kind: 'dead-letter', error: fromEnvelopeError(parsed.error) };
+  });
+
+  const group = new GroupCommit(
+    valid.map((v) => v.event),
+    deps.apply,
+  );
+  const now = deps.now ?? Date.now;
+  await Promise.all(
+    valid.map(async ({ index, event }, k) => {
+      let submitted = false;
+      try {
+        const { result, cached } = await deps.gate.run(
+          idempotencyKey(event),
+          { eventType: event.eventType, data: event.data },
+          async () => {
+            submitted = true;
+            const outcome = await group.submit(k);
+            if (outcome.status === 'rejected') throw outcome.error;
+            return outcome.status;
+          },
+        );
+        if (!submitted) group.settle(k, false);
+        if (cached || result === 'duplicate') deps.telemetry.duplicate();
+        else deps.telemetry.applied(event, now() - Date.parse(event.timestamp));
+        results[index] = { kind: 'done' };
+      } catch (error) {
+        const retryable = classify(error).retryable;
+        if (!submitted) group.settle(k, retryable);
+        results[index] = retryable ? { kind: 'retry', error } : { kind: 'dead-letter', error };
+      }
+    }),
+  );
+  return results;
+}
+
+/** Dead-letters the `dead-letter` results in order; returns how many leading records are done. */
+async function writeDeadLetters(
+  records: readonly KafkaRecord[],
+  results: readonly RecordResult[],
+  deps: ConsumerDeps,
+  now: () => number,
+  attempts = 1,
+): Promise<number> {
+  const messages: DeadLetterMessage[] = [];
+  const targets: KafkaRecord[] = [];
+  results.forEach((r, i) => {
+    if (r.kind !== 'dead-letter') return;
+    const record = records[i] as KafkaRecord;
+    const at = new Date(now());
+    messages.push(
+      buildDeadLetter({
+        value: record.value,
+        key: record.key,
+        headers: record.headers,
+        source: { topic: record.topic, partition: record.partition, offset: record.offset },
+        error: r.error,
+        attempts,
+        firstFailureAt: at,
+      }),
+    );
+    targets.push(record);
+  });
+  if (messages.length === 0) return records.length;
+  try {
+    await deps.deadLetter(messages, targets);
+  } catch (error) {
+    // Not dead-lettered means not done: the partition goes back from the first of them.
+    const first = targets[0] as KafkaRecord;
+    deps.logger.error('dead-lettering failed; handing the partition back', {
+      ...position(first),
+      error,
+    });
+    return records.indexOf(first);
+  }
+  for (const m of messages) {
+    deps.telemetry.deadLettered(m.errorType);
+    deps.logger.warn('event dead-lettered', {
+      errorType: m.errorType,
+      errorMessage: m.errorMessage,
+      correlationId: m.correlationId,
+      eventId: m.eventId,
+      ...m.source,
+    });
+  }
+  return records.length;
+}
+
+function isCircuitOpen(error: unknown): boolean {
+  return (
+    error instanceof CircuitOpenError || (error as { name?: unknown })?.name === 'CircuitOpenError'
+  );
+}
+
+function position(record: KafkaRecord) {
+  return { topic: record.topic, partition: record.partition, offset: record.offset };
+}
