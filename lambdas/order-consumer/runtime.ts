@@ -171,10 +171,13 @@ export async function createConsumerRuntime(options: {
   readonly logger?: LogSink;
   readonly telemetry?: ConsumerTelemetry;
   readonly pool?: Pool;
+  /** Overrides of the DESIGN breaker numbers (tests shorten the open period). */
+  readonly breakerOptions?: { readonly failureThreshold?: number; readonly openMs?: number };
 }): Promise<ConsumerRuntime> {
   const logger = options.logger ?? defaultLogger;
   const { consumerEnv, redisEnv } = options;
   const deps3 = breakers(['postgres', 'redis', 'kafka'] as const, {
+    ...options.breakerOptions,
     onStateChange: breakerTelemetry(logger, metrics),
   });
   const pool = options.pool ?? createPool(options.pgEnv, { applicationName: 'order-consumer' });

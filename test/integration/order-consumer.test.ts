@@ -31,7 +31,8 @@ let admin: Admin;
 let rt: ConsumerRuntime;
 let dlqTopic: string;
 let offset = 0;
-const sourceTopic = 'order-events';
+// Unique per run: attempt counters live in Redis (keyed by topic/partition/offset) for a day.
+const sourceTopic = `order-events-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
   db = await createTestDatabase('consumer_it');
