@@ -139,6 +139,8 @@ export async function consumePartition(
     // dead-lettered); dead letters are written in record order before moving on.
     const firstRetry = results.findIndex((r) => r.kind === 'retry');
     const finished = firstRetry === -1 ? results.length : firstRetry;
+    // Progress earns the next failing record its own retry budget.
+    if (finished > 0) retries = 0;
     const written = await writeDeadLetters(
       chunk.slice(0, finished),
       results.slice(0, finished),
@@ -147,10 +149,7 @@ export async function consumePartition(
     );
     if (written < finished) return chunk[written];
     start += finished;
-    if (firstRetry === -1) {
-      retries = 0;
-      continue;
-    }
+    if (firstRetry === -1) continue;
 
     const failed = results[firstRetry] as { kind: 'retry'; error: unknown };
     const record = chunk[firstRetry] as KafkaRecord;
@@ -289,10 +288,14 @@ async function writeDeadLetters(
   return records.length;
 }
 
+/** An open breaker anywhere in the cause chain (Powertools wraps storage errors). */
 function isCircuitOpen(error: unknown): boolean {
-  return (
-    error instanceof CircuitOpenError || (error as { name?: unknown })?.name === 'CircuitOpenError'
-  );
+  for (let e: unknown = error, depth = 0; e instanceof Object && depth < 5; depth++) {
+    if (e instanceof CircuitOpenError || (e as { name?: unknown }).name === 'CircuitOpenError')
+      return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function position(record: KafkaRecord) {

@@ -3,7 +3,7 @@
 // submitted or finished without submitting (a cached duplicate, a failure), the submitted
 // events are applied together in record order and each caller gets its own outcome.
 
-import { TransientError } from '../shared/errors/taxonomy';
+import { classify, TransientError } from '../shared/errors/taxonomy';
 import type { OrderEvent } from '../shared/events/envelope';
 import type { ApplyOutcome } from './apply-batch';
 
@@ -84,6 +84,20 @@ export class GroupCommit {
         else p.resolve(outcome);
       });
     } catch (error) {
+      // A non-retryable failure of the group (e.g. one event's data breaks a constraint) must
+      // not dead-letter its neighbours: apply one by one, in order, to isolate the culprit.
+      if (toApply.length > 1 && !classify(error).retryable) {
+        for (const p of toApply) {
+          try {
+            const [outcome] = await this.apply([p.event]);
+            if (outcome === undefined) p.reject(new Error('group commit: missing outcome'));
+            else p.resolve(outcome);
+          } catch (single) {
+            p.reject(single);
+          }
+        }
+        return;
+      }
       for (const p of toApply) p.reject(error);
     }
   }
