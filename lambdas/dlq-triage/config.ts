@@ -1,6 +1,6 @@
 // Triage settings from the environment (the CDK sets the TRIAGE_* limits per stage). Pure
 // parser plus a cached accessor, in the style of shared/env.ts, which stays triage-agnostic.
-import { EnvError, type EnvRecord } from '../shared/env';
+import { EnvError, type EnvRecord, envInt as int, envString as raw } from '../shared/env';
 
 export interface TriageEnv {
   /** Redrives of a TRANSIENT message before it is parked. */
@@ -20,20 +20,6 @@ export interface TriageEnv {
 }
 
 export const PROCESSING_FAILURE_REDRIVES_DEFAULT = 2;
-
-function raw(env: EnvRecord, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function int(env: EnvRecord, name: string, fallback: number, min: number, max: number): number {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new EnvError(name, `must be an integer, got "${value}"`);
-  const n = Number(value);
-  if (n < min || n > max) throw new EnvError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
 
 export function parseTriageEnv(env: EnvRecord): TriageEnv {
   const maxRedrives = int(env, 'TRIAGE_MAX_REDRIVES', 5, 0, 100);

@@ -1,10 +1,8 @@
 // Dead-letter triage (DESIGN §2): per dead-letter record, redrive the original record to its
 // source topic after a growing delay, or park it in `dead_letters`. Each partition is handled
 // in offset order; a record is reported as failed unless it was parked or redriven.
-import { Buffer } from 'node:buffer';
-import type { IHeaders, Producer } from 'kafkajs';
-import type { KafkaHeader } from '../shared/dead-letter/headers';
-import { utf8Text } from '../shared/dead-letter/headers';
+import type { Producer } from 'kafkajs';
+import { toKafkaJsHeaders, utf8Text } from '../shared/dead-letter/headers';
 import {
   buildDeadLetter,
   DEAD_LETTER_ROW_COLUMNS,
@@ -205,20 +203,7 @@ export async function parkDeadLetter(
   return result.rowCount === 1;
 }
 
-/** kafkajs headers from an ordered list; repeated keys become arrays (their order kept). */
-export function toKafkaJsHeaders(headers: readonly KafkaHeader[]): IHeaders {
-  const out: Record<string, Array<Buffer | string>> = {};
-  for (const h of headers) {
-    // kafkajs encodes a null header value as a null (-1 length) header; its type omits it.
-    const value = (h.value === null ? null : Buffer.from(h.value)) as Buffer;
-    const values = out[h.key] ?? [];
-    values.push(value);
-    out[h.key] = values;
-  }
-  return Object.fromEntries(
-    Object.entries(out).map(([k, v]) => [k, v.length === 1 ? (v[0] as Buffer) : v]),
-  );
-}
+export { toKafkaJsHeaders };
 
 export async function redrive(
   producer: Pick<Producer, 'send'>,

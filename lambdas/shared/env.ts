@@ -97,6 +97,9 @@ function bool(env: EnvRecord, name: string, fallback: boolean): boolean {
   throw new EnvError(name, `must be "true" or "false", got "${value}"`);
 }
 
+/** Primitive readers for function-specific settings parsed next to their function. */
+export { int as envInt, raw as envString };
+
 // --- section parsers (pure) --------------------------------------------------------------
 
 export function parseStage(env: EnvRecord): Stage {

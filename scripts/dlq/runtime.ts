@@ -1,13 +1,14 @@
 // Real dependencies for the dlq actions: a pg pool, a kafkajs idempotent producer (connected on
 // the first send, so list/show/dry runs never touch the broker), stdio and a readline prompt.
 import { createInterface } from 'node:readline';
-import type { IHeaders, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import type pg from 'pg';
 import { createPool } from '../../lambdas/shared/db/pool';
+import { toKafkaJsHeaders } from '../../lambdas/shared/dead-letter/headers';
 import type { KafkaEnv, PgEnv } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
 import type { LogSink } from '../../lambdas/shared/log-sink';
-import type { DlqDb, Output, Queryable, RedriveProducer, RedriveRecord } from './actions';
+import type { DlqDb, Output, Queryable, RedriveProducer } from './actions';
 
 export function poolDb(pool: pg.Pool): DlqDb {
   const run = (client: pg.Pool | pg.PoolClient): Queryable => ({
@@ -35,20 +36,7 @@ export function poolDb(pool: pg.Pool): DlqDb {
   };
 }
 
-/** Repeated header keys become arrays: kafkajs writes one header per element, in order. */
-export function toKafkaJsHeaders(headers: RedriveRecord['headers']): IHeaders {
-  const out: Record<string, Array<Buffer | string>> = {};
-  for (const h of headers) {
-    // kafkajs encodes a null header value as a null header (its types just do not say so).
-    const value = (h.value === null ? null : Buffer.from(h.value)) as Buffer;
-    const values = out[h.key] ?? [];
-    values.push(value);
-    out[h.key] = values;
-  }
-  return Object.fromEntries(
-    Object.entries(out).map(([k, v]) => [k, v.length === 1 ? (v[0] as Buffer) : v]),
-  );
-}
+export { toKafkaJsHeaders };
 
 export interface KafkaRedriveProducer extends RedriveProducer {
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 // Kafka record headers as bytes: one shape for the MSK event, kafkajs and the dead-letter
 // format. Headers may repeat and carry binary values, so they stay an ordered list of bytes.
 import { Buffer } from 'node:buffer';
+import type { IHeaders } from 'kafkajs';
 
 export interface KafkaHeader {
   readonly key: string;
@@ -62,4 +63,19 @@ export function headerText(headers: readonly KafkaHeader[], key: string): string
     if (header?.key === key) return utf8Text(header.value);
   }
   return undefined;
+}
+
+/** kafkajs headers from an ordered list; repeated keys become arrays (their order kept). */
+export function toKafkaJsHeaders(headers: readonly KafkaHeader[]): IHeaders {
+  const out: Record<string, Array<Buffer | string>> = {};
+  for (const h of headers) {
+    // kafkajs encodes a null header value as a null (-1 length) header; its type omits it.
+    const value = (h.value === null ? null : Buffer.from(h.value)) as Buffer;
+    const values = out[h.key] ?? [];
+    values.push(value);
+    out[h.key] = values;
+  }
+  return Object.fromEntries(
+    Object.entries(out).map(([k, v]) => [k, v.length === 1 ? (v[0] as Buffer) : v]),
+  );
 }
