@@ -1,0 +1,221 @@
+/**
+ * Committed price table for `npm run cost`.
+ *
+ * These are AWS ON-DEMAND LIST PRICES (USD, no free tier, no Savings Plans or Reserved
+ * Instances, no taxes), transcribed by hand from the public pricing pages named in each
+ * entry's `source` as of its `asOf` date. They are list prices to VERIFY AGAINST THE AWS PRICE
+ * LIST API (`aws pricing get-products`) before relying on them: AWS changes prices, and entries
+ * marked `confidence: 'approximate'` were not read off the page for that exact region.
+ *
+ * A month is 730 hours (the convention of the AWS Pricing Calculator).
+ */
+
+export const HOURS_PER_MONTH = 730;
+
+export type PriceUnit = 'hour' | 'vCPU-hour' | 'GB-month' | 'month' | 'metric-month' | 'day';
+
+export interface Price {
+  readonly usd: number;
+  readonly unit: PriceUnit;
+  /** AWS pricing page the figure comes from. */
+  readonly source: string;
+  /** Date (ISO) the figure was recorded. */
+  readonly asOf: string;
+  /** `list`: read off the page for this region; `approximate`: derived, verify first. */
+  readonly confidence: 'list' | 'approximate';
+  readonly note?: string;
+}
+
+export interface RegionPrices {
+  /** Amazon MSK provisioned, standard brokers, per broker-hour. */
+  readonly mskBrokerHour: Readonly<Record<string, Price>>;
+  /** Amazon MSK primary (EBS) broker storage, per GB-month. */
+  readonly mskStorageGbMonth: Price;
+  /** RDS for PostgreSQL, Single-AZ instance-hour (Multi-AZ with one standby = 2×). */
+  readonly rdsPostgresInstanceHour: Readonly<Record<string, Price>>;
+  /** RDS storage per GB-month, Single-AZ (Multi-AZ = 2×), by StorageType. */
+  readonly rdsStorageGbMonth: Readonly<Record<string, Price>>;
+  /** RDS Proxy, per vCPU-hour of the target instances (minimum `rdsProxyMinVcpus`). */
+  readonly rdsProxyVcpuHour: Price;
+  /** ElastiCache node-based, per node-hour, by engine then node type. */
+  readonly elastiCacheNodeHour: Readonly<
+    Record<'redis' | 'valkey', Readonly<Record<string, Price>>>
+  >;
+  readonly natGatewayHour: Price;
+  /** PrivateLink interface endpoint, per endpoint per AZ (ENI) per hour. */
+  readonly interfaceEndpointAzHour: Price;
+  /** Public IPv4 address (Elastic IP), per hour, whether attached or not. */
+  readonly publicIpv4Hour: Price;
+  readonly kmsKeyMonth: Price;
+  readonly secretMonth: Price;
+  /** CloudWatch standard-resolution alarm, per alarm metric per month. */
+  readonly alarmStandardMetricMonth: Price;
+  /** CloudWatch high-resolution (period < 60 s) alarm, per alarm metric per month. */
+  readonly alarmHighResMetricMonth: Price;
+  readonly compositeAlarmMonth: Price;
+  /** CloudWatch dashboard per month (the account's first 3 are free; priced as $3 anyway). */
+  readonly dashboardMonth: Price;
+  /** AWS Budgets: each budget beyond the account's first two, per day. */
+  readonly budgetDay: Price;
+}
+
+/** vCPUs per RDS instance class (what RDS Proxy bills on). */
+export const RDS_VCPUS: Readonly<Record<string, number>> = {
+  'db.t4g.micro': 2,
+  'db.t4g.small': 2,
+  'db.t4g.medium': 2,
+  'db.r6g.large': 2,
+  'db.r6g.xlarge': 4,
+};
+
+/** RDS Proxy bills at least this many vCPUs for a provisioned-instance target. */
+export const RDS_PROXY_MIN_VCPUS = 2;
+
+/** Free budgets per account. */
+export const FREE_BUDGETS = 2;
+
+/** Alarm metrics an anomaly-detection band counts as (CloudWatch pricing page). */
+export const ANOMALY_DETECTION_METRICS = 3;
+
+const AS_OF = '2025-01-15';
+const P = {
+  msk: 'Amazon MSK pricing — https://aws.amazon.com/msk/pricing/',
+  rds: 'Amazon RDS for PostgreSQL pricing — https://aws.amazon.com/rds/postgresql/pricing/',
+  proxy: 'Amazon RDS Proxy pricing — https://aws.amazon.com/rds/proxy/pricing/',
+  cache: 'Amazon ElastiCache pricing — https://aws.amazon.com/elasticache/pricing/',
+  vpc: 'Amazon VPC pricing — https://aws.amazon.com/vpc/pricing/',
+  privatelink: 'AWS PrivateLink pricing — https://aws.amazon.com/privatelink/pricing/',
+  kms: 'AWS KMS pricing — https://aws.amazon.com/kms/pricing/',
+  secrets: 'AWS Secrets Manager pricing — https://aws.amazon.com/secrets-manager/pricing/',
+  cw: 'Amazon CloudWatch pricing — https://aws.amazon.com/cloudwatch/pricing/',
+  budgets: 'AWS Budgets pricing — https://aws.amazon.com/aws-cost-management/aws-budgets/pricing/',
+} as const;
+
+function p(
+  usd: number,
+  unit: PriceUnit,
+  source: string,
+  confidence: Price['confidence'] = 'list',
+  note?: string,
+): Price {
+  return note === undefined
+    ? { usd, unit, source, asOf: AS_OF, confidence }
+    : { usd, unit, source, asOf: AS_OF, confidence, note };
+}
+
+const VALKEY_NOTE = 'Valkey node-based = Redis OSS price − 20 %';
+
+/** Region-independent prices (the same list price in every commercial region listed). */
+function globalPrices(): Pick<
+  RegionPrices,
+  | 'kmsKeyMonth'
+  | 'secretMonth'
+  | 'alarmStandardMetricMonth'
+  | 'alarmHighResMetricMonth'
+  | 'compositeAlarmMonth'
+  | 'dashboardMonth'
+  | 'budgetDay'
+  | 'publicIpv4Hour'
+> {
+  return {
+    kmsKeyMonth: p(1, 'month', P.kms, 'list', 'customer managed key; API requests usage-based'),
+    secretMonth: p(0.4, 'month', P.secrets, 'list', 'per secret; API calls $0.05/10k'),
+    alarmStandardMetricMonth: p(0.1, 'metric-month', P.cw),
+    alarmHighResMetricMonth: p(0.3, 'metric-month', P.cw),
+    compositeAlarmMonth: p(0.5, 'month', P.cw),
+    dashboardMonth: p(3, 'month', P.cw, 'list', 'first 3 dashboards per account are free'),
+    budgetDay: p(
+      0.1,
+      'day',
+      P.budgets,
+      'approximate',
+      'rate of an action-enabled budget beyond the first two; verify for plain budgets',
+    ),
+    publicIpv4Hour: p(0.005, 'hour', P.vpc),
+  };
+}
+
+export const PRICES: Readonly<Record<string, RegionPrices>> = {
+  'us-east-1': {
+    mskBrokerHour: {
+      'kafka.t3.small': p(0.0456, 'hour', P.msk),
+      'kafka.m5.large': p(0.21, 'hour', P.msk),
+      'kafka.m7g.large': p(0.204, 'hour', P.msk),
+    },
+    mskStorageGbMonth: p(0.1, 'GB-month', P.msk),
+    rdsPostgresInstanceHour: {
+      'db.t4g.micro': p(0.016, 'hour', P.rds),
+      'db.t4g.small': p(0.032, 'hour', P.rds),
+      'db.t4g.medium': p(0.065, 'hour', P.rds),
+      'db.r6g.large': p(0.225, 'hour', P.rds),
+    },
+    rdsStorageGbMonth: {
+      gp2: p(0.115, 'GB-month', P.rds),
+      gp3: p(0.115, 'GB-month', P.rds, 'list', 'baseline 3,000 IOPS / 125 MiB/s included'),
+    },
+    rdsProxyVcpuHour: p(0.015, 'vCPU-hour', P.proxy),
+    elastiCacheNodeHour: {
+      redis: {
+        'cache.t4g.micro': p(0.016, 'hour', P.cache),
+        'cache.t4g.small': p(0.032, 'hour', P.cache),
+      },
+      valkey: {
+        'cache.t4g.micro': p(0.0128, 'hour', P.cache, 'list', VALKEY_NOTE),
+        'cache.t4g.small': p(0.0256, 'hour', P.cache, 'list', VALKEY_NOTE),
+      },
+    },
+    natGatewayHour: p(0.045, 'hour', P.vpc, 'list', 'plus $0.045/GB processed (usage)'),
+    interfaceEndpointAzHour: p(0.01, 'hour', P.privatelink, 'list', 'plus $0.01/GB (usage)'),
+    ...globalPrices(),
+  },
+  'eu-west-1': {
+    mskBrokerHour: {
+      'kafka.t3.small': p(0.05, 'hour', P.msk, 'approximate'),
+      'kafka.m5.large': p(0.236, 'hour', P.msk, 'approximate'),
+      'kafka.m7g.large': p(0.23, 'hour', P.msk, 'approximate'),
+    },
+    mskStorageGbMonth: p(0.11, 'GB-month', P.msk),
+    rdsPostgresInstanceHour: {
+      'db.t4g.micro': p(0.018, 'hour', P.rds),
+      'db.t4g.small': p(0.036, 'hour', P.rds),
+      'db.t4g.medium': p(0.072, 'hour', P.rds),
+      'db.r6g.large': p(0.25, 'hour', P.rds, 'approximate'),
+    },
+    rdsStorageGbMonth: {
+      gp2: p(0.127, 'GB-month', P.rds),
+      gp3: p(0.127, 'GB-month', P.rds, 'list', 'baseline 3,000 IOPS / 125 MiB/s included'),
+    },
+    rdsProxyVcpuHour: p(0.0165, 'vCPU-hour', P.proxy, 'approximate'),
+    elastiCacheNodeHour: {
+      redis: {
+        'cache.t4g.micro': p(0.0176, 'hour', P.cache),
+        'cache.t4g.small': p(0.0352, 'hour', P.cache),
+      },
+      valkey: {
+        'cache.t4g.micro': p(0.01408, 'hour', P.cache, 'list', VALKEY_NOTE),
+        'cache.t4g.small': p(0.02816, 'hour', P.cache, 'list', VALKEY_NOTE),
+      },
+    },
+    natGatewayHour: p(0.048, 'hour', P.vpc, 'list', 'plus $0.048/GB processed (usage)'),
+    interfaceEndpointAzHour: p(0.011, 'hour', P.privatelink, 'list', 'plus $0.01/GB (usage)'),
+    ...globalPrices(),
+  },
+};
+
+/** DESIGN §3: reference monthly cost of the container-based original. */
+export const DESIGN_REFERENCE = {
+  totalUsd: 1085,
+  kubernetesComputeUsd: 340,
+  byService: { streaming: 420, data: 280, cache: 45 } as Readonly<Record<string, number>>,
+  note: 'container-based original; Lambda replaces the $340 of Kubernetes compute',
+} as const;
+
+export function pricesFor(region: string): RegionPrices {
+  const prices = PRICES[region];
+  if (!prices) {
+    throw new Error(
+      `no price table for region ${region} (have: ${Object.keys(PRICES).join(', ')})`,
+    );
+  }
+  return prices;
+}
