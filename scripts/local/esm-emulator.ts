@@ -1,0 +1,393 @@
+// A local stand-in for Lambda's MSK event source mapping: a kafkajs consumer group per mapping
+// that hands the real handler code batches shaped exactly like MSK Lambda events, commits an
+// offset only once its record was handled (or sent to the on-failure destination), and applies
+// the mapping's retry, bisect and partial-batch-response settings from the stage config.
+import { Buffer } from 'node:buffer';
+import type { Consumer, ConsumerConfig, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import { headersFromKafkaJs, toKafkaJsHeaders } from '../../lambdas/shared/dead-letter/headers';
+import type { KafkaEnv } from '../../lambdas/shared/env';
+import { createKafka } from '../../lambdas/shared/kafka/client';
+import type {
+  BatchResponse,
+  MskEventLike,
+  MskRecordLike,
+  RecordPosition,
+} from '../../lambdas/shared/kafka/msk-event';
+import type { LogSink } from '../../lambdas/shared/log-sink';
+import type { MappingConfig } from '../../lib/config/stage-config';
+
+/** One record of the MSK event, as Lambda delivers it. */
+export interface MskRecord extends MskRecordLike {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly timestampType: 'CREATE_TIME' | 'LOG_APPEND_TIME';
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly headers: Array<Record<string, number[]>>;
+}
+
+/** The MSK Lambda event, as Lambda delivers it. */
+export interface MskEvent extends MskEventLike {
+  readonly eventSource: 'aws:kafka';
+  readonly eventSourceArn: string;
+  readonly bootstrapServers: string;
+  readonly records: Record<string, MskRecord[]>;
+}
+
+// biome-ignore lint/suspicious/noConfusingVoidType: handlers may return nothing (Promise<void>).
+export type MappingHandler = (event: MskEvent) => Promise<BatchResponse | undefined | void>;
+
+export type EmulatedMapping = Pick<
+  MappingConfig,
+  | 'consumerGroupId'
+  | 'batchSize'
+  | 'maxBatchingWindowSeconds'
+  | 'retryAttempts'
+  | 'bisectBatchOnError'
+  | 'reportBatchItemFailures'
+>;
+
+export interface StartMappingOptions {
+  readonly kafkaEnv: KafkaEnv;
+  readonly topic: string;
+  readonly mapping: EmulatedMapping;
+  readonly handler: MappingHandler;
+  /** Kafka topic for records whose retries are exhausted; without it they are retried forever. */
+  readonly onFailureTopic?: string;
+  readonly logger: LogSink;
+  /** Overrides of the kafkajs consumer settings (groupId always comes from the mapping). */
+  readonly consumerSettings?: Partial<Omit<ConsumerConfig, 'groupId'>>;
+  /** Delay before retry n (1-based): min(maxMs, baseMs · 2^(n-1)). Defaults 200 ms / 10 s. */
+  readonly retryBackoff?: { readonly baseMs: number; readonly maxMs: number };
+}
+
+export interface MappingStats {
+  /** Handler invocations. */
+  readonly invocations: number;
+  /** Records passed to the handler, counted once per invocation that carried them. */
+  readonly recordsDelivered: number;
+  /** Re-invocations of a failed (part of a) batch, bisects not included. */
+  readonly retries: number;
+  /** Failed batches split in halves. */
+  readonly bisects: number;
+  /** Records written to the on-failure topic. */
+  readonly sentToOnFailure: number;
+}
+
+export interface RunningMapping {
+  stop(): Promise<void>;
+  stats(): MappingStats;
+}
+
+/** Header names the emulator adds to records it sends to the on-failure topic. */
+export const ON_FAILURE_HEADERS = {
+  reason: 'esm-failure-reason',
+  sourceTopic: 'esm-source-topic',
+  sourcePartition: 'esm-source-partition',
+  sourceOffset: 'esm-source-offset',
+  attempts: 'esm-attempts',
+  consumerGroup: 'esm-consumer-group',
+} as const;
+
+/**
+ * Parses `batchItemIdentifier`'s format, `<topic>-<partition>-<offset>`, from the right (topics
+ * may contain '-'). Undefined when the identifier is not in that format.
+ */
+export function parseBatchItemIdentifier(identifier: string): RecordPosition | undefined {
+  const match = /^(.+)-(\d+)-(\d+)$/.exec(identifier);
+  if (match === null) return undefined;
+  const [, topic, partition, offset] = match;
+  if (topic === undefined || partition === undefined || offset === undefined) return undefined;
+  return { topic, partition: Number(partition), offset };
+}
+
+/** The DESIGN consumer settings of a mapping. */
+export function mappingConsumerConfig(mapping: EmulatedMapping): ConsumerConfig {
+  return {
+    groupId: mapping.consumerGroupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    rebalanceTimeout: 300_000,
+    maxWaitTimeInMs: Math.max(10, Math.round(mapping.maxBatchingWindowSeconds * 1000)),
+    // Fresh groups start at TRIM_HORIZON; nothing is read past the last committed offset.
+    allowAutoTopicCreation: false,
+  };
+}
+
+function toMskRecord(topic: string, partition: number, message: KafkaMessage): MskRecord {
+  return {
+    topic,
+    partition,
+    offset: Number(message.offset),
+    timestamp: Number(message.timestamp),
+    timestampType: 'CREATE_TIME',
+    key: message.key === null ? null : Buffer.from(message.key).toString('base64'),
+    value: message.value === null ? null : Buffer.from(message.value).toString('base64'),
+    headers: headersFromKafkaJs(message.headers).map((h) => ({
+      [h.key]:
+        h.value === null
+          ? []
+          : [...(typeof h.value === 'string' ? Buffer.from(h.value, 'utf8') : h.value)],
+    })),
+  };
+}
+
+interface Segment {
+  readonly messages: KafkaMessage[];
+  /** Retries already spent on these records. */
+  readonly retries: number;
+}
+
+type Outcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly handled: number; readonly reason: string };
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function startMapping(options: StartMappingOptions): Promise<RunningMapping> {
+  const { mapping, topic, handler, logger, onFailureTopic } = options;
+  if (!Number.isInteger(mapping.batchSize) || mapping.batchSize < 1) {
+    throw new Error(`batchSize must be a positive integer, got ${mapping.batchSize}`);
+  }
+  const backoff = options.retryBackoff ?? { baseMs: 200, maxMs: 10_000 };
+  const bootstrapServers =
+    options.kafkaEnv.auth === 'none' ? options.kafkaEnv.brokers.join(',') : '';
+  const kafka = createKafka({
+    clientId: `esm-${mapping.consumerGroupId}`,
+    connection: options.kafkaEnv,
+    logger,
+  });
+  const consumer: Consumer = kafka.consumer({
+    ...mappingConsumerConfig(mapping),
+    ...options.consumerSettings,
+    groupId: mapping.consumerGroupId,
+  });
+  const producer: Producer | undefined =
+    onFailureTopic === undefined ? undefined : kafka.producer({ idempotent: true });
+  const stats = { invocations: 0, recordsDelivered: 0, retries: 0, bisects: 0, sentToOnFailure: 0 };
+  let stopping = false;
+
+  const eventOf = (partition: number, messages: readonly KafkaMessage[]): MskEvent => ({
+    eventSource: 'aws:kafka',
+    eventSourceArn: 'local',
+    bootstrapServers,
+    records: { [`${topic}-${partition}`]: messages.map((m) => toMskRecord(topic, partition, m)) },
+  });
+
+  /** Invokes the handler; on failure, how many leading records were handled. */
+  async function invoke(partition: number, messages: KafkaMessage[]): Promise<Outcome> {
+    stats.invocations += 1;
+    stats.recordsDelivered += messages.length;
+    let response: BatchResponse | undefined;
+    try {
+      response = (await handler(eventOf(partition, messages))) ?? undefined;
+    } catch (error) {
+      return { ok: false, handled: 0, reason: `handler threw: ${describe(error)}` };
+    }
+    const failures = response?.batchItemFailures ?? [];
+    if (failures.length === 0) return { ok: true };
+    if (!mapping.reportBatchItemFailures) {
+      // Without ReportBatchItemFailures Lambda ignores the response: the batch succeeded.
+      return { ok: true };
+    }
+    let lowest: number | undefined;
+    for (const failure of failures) {
+      const position = parseBatchItemIdentifier(String(failure?.itemIdentifier ?? ''));
+      const index =
+        position === undefined || position.topic !== topic || position.partition !== partition
+          ? -1
+          : messages.findIndex((m) => m.offset === String(position.offset));
+      if (index < 0) {
+        // Lambda treats an identifier it cannot match to the batch as a failure of the batch.
+        return {
+          ok: false,
+          handled: 0,
+          reason: `invalid itemIdentifier "${String(failure?.itemIdentifier)}"`,
+        };
+      }
+      lowest = lowest === undefined ? index : Math.min(lowest, index);
+    }
+    const first = messages[lowest ?? 0];
+    return {
+      ok: false,
+      handled: lowest ?? 0,
+      reason: `batch item failure at offset ${first?.offset ?? '?'}`,
+    };
+  }
+
+  async function commitThrough(
+    payload: EachBatchPayload,
+    partition: number,
+    message: KafkaMessage | undefined,
+  ): Promise<void> {
+    if (message === undefined) return;
+    payload.resolveOffset(message.offset);
+    await consumer.commitOffsets([
+      { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+    ]);
+  }
+
+  async function sendToOnFailure(
+    partition: number,
+    segment: Segment,
+    reason: string,
+  ): Promise<boolean> {
+    if (producer === undefined || onFailureTopic === undefined) return false;
+    try {
+      await producer.send({
+        topic: onFailureTopic,
+        messages: segment.messages.map((m) => ({
+          key: m.key,
+          value: m.value,
+          timestamp: m.timestamp,
+          headers: {
+            ...toKafkaJsHeaders(headersFromKafkaJs(m.headers)),
+            [ON_FAILURE_HEADERS.reason]: reason,
+            [ON_FAILURE_HEADERS.sourceTopic]: topic,
+            [ON_FAILURE_HEADERS.sourcePartition]: String(partition),
+            [ON_FAILURE_HEADERS.sourceOffset]: m.offset,
+            [ON_FAILURE_HEADERS.attempts]: String(segment.retries + 1),
+            [ON_FAILURE_HEADERS.consumerGroup]: mapping.consumerGroupId,
+          },
+        })),
+      });
+    } catch (error) {
+      logger.error('esm emulator: on-failure destination rejected records; retrying them', {
+        topic,
+        partition,
+        onFailureTopic,
+        error: describe(error),
+      });
+      return false;
+    }
+    stats.sentToOnFailure += segment.messages.length;
+    logger.warn('esm emulator: records sent to the on-failure destination', {
+      topic,
+      partition,
+      onFailureTopic,
+      offsets: segment.messages.map((m) => m.offset),
+      reason,
+    });
+    return true;
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const partition = batch.partition;
+    const running = () => !stopping && payload.isRunning() && !payload.isStale();
+    // Work in offset order: a failed segment's retries or halves go to the front.
+    const queue: Segment[] = chunks(batch.messages, mapping.batchSize).map((messages) => ({
+      messages,
+      retries: 0,
+    }));
+    while (queue.length > 0) {
+      if (!running()) return; // unresolved offsets are fetched again by the next owner
+      const segment = queue.shift() as Segment;
+      const outcome = await invoke(partition, segment.messages);
+      await payload.heartbeat();
+      if (outcome.ok) {
+        await commitThrough(payload, partition, segment.messages.at(-1));
+        continue;
+      }
+      // Records before the first failed one were handled: commit them, retry from there.
+      await commitThrough(payload, partition, segment.messages[outcome.handled - 1]);
+      const failed: Segment = {
+        messages: segment.messages.slice(outcome.handled),
+        retries: segment.retries,
+      };
+      logger.warn('esm emulator: batch failed', {
+        topic,
+        partition,
+        firstOffset: failed.messages[0]?.offset,
+        records: failed.messages.length,
+        retriesSpent: failed.retries,
+        reason: outcome.reason,
+      });
+      if (mapping.bisectBatchOnError && failed.messages.length > 1) {
+        // Splitting does not count against the retry quota (as with Lambda's bisect).
+        const half = Math.ceil(failed.messages.length / 2);
+        stats.bisects += 1;
+        queue.unshift(
+          { messages: failed.messages.slice(0, half), retries: failed.retries },
+          { messages: failed.messages.slice(half), retries: failed.retries },
+        );
+        continue;
+      }
+      if (failed.retries < mapping.retryAttempts || onFailureTopic === undefined) {
+        if (failed.retries >= mapping.retryAttempts) {
+          logger.error(
+            'esm emulator: RETRIES EXHAUSTED and no on-failure destination; retrying the ' +
+              'records until they succeed (the partition is blocked)',
+            {
+              topic,
+              partition,
+              consumerGroupId: mapping.consumerGroupId,
+              offsets: failed.messages.map((m) => m.offset),
+              reason: outcome.reason,
+            },
+          );
+        }
+        const retries = failed.retries + 1;
+        stats.retries += 1;
+        await sleep(Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(retries - 1, 20)));
+        await payload.heartbeat();
+        queue.unshift({ messages: failed.messages, retries });
+        continue;
+      }
+      if (await sendToOnFailure(partition, failed, outcome.reason)) {
+        await commitThrough(payload, partition, failed.messages.at(-1));
+      } else {
+        await sleep(backoff.maxMs);
+        queue.unshift(failed);
+      }
+    }
+  }
+
+  await producer?.connect();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch,
+    });
+  } catch (error) {
+    await consumer.disconnect().catch(() => undefined);
+    await producer?.disconnect().catch(() => undefined);
+    throw error;
+  }
+  logger.info('esm emulator: mapping started', {
+    topic,
+    consumerGroupId: mapping.consumerGroupId,
+    batchSize: mapping.batchSize,
+    retryAttempts: mapping.retryAttempts,
+    bisectBatchOnError: mapping.bisectBatchOnError,
+    reportBatchItemFailures: mapping.reportBatchItemFailures,
+    onFailureTopic,
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    stop() {
+      stopping = true;
+      stopped ??= (async () => {
+        await consumer.disconnect();
+        await producer?.disconnect();
+      })();
+      return stopped;
+    },
+    stats: () => ({ ...stats }),
+  };
+}

@@ -1,0 +1,279 @@
+// The event-source-mapping emulator against the real broker: MSK-shaped events, commits only
+// after success, partial batch responses, retries, bisect and the on-failure destination.
+import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
+import type { Admin, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseKafkaEnv } from '../../lambdas/shared/env';
+import { batchItemIdentifier } from '../../lambdas/shared/kafka/msk-event';
+import {
+  type EmulatedMapping,
+  type MskEvent,
+  type MskRecord,
+  ON_FAILURE_HEADERS,
+  parseBatchItemIdentifier,
+  startMapping,
+} from '../../scripts/local/esm-emulator';
+import { consumeUntil, createTopic, quietLogger, sleep, testKafka } from './support';
+
+let admin: Admin;
+let producer: Producer;
+
+beforeAll(async () => {
+  const kafka = testKafka();
+  admin = kafka.admin();
+  producer = kafka.producer();
+  await admin.connect();
+  await producer.connect();
+});
+
+afterAll(async () => {
+  await producer?.disconnect();
+  await admin?.disconnect();
+});
+
+function mapping(overrides: Partial<EmulatedMapping>): EmulatedMapping {
+  return {
+    consumerGroupId: `esm-it-${randomUUID().slice(0, 8)}`,
+    batchSize: 100,
+    maxBatchingWindowSeconds: 0.1,
+    retryAttempts: 2,
+    bisectBatchOnError: false,
+    reportBatchItemFailures: true,
+    ...overrides,
+  };
+}
+
+/** Polls until `done()` holds or the deadline passes (the assertions that follow decide). */
+async function waitUntil(done: () => boolean, timeoutMs = 45_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await sleep(50);
+}
+
+async function committed(groupId: string, topic: string): Promise<Map<number, string>> {
+  const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map(offsets.flatMap((t) => t.partitions).map((p) => [p.partition, p.offset]));
+}
+
+const text = (base64: string | null | undefined) =>
+  base64 === null || base64 === undefined ? null : Buffer.from(base64, 'base64').toString('utf8');
+
+const recordsOf = (event: MskEvent): MskRecord[] => Object.values(event.records).flat();
+
+describe('parseBatchItemIdentifier', () => {
+  it('reads batchItemIdentifier back, from the right, for topics containing dashes', () => {
+    const id = batchItemIdentifier({ topic: 'order-events-dlq-1', partition: 12, offset: '345' });
+    expect(parseBatchItemIdentifier(id)).toEqual({
+      topic: 'order-events-dlq-1',
+      partition: 12,
+      offset: '345',
+    });
+    expect(parseBatchItemIdentifier('no-offset')).toBeUndefined();
+  });
+});
+
+describe('esm emulator', () => {
+  it('delivers MSK-shaped events per partition in offset order, within the batch size', async () => {
+    const topic = await createTopic(admin, 'esm-shape', 2);
+    const perPartition = 7;
+    const produced = new Map<string, { partition: number; value: string }>();
+    for (const partition of [0, 1]) {
+      const messages = Array.from({ length: perPartition }, (_, n) => {
+        const value = JSON.stringify({ partition, n });
+        produced.set(value, { partition, value });
+        return {
+          key: `k-${partition}-${n}`,
+          value,
+          partition,
+          headers: { eventId: `e-${partition}-${n}`, bin: Buffer.from([0, 255, n]) },
+        };
+      });
+      await producer.send({ topic, messages });
+    }
+    const events: MskEvent[] = [];
+    const m = mapping({ batchSize: 3 });
+    const running = await startMapping({
+      kafkaEnv: parseKafkaEnv(process.env),
+      topic,
+      mapping: m,
+      handler: async (event) => {
+        events.push(event);
+      },
+      logger: quietLogger,
+    });
+    try {
+      await waitUntil(() => events.flatMap(recordsOf).length >= 2 * perPartition);
+    } finally {
+      await running.stop();
+    }
+
+    expect(events.flatMap(recordsOf)).toHaveLength(2 * perPartition);
+    for (const event of events) {
+      expect(event.eventSource).toBe('aws:kafka');
+      expect(event.eventSourceArn).toBe('local');
+      expect(event.bootstrapServers).toMatch(/:\d+/);
+      const groups = Object.entries(event.records);
+      expect(groups).toHaveLength(1);
+      for (const [group, records] of groups) {
+        expect(records.length).toBeGreaterThan(0);
+        expect(records.length).toBeLessThanOrEqual(3);
+        const offsets = records.map((r) => r.offset);
+        expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+        for (const r of records) {
+          expect(group).toBe(`${topic}-${r.partition}`);
+          expect(r.topic).toBe(topic);
+          expect(typeof r.offset).toBe('number');
+          expect(typeof r.timestamp).toBe('number');
+          expect(r.timestampType).toBe('CREATE_TIME');
+          const value = text(r.value) ?? '';
+          const source = produced.get(value);
+          expect(source?.partition).toBe(r.partition);
+          const { n } = JSON.parse(value) as { n: number };
+          expect(r.offset).toBe(n);
+          expect(text(r.key)).toBe(`k-${r.partition}-${n}`);
+          expect(r.headers).toEqual([
+            { eventId: [...Buffer.from(`e-${r.partition}-${n}`)] },
+            { bin: [0, 255, n] },
+          ]);
+        }
+      }
+    }
+    for (const partition of [0, 1]) {
+      const offsets = events
+        .flatMap(recordsOf)
+        .filter((r) => r.partition === partition)
+        .map((r) => r.offset);
+      expect(offsets).toEqual(Array.from({ length: perPartition }, (_, i) => i));
+    }
+    expect(running.stats()).toMatchObject({
+      invocations: events.length,
+      recordsDelivered: 2 * perPartition,
+      retries: 0,
+      bisects: 0,
+      sentToOnFailure: 0,
+    });
+    const offsets = await committed(m.consumerGroupId, topic);
+    expect(offsets.get(0)).toBe(String(perPartition));
+    expect(offsets.get(1)).toBe(String(perPartition));
+  });
+
+  it('commits before a reported item failure and redelivers from it', async () => {
+    const topic = await createTopic(admin, 'esm-partial', 1);
+    const total = 10;
+    const k = 4;
+    await producer.send({
+      topic,
+      messages: Array.from({ length: total }, (_, n) => ({ value: JSON.stringify({ n }) })),
+    });
+    const invocations: number[][] = [];
+    const m = mapping({ retryAttempts: 2, reportBatchItemFailures: true });
+    const running = await startMapping({
+      kafkaEnv: parseKafkaEnv(process.env),
+      topic,
+      mapping: m,
+      // Always fails record k and, without an on-failure destination, is retried until stopped.
+      handler: async (event) => {
+        const records = recordsOf(event);
+        invocations.push(records.map((r) => r.offset));
+        const failed = records.find((r) => r.offset === k);
+        return {
+          batchItemFailures:
+            failed === undefined ? [] : [{ itemIdentifier: batchItemIdentifier(failed) }],
+        };
+      },
+      logger: quietLogger,
+      retryBackoff: { baseMs: 20, maxMs: 100 },
+    });
+    const withK = () => invocations.filter((offsets) => offsets.includes(k));
+    try {
+      await waitUntil(() => withK().length >= 5);
+    } finally {
+      await running.stop();
+    }
+
+    expect(withK().length).toBeGreaterThanOrEqual(5);
+    const firstWithK = invocations.findIndex((offsets) => offsets.includes(k));
+    // Every later invocation starts again at k.
+    for (const offsets of invocations.slice(firstWithK + 1)) {
+      expect(offsets[0]).toBe(k);
+    }
+    // Records before k were handled once and never redelivered.
+    for (let offset = 0; offset < k; offset++) {
+      expect(invocations.flat().filter((o) => o === offset)).toHaveLength(1);
+    }
+    expect(running.stats().retries).toBeGreaterThanOrEqual(4);
+    expect(running.stats().sentToOnFailure).toBe(0);
+    const offsets = await committed(m.consumerGroupId, topic);
+    expect(offsets.get(0)).toBe(String(k));
+  });
+
+  it('retries a poison record, bisects it out and sends only it to the on-failure topic', async () => {
+    const topic = await createTopic(admin, 'esm-poison', 2);
+    const onFailureTopic = await createTopic(admin, 'esm-poison-failed', 1);
+    const perPartition = 12;
+    const poison = JSON.stringify({ partition: 1, n: 5, poison: true });
+    for (const partition of [0, 1]) {
+      await producer.send({
+        topic,
+        messages: Array.from({ length: perPartition }, (_, n) => ({
+          key: `k-${partition}-${n}`,
+          value: partition === 1 && n === 5 ? poison : JSON.stringify({ partition, n }),
+          partition,
+          headers: { origin: 'it' },
+        })),
+      });
+    }
+    const retryAttempts = 2;
+    const handled = new Set<string>();
+    let poisonAlone = 0;
+    const m = mapping({ batchSize: 8, retryAttempts, bisectBatchOnError: true });
+    const running = await startMapping({
+      kafkaEnv: parseKafkaEnv(process.env),
+      topic,
+      mapping: m,
+      handler: async (event) => {
+        const values = recordsOf(event).map((r) => text(r.value) ?? '');
+        if (values.includes(poison)) {
+          if (values.length === 1) poisonAlone += 1;
+          throw new Error('poison record');
+        }
+        for (const v of values) handled.add(v);
+      },
+      onFailureTopic,
+      logger: quietLogger,
+      retryBackoff: { baseMs: 20, maxMs: 100 },
+    });
+    try {
+      await waitUntil(
+        () => handled.size >= 2 * perPartition - 1 && running.stats().sentToOnFailure >= 1,
+      );
+    } finally {
+      await running.stop();
+    }
+
+    expect(handled.size).toBe(2 * perPartition - 1);
+    expect(handled.has(poison)).toBe(false);
+    // The poison record alone: its first invocation plus retryAttempts retries.
+    expect(poisonAlone).toBe(retryAttempts + 1);
+    const stats = running.stats();
+    expect(stats.retries).toBe(retryAttempts);
+    expect(stats.bisects).toBeGreaterThanOrEqual(1);
+    expect(stats.sentToOnFailure).toBe(1);
+
+    const failed = await consumeUntil(onFailureTopic, (r) => r.length >= 1, 30_000);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.value).toEqual(JSON.parse(poison));
+    expect(failed[0]?.key).toBe('k-1-5');
+    expect(failed[0]?.headers).toMatchObject({
+      origin: 'it',
+      [ON_FAILURE_HEADERS.sourceTopic]: topic,
+      [ON_FAILURE_HEADERS.sourcePartition]: '1',
+      [ON_FAILURE_HEADERS.sourceOffset]: '5',
+    });
+    expect(failed[0]?.headers[ON_FAILURE_HEADERS.reason]).toContain('poison record');
+
+    const offsets = await committed(m.consumerGroupId, topic);
+    expect(offsets.get(0)).toBe(String(perPartition));
+    expect(offsets.get(1)).toBe(String(perPartition));
+  });
+});
