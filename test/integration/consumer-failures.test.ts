@@ -18,6 +18,7 @@ import {
   createTestDatabase,
   createTopic,
   quietLogger,
+  silentConsumerTelemetry,
   sleep,
   type TestDatabase,
   testKafka,
@@ -52,13 +53,6 @@ class CuttableRelay {
     this.server = undefined;
   }
 }
-
-const silentTelemetry = {
-  applied: () => undefined,
-  duplicate: () => undefined,
-  deadLettered: () => undefined,
-  chunkDuration: () => undefined,
-};
 
 let db: TestDatabase;
 let admin: Admin;
@@ -99,7 +93,7 @@ async function runtimeThrough(
       CONSUMER_MAX_DELIVERY_ATTEMPTS: '3',
     }),
     logger: quietLogger,
-    telemetry: silentTelemetry,
+    telemetry: silentConsumerTelemetry,
     pool,
     breakerOptions,
   });

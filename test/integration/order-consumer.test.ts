@@ -15,16 +15,10 @@ import {
   createTopic,
   quietLogger,
   type Received,
+  silentConsumerTelemetry,
   type TestDatabase,
   testKafka,
 } from './support';
-
-const silentTelemetry = {
-  applied: () => undefined,
-  duplicate: () => undefined,
-  deadLettered: () => undefined,
-  chunkDuration: () => undefined,
-};
 
 let db: TestDatabase;
 let admin: Admin;
@@ -45,7 +39,7 @@ beforeAll(async () => {
     redisEnv: parseRedisEnv(process.env),
     consumerEnv: parseConsumerEnv({ DLQ_TOPIC: dlqTopic, CONSUMER_CHUNK_SIZE: '50' }),
     logger: quietLogger,
-    telemetry: silentTelemetry,
+    telemetry: silentConsumerTelemetry,
     pool: db.pool,
   });
   // Outside Lambda there is no invocation deadline; give Powertools one.

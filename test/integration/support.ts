@@ -17,6 +17,14 @@ export const quietLogger: LogSink = {
   debug: () => undefined,
 };
 
+/** Consumer telemetry that records nothing (tests assert on the returned summaries). */
+export const silentConsumerTelemetry = {
+  applied: () => undefined,
+  duplicate: () => undefined,
+  deadLettered: () => undefined,
+  chunkDuration: () => undefined,
+};
+
 export function brokers(): string[] {
   const env = parseKafkaEnv(process.env);
   if (env.auth !== 'none') throw new Error('integration tests use the local broker');
