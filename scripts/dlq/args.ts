@@ -1,5 +1,8 @@
 // Pure argument parsing for `npm run dlq`: argv in, a typed command or a UsageError out.
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
 import { ERROR_TYPES, type ErrorType, isErrorType } from '../../lambdas/shared/errors/taxonomy';
 
 export const STATUSES = ['PARKED', 'REPLAYED', 'DISCARDED'] as const;
@@ -179,9 +182,10 @@ function parseSelection(positionals: readonly string[], values: FilterValues): S
 }
 
 /** node:util reports unknown flags and missing values as TypeErrors: usage errors here. */
-function parse<T>(run: () => T): T {
+/** One subcommand's flags and positionals; node's own parse errors become usage errors. */
+function parse<const O extends ParseArgsOptionsConfig>(args: readonly string[], options: O) {
   try {
-    return run();
+    return parseArgs({ args: [...args], strict: true, allowPositionals: true, options });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -196,18 +200,11 @@ export function parseCommand(argv: readonly string[]): Command {
     case '-h':
       return { kind: 'help' };
     case 'list': {
-      const { values, positionals } = parse(() =>
-        parseArgs({
-          args: [...rest],
-          strict: true,
-          allowPositionals: true,
-          options: {
-            ...FILTER_OPTIONS,
-            status: { type: 'string' },
-            json: { type: 'boolean' },
-          },
-        }),
-      );
+      const { values, positionals } = parse(rest, {
+        ...FILTER_OPTIONS,
+        status: { type: 'string' },
+        json: { type: 'boolean' },
+      });
       if (positionals.length > 0)
         throw new UsageError(`list takes no arguments: ${positionals[0]}`);
       const status = (values.status ?? 'PARKED').toUpperCase();
@@ -227,32 +224,18 @@ export function parseCommand(argv: readonly string[]): Command {
       };
     }
     case 'show': {
-      const { values, positionals } = parse(() =>
-        parseArgs({
-          args: [...rest],
-          strict: true,
-          allowPositionals: true,
-          options: { json: { type: 'boolean' } },
-        }),
-      );
+      const { values, positionals } = parse(rest, { json: { type: 'boolean' } });
       const [id, ...extra] = positionals;
       if (id === undefined || extra.length > 0) throw new UsageError('show takes exactly one id');
       return { kind: 'show', id: parseId(id), json: values.json === true };
     }
     case 'redrive': {
-      const { values, positionals } = parse(() =>
-        parseArgs({
-          args: [...rest],
-          strict: true,
-          allowPositionals: true,
-          options: {
-            ...FILTER_OPTIONS,
-            'dry-run': { type: 'boolean' },
-            rate: { type: 'string' },
-            yes: { type: 'boolean', short: 'y' },
-          },
-        }),
-      );
+      const { values, positionals } = parse(rest, {
+        ...FILTER_OPTIONS,
+        'dry-run': { type: 'boolean' },
+        rate: { type: 'string' },
+        yes: { type: 'boolean', short: 'y' },
+      });
       return {
         kind: 'redrive',
         selection: parseSelection(positionals, values),
@@ -262,18 +245,11 @@ export function parseCommand(argv: readonly string[]): Command {
       };
     }
     case 'discard': {
-      const { values, positionals } = parse(() =>
-        parseArgs({
-          args: [...rest],
-          strict: true,
-          allowPositionals: true,
-          options: {
-            ...FILTER_OPTIONS,
-            'dry-run': { type: 'boolean' },
-            yes: { type: 'boolean', short: 'y' },
-          },
-        }),
-      );
+      const { values, positionals } = parse(rest, {
+        ...FILTER_OPTIONS,
+        'dry-run': { type: 'boolean' },
+        yes: { type: 'boolean', short: 'y' },
+      });
       return {
         kind: 'discard',
         selection: parseSelection(positionals, values),
