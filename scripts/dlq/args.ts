@@ -181,8 +181,10 @@ function parseSelection(positionals: readonly string[], values: FilterValues): S
   return { kind: 'filters', filters: parseFilters(values, 'PARKED', limit) };
 }
 
-/** node:util reports unknown flags and missing values as TypeErrors: usage errors here. */
-/** One subcommand's flags and positionals; node's own parse errors become usage errors. */
+/**
+ * One subcommand's flags and positionals. node:util reports unknown flags and missing values
+ * as TypeErrors: usage errors here.
+ */
 function parse<const O extends ParseArgsOptionsConfig>(args: readonly string[], options: O) {
   try {
     return parseArgs({ args: [...args], strict: true, allowPositionals: true, options });
