@@ -17,6 +17,7 @@ import type { LogSink } from '../shared/log-sink';
 import { METRICS } from '../shared/metrics-catalog';
 import { logger as defaultLogger, metrics } from '../shared/powertools';
 import {
+  type BreakerMetricsSink,
   breakers,
   breakerTelemetry,
   type CircuitBreaker,
@@ -173,12 +174,14 @@ export async function createConsumerRuntime(options: {
   readonly pool?: Pool;
   /** Overrides of the DESIGN breaker numbers (tests shorten the open period). */
   readonly breakerOptions?: { readonly failureThreshold?: number; readonly openMs?: number };
+  /** Where breaker transitions are counted (default: the Powertools metrics). */
+  readonly breakerMetrics?: BreakerMetricsSink;
 }): Promise<ConsumerRuntime> {
   const logger = options.logger ?? defaultLogger;
   const { consumerEnv, redisEnv } = options;
   const deps3 = breakers(['postgres', 'redis', 'kafka'] as const, {
     ...options.breakerOptions,
-    onStateChange: breakerTelemetry(logger, metrics),
+    onStateChange: breakerTelemetry(logger, options.breakerMetrics ?? metrics),
   });
   const pool = options.pool ?? createPool(options.pgEnv, { applicationName: 'order-consumer' });
   const redis = connectRedis(redisEnv, options.redisPassword);

@@ -1,0 +1,472 @@
+// The whole pipeline on one machine through the code Lambda runs: the relay loop, and the
+// consumer and triage handlers fed by the event-source-mapping emulator over the real broker.
+// Settings come from the stage config exactly as the CDK passes them to the functions.
+
+import { parseTriageEnv } from '../../lambdas/dlq-triage/config';
+import { createTriageRuntime } from '../../lambdas/dlq-triage/runtime';
+import { triageBatch } from '../../lambdas/dlq-triage/triage';
+import { consumeBatch } from '../../lambdas/order-consumer/consumer';
+import { createConsumerRuntime } from '../../lambdas/order-consumer/runtime';
+import { type RelaySummary, runRelay } from '../../lambdas/outbox-relay/relay';
+import { createRelayRuntime, relayOptions } from '../../lambdas/outbox-relay/runtime';
+import { createPool } from '../../lambdas/shared/db/pool';
+import type { DeadLetterMessage } from '../../lambdas/shared/dead-letter/message';
+import {
+  type EnvRecord,
+  parseConsumerEnv,
+  parseKafkaEnv,
+  parsePgEnv,
+  parseRedisEnv,
+  parseRelayEnv,
+} from '../../lambdas/shared/env';
+import type { ErrorType } from '../../lambdas/shared/errors/taxonomy';
+import type { OrderEvent } from '../../lambdas/shared/events/envelope';
+import type { LogSink } from '../../lambdas/shared/log-sink';
+import { METRIC_DIMENSION, METRICS, SERVICES } from '../../lambdas/shared/metrics-catalog';
+import type { OutboxRow } from '../../lambdas/shared/outbox/outbox';
+import type { StageConfig } from '../../lib/config/stage-config';
+import { type MappingHandler, type RunningMapping, startMapping } from './esm-emulator';
+import { discardMetrics, type MetricSink } from './metric-sink';
+
+export interface PipelineTopics {
+  readonly orderEvents: string;
+  readonly deadLetter: string;
+  /** Local stand-in for the triage mapping's on-failure SQS queue. */
+  readonly triageFailures: string;
+}
+
+/** The stage's topic names (and the triage failure queue's name for its local stand-in). */
+export function stageTopics(config: StageConfig): PipelineTopics {
+  return {
+    orderEvents: config.kafka.topics.orderEvents.name,
+    deadLetter: config.kafka.topics.deadLetter.name,
+    triageFailures: config.triage.failureQueueName,
+  };
+}
+
+interface ComponentOptions {
+  readonly config: StageConfig;
+  /** Endpoints (scripts/services endpointsEnv) and any overrides, parsed like Lambda's env. */
+  readonly env: EnvRecord;
+  readonly logger: LogSink;
+  readonly metrics?: MetricSink;
+}
+
+/** Puts one datapoint in the app namespace with the `service` dimension, as EMF would. */
+function appMetric(config: StageConfig, sink: MetricSink, service: string) {
+  return (metricName: string, value: number) =>
+    sink.put({
+      namespace: config.observability.metricsNamespace,
+      metricName,
+      dimensions: { [METRIC_DIMENSION]: service },
+      value,
+      timestamp: Date.now(),
+    });
+}
+
+// ------------------------------------------------------------------------------------------
+// relay
+
+export interface RelayCounters {
+  published: number;
+}
+
+export interface RunningRelay {
+  readonly counters: Readonly<RelayCounters>;
+  /** Finishes the current batch, then stops; resolves with the loop's summary. */
+  stop(): Promise<RelaySummary>;
+}
+
+/** The relay's environment as the service stack sets it (lib/stacks/service-stack.ts). */
+export function relayEnvironment(config: StageConfig, topic: string): EnvRecord {
+  return {
+    ORDER_EVENTS_TOPIC: topic,
+    OUTBOX_PUBLISHED_RETENTION_HOURS: String(config.outbox.publishedRetentionHours),
+    OUTBOX_BATCH_SIZE: String(config.outbox.relayBatchSize),
+    OUTBOX_POLL_INTERVAL_MS: String(config.outbox.relayPollIntervalMs),
+    RELAY_STOP_BEFORE_TIMEOUT_MS: String(config.outbox.relayStopBeforeTimeoutMs),
+  };
+}
+
+export async function startRelayLoop(
+  options: ComponentOptions & {
+    readonly topic?: string;
+    /** Runs after the broker acknowledged a batch, before its rows are marked published. */
+    readonly afterPublish?: (rows: readonly OutboxRow[]) => Promise<void>;
+  },
+): Promise<RunningRelay> {
+  const { config, env, logger } = options;
+  const topic = options.topic ?? stageTopics(config).orderEvents;
+  const metric = appMetric(config, options.metrics ?? discardMetrics, SERVICES.outboxRelay);
+  const counters: RelayCounters = { published: 0 };
+  const rt = await createRelayRuntime({
+    pgEnv: parsePgEnv(env),
+    kafkaEnv: parseKafkaEnv(env),
+    relayEnv: parseRelayEnv({ ...env, ...relayEnvironment(config, topic) }),
+    logger,
+    telemetry: {
+      published(count, durationMs) {
+        counters.published += count;
+        metric(METRICS.eventsPublished, count);
+        metric(METRICS.publishBatchSize, count);
+        metric(METRICS.publishDuration, durationMs);
+      },
+      oldestPending: (ageMs) => metric(METRICS.outboxOldestPendingAge, ageMs),
+      flush() {},
+    },
+    ...(options.afterPublish ? { afterPublish: options.afterPublish } : {}),
+  });
+  let running = true;
+  const loop = runRelay(rt.deps, relayOptions(rt.env, { shouldContinue: () => running }));
+  return {
+    counters,
+    async stop() {
+      running = false;
+      rt.deps.wake.interrupt();
+      try {
+        return await loop;
+      } finally {
+        await rt.close();
+      }
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// mappings
+
+export interface MappingErrors {
+  /** Handler invocations that threw (Lambda's Errors metric). */
+  errors: number;
+}
+
+/** Counts invocations that throw and reports them as the function's AWS/Lambda Errors. */
+function countingErrors(
+  handler: MappingHandler,
+  functionName: string,
+  counters: MappingErrors,
+  sink: MetricSink,
+): MappingHandler {
+  return async (event) => {
+    try {
+      return await handler(event);
+    } catch (error) {
+      counters.errors++;
+      sink.put({
+        namespace: 'AWS/Lambda',
+        metricName: 'Errors',
+        dimensions: { FunctionName: functionName },
+        value: 1,
+        timestamp: Date.now(),
+      });
+      throw error;
+    }
+  };
+}
+
+const breakerSink = (metric: (name: string, value: number) => void) => ({
+  addMetric: (name: string, _unit: 'Count', value: number) => metric(name, value),
+});
+
+export interface ConsumerCounters extends MappingErrors {
+  applied: number;
+  duplicates: number;
+  deadLettered: number;
+  deadLetteredByType: Partial<Record<ErrorType, number>>;
+}
+
+export interface RunningConsumer {
+  readonly counters: Readonly<ConsumerCounters>;
+  readonly mapping: RunningMapping;
+  stop(): Promise<void>;
+}
+
+export async function startConsumerMapping(
+  options: ComponentOptions & {
+    readonly topic?: string;
+    readonly deadLetterTopic?: string;
+    readonly groupId?: string;
+    /** Each event the consumer applied, with its end-to-end latency. */
+    readonly onApplied?: (event: OrderEvent, endToEndMs: number) => void;
+  },
+): Promise<RunningConsumer> {
+  const { config, env, logger } = options;
+  const topics = stageTopics(config);
+  const topic = options.topic ?? topics.orderEvents;
+  const deadLetterTopic = options.deadLetterTopic ?? topics.deadLetter;
+  const sink = options.metrics ?? discardMetrics;
+  const metric = appMetric(config, sink, SERVICES.orderConsumer);
+  const counters: ConsumerCounters = {
+    applied: 0,
+    duplicates: 0,
+    deadLettered: 0,
+    deadLetteredByType: {},
+    errors: 0,
+  };
+  const rt = await createConsumerRuntime({
+    pgEnv: parsePgEnv(env),
+    kafkaEnv: parseKafkaEnv(env),
+    redisEnv: parseRedisEnv(env),
+    consumerEnv: parseConsumerEnv({ ...env, DLQ_TOPIC: deadLetterTopic }),
+    logger,
+    breakerMetrics: breakerSink(metric),
+    telemetry: {
+      applied(event, endToEndMs) {
+        counters.applied++;
+        metric(METRICS.eventsProcessed, 1);
+        metric(METRICS.endToEndLatency, Math.max(0, endToEndMs));
+        options.onApplied?.(event, endToEndMs);
+      },
+      duplicate() {
+        counters.duplicates++;
+        metric(METRICS.duplicatesSkipped, 1);
+      },
+      deadLettered(errorType) {
+        counters.deadLettered++;
+        counters.deadLetteredByType[errorType] = (counters.deadLetteredByType[errorType] ?? 0) + 1;
+        metric(METRICS.eventsFailed, 1);
+        metric(METRICS.deadLettered, 1);
+      },
+      chunkDuration: (ms) => metric(METRICS.eventProcessingDuration, ms),
+    },
+  });
+  const handler: MappingHandler = async (event) => {
+    const summary = await consumeBatch(event, rt.deps, rt.options);
+    return { batchItemFailures: summary.batchItemFailures };
+  };
+  try {
+    const mapping = await startMapping({
+      kafkaEnv: parseKafkaEnv(env),
+      topic,
+      mapping: {
+        ...config.mappings.orderConsumer,
+        ...(options.groupId ? { consumerGroupId: options.groupId } : {}),
+      },
+      handler: countingErrors(handler, config.functions.orderConsumer.name, counters, sink),
+      // The deployed mapping's on-failure destination is the dead-letter topic (KafkaDlq).
+      onFailureTopic: deadLetterTopic,
+      logger,
+    });
+    return {
+      counters,
+      mapping,
+      async stop() {
+        await mapping.stop();
+        await rt.close();
+      },
+    };
+  } catch (error) {
+    await rt.close();
+    throw error;
+  }
+}
+
+export interface TriageCounters extends MappingErrors {
+  received: number;
+  redriven: number;
+  parked: number;
+}
+
+export interface RunningTriage {
+  readonly counters: Readonly<TriageCounters>;
+  readonly mapping: RunningMapping;
+  stop(): Promise<void>;
+}
+
+/** Triage's environment as the service stack sets it. */
+export function triageEnvironment(config: StageConfig, redriveTopic: string): EnvRecord {
+  return {
+    ORDER_EVENTS_TOPIC: redriveTopic,
+    TRIAGE_MAX_REDRIVES: String(config.triage.maxRedrives),
+    TRIAGE_REDRIVE_BASE_DELAY_MS: String(config.triage.redriveBaseDelayMs),
+    TRIAGE_REDRIVE_MAX_DELAY_MS: String(config.triage.redriveMaxDelayMs),
+  };
+}
+
+export async function startTriageMapping(
+  options: ComponentOptions & {
+    readonly topic?: string;
+    readonly redriveTopic?: string;
+    readonly failureTopic?: string;
+    readonly groupId?: string;
+    readonly onParked?: (message: DeadLetterMessage) => void;
+  },
+): Promise<RunningTriage> {
+  const { config, env, logger } = options;
+  const topics = stageTopics(config);
+  const sink = options.metrics ?? discardMetrics;
+  const metric = appMetric(config, sink, SERVICES.dlqTriage);
+  const counters: TriageCounters = { received: 0, redriven: 0, parked: 0, errors: 0 };
+  const pool = createPool(parsePgEnv(env), { applicationName: 'dlq-triage' });
+  const rt = await createTriageRuntime({
+    pool,
+    kafkaEnv: parseKafkaEnv(env),
+    triageEnv: parseTriageEnv({
+      ...env,
+      ...triageEnvironment(config, options.redriveTopic ?? topics.orderEvents),
+    }),
+    logger,
+    breakerMetrics: breakerSink(metric),
+    telemetry: {
+      received() {
+        counters.received++;
+        metric(METRICS.deadLetterReceived, 1);
+      },
+      redriven() {
+        counters.redriven++;
+        metric(METRICS.redriven, 1);
+      },
+      parked(message) {
+        counters.parked++;
+        metric(METRICS.parked, 1);
+        options.onParked?.(message);
+      },
+    },
+  }).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
+  // Each emulated invocation gets the function's timeout, as Lambda would.
+  const timeoutMs = config.functions.dlqTriage.timeoutSeconds * 1000;
+  const handler: MappingHandler = async (event) => {
+    const deadline = Date.now() + timeoutMs;
+    const summary = await triageBatch(
+      event,
+      { ...rt.deps, remainingMs: () => deadline - Date.now() },
+      rt.options,
+    );
+    return { batchItemFailures: summary.batchItemFailures };
+  };
+  try {
+    const mapping = await startMapping({
+      kafkaEnv: parseKafkaEnv(env),
+      topic: options.topic ?? topics.deadLetter,
+      mapping: {
+        ...config.mappings.dlqTriage,
+        ...(options.groupId ? { consumerGroupId: options.groupId } : {}),
+      },
+      handler: countingErrors(handler, config.functions.dlqTriage.name, counters, sink),
+      // Deployed: an SQS queue; locally a topic of the same name stands in for it.
+      onFailureTopic: options.failureTopic ?? topics.triageFailures,
+      logger,
+    });
+    return {
+      counters,
+      mapping,
+      async stop() {
+        await mapping.stop();
+        await rt.close();
+        await pool.end();
+      },
+    };
+  } catch (error) {
+    await rt.close();
+    await pool.end();
+    throw error;
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// the whole pipeline
+
+export interface LocalPipelineOptions extends ComponentOptions {
+  readonly topics?: Partial<PipelineTopics>;
+  /** Appended to the stage's consumer group ids (tests keep runs apart). */
+  readonly groupSuffix?: string;
+  readonly afterPublish?: (rows: readonly OutboxRow[]) => Promise<void>;
+  readonly onApplied?: (event: OrderEvent, endToEndMs: number) => void;
+  readonly onParked?: (message: DeadLetterMessage) => void;
+}
+
+export interface PipelineCounts {
+  readonly relay: Readonly<RelayCounters>;
+  readonly consumer: Readonly<ConsumerCounters>;
+  readonly triage: Readonly<TriageCounters>;
+  /** Records the mappings sent to their on-failure destinations. */
+  readonly consumerOnFailure: number;
+  readonly triageOnFailure: number;
+}
+
+export interface LocalPipeline {
+  readonly topics: PipelineTopics;
+  counts(): PipelineCounts;
+  stop(): Promise<void>;
+}
+
+export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  const { config } = options;
+  const topics = { ...stageTopics(config), ...options.topics };
+  const suffix = options.groupSuffix ?? '';
+  const sink = options.metrics ?? discardMetrics;
+  const started: Array<{ stop(): Promise<unknown> }> = [];
+  const stopAll = async () => {
+    // Reverse order: the relay stops feeding before the consumers stop reading.
+    for (const component of started.reverse()) await component.stop();
+  };
+  try {
+    const triage = await startTriageMapping({
+      ...options,
+      topic: topics.deadLetter,
+      redriveTopic: topics.orderEvents,
+      failureTopic: topics.triageFailures,
+      groupId: config.mappings.dlqTriage.consumerGroupId + suffix,
+    });
+    started.push(triage);
+    const consumer = await startConsumerMapping({
+      ...options,
+      topic: topics.orderEvents,
+      deadLetterTopic: topics.deadLetter,
+      groupId: config.mappings.orderConsumer.consumerGroupId + suffix,
+    });
+    started.push(consumer);
+    const relay = await startRelayLoop({ ...options, topic: topics.orderEvents });
+    started.push(relay);
+
+    // Lambda metrics the alarms read: errors counted per invocation above; never throttled here.
+    const lambdaTick = setInterval(() => {
+      const now = Date.now();
+      for (const fn of Object.values(config.functions)) {
+        sink.put({
+          namespace: 'AWS/Lambda',
+          metricName: 'Throttles',
+          dimensions: { FunctionName: fn.name },
+          value: 0,
+          timestamp: now,
+        });
+        sink.put({
+          namespace: 'AWS/Lambda',
+          metricName: 'Errors',
+          dimensions: { FunctionName: fn.name },
+          value: 0,
+          timestamp: now,
+        });
+      }
+      sink.put({
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateNumberOfMessagesVisible',
+        dimensions: { QueueName: config.triage.failureQueueName },
+        value: triage.mapping.stats().sentToOnFailure,
+        timestamp: now,
+      });
+    }, 1_000);
+    lambdaTick.unref();
+
+    return {
+      topics,
+      counts: () => ({
+        relay: relay.counters,
+        consumer: consumer.counters,
+        triage: triage.counters,
+        consumerOnFailure: consumer.mapping.stats().sentToOnFailure,
+        triageOnFailure: triage.mapping.stats().sentToOnFailure,
+      }),
+      async stop() {
+        clearInterval(lambdaTick);
+        await stopAll();
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
