@@ -27,10 +27,14 @@ export interface KafkaPaths {
   readonly lockFile: string;
 }
 
-export function kafkaPaths(version: string, root: string = REPO_ROOT): KafkaPaths {
+/**
+ * `runName` picks the run directory: `run` is the managed broker's; other names hold private
+ * brokers (the failure drills start and stop their own on other ports).
+ */
+export function kafkaPaths(version: string, root: string = REPO_ROOT, runName = 'run'): KafkaPaths {
   const base = join(root, '.cache', 'kafka');
   const versionDir = join(base, version);
-  const runDir = join(base, 'run');
+  const runDir = join(base, runName);
   const logsDir = join(runDir, 'logs');
   return {
     versionDir,
