@@ -3,7 +3,7 @@
  * stage from the committed price table and prints a table per `Service` tag beside DESIGN §3.
  */
 import { STAGES, type StageName } from '../../lib/config/stage-config';
-import { type Estimate, estimate } from './estimate';
+import { type Estimate, estimate, lpad, money, pad } from './estimate';
 import { DESIGN_REFERENCE, HOURS_PER_MONTH, PRICES } from './prices';
 import { synthResources } from './synth';
 
@@ -29,10 +29,6 @@ export function parseArgs(argv: readonly string[]): CostArgs {
   }
   return { stage: stage as StageName, json };
 }
-
-const money = (n: number) => `$${n.toFixed(2)}`;
-const pad = (s: string, n: number) => s.padEnd(n);
-const lpad = (s: string, n: number) => s.padStart(n);
 
 export function renderTable(stage: string, e: Estimate): string {
   const lines: string[] = [];

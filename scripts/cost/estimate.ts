@@ -114,6 +114,11 @@ export function serviceTag(properties: Json): string | undefined {
   return isObject(tags) ? str(tags.Service) : undefined;
 }
 
+/** `$1234.57`: the money format of the cost tables (`npm run cost`, `npm run cost:review`). */
+export const money = (n: number): string => `$${n.toFixed(2)}`;
+export const pad = (s: string, n: number): string => s.padEnd(n);
+export const lpad = (s: string, n: number): string => s.padStart(n);
+
 function usd(n: number): string {
   return `$${n
     .toFixed(n < 1 ? 4 : 3)
