@@ -313,7 +313,7 @@ export function compare(input: CompareInput): Review {
     .join(', ');
   if (actual.periodsWithSpend === 0) {
     warnings.push(
-      `No spend matched ${filterText}: the Project and Environment cost-allocation tags may not be activated yet (activation takes up to 24 h and is not retroactive), the stage may not be deployed, or these credentials belong to another account.`,
+      `No spend matched ${filterText}: the Project and Environment cost-allocation tags may not be activated yet (activation takes up to 24 h and covers earlier spend only after a tag backfill), the stage may not be deployed, or these credentials belong to another account.`,
     );
   } else if (input.granularity === 'DAILY' && actual.periodsWithSpend < period.days) {
     warnings.push(
