@@ -5,7 +5,7 @@
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const WIDTH = 360;
 const HEIGHT = 150;
-const PAD = { left: 64, right: 10, top: 10, bottom: 20 };
+const PAD = { left: 48, right: 10, top: 10, bottom: 20 };
 const POLL_MS = 1000;
 
 /** @type {Map<string, ReturnType<typeof createWidget>>} */
@@ -34,6 +34,12 @@ function formatValue(value, unit) {
   }
   const digits = Math.abs(value) >= 100 ? 0 : 2;
   return `${value.toLocaleString('en-US', { maximumFractionDigits: digits })} ${unit}`;
+}
+
+/** Axis labels: short numbers; the unit is in the widget header. */
+function compact(value, unit) {
+  if (unit === 'bytes') return `${(value / 1024 ** 3).toFixed(1)} GiB`;
+  return value.toLocaleString('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 }
 
 function describeMetrics(signal) {
@@ -156,8 +162,8 @@ function update(widget, signal, snapshot) {
     th.line.setAttribute('y2', ty);
     th.label.setAttribute('y', (Number(ty) - 3).toFixed(1));
   }
-  widget.yMax.textContent = formatValue(hi, signal.unit);
-  widget.yMin.textContent = formatValue(lo, signal.unit);
+  widget.yMax.textContent = compact(hi, signal.unit);
+  widget.yMin.textContent = compact(lo, signal.unit);
   widget.xFrom.textContent = clock(snapshot.from);
   widget.xTo.textContent = clock(snapshot.to);
 
