@@ -1,0 +1,6 @@
+// Every drill, in the order `npm run drill` runs them.
+import type { Drill } from '../types';
+import { malformedDrill } from './malformed';
+import { poisonDrill } from './poison';
+
+export const DRILLS: readonly Drill[] = [malformedDrill, poisonDrill];

@@ -1,0 +1,53 @@
+// The shape every drill shares: what it is given, and the result the CLI and tests read.
+import type { StageConfig } from '../../lib/config/stage-config';
+import type { Accounting } from './accounting';
+import type { Endpoints } from './harness';
+
+export interface DrillContext {
+  readonly config: StageConfig;
+  /** The CI-sized version: fewer trials and inputs, same checks. */
+  readonly quick: boolean;
+  /** The shared services (drills that restart nothing run on them, isolated by names). */
+  readonly shared: Endpoints;
+  /** Seed of every random choice (kill points, workloads, generated inputs). */
+  readonly seed: number;
+  readonly progress: (line: string) => void;
+}
+
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+}
+
+export interface DrillResult {
+  readonly id: string;
+  readonly title: string;
+  readonly accounting: Accounting;
+  readonly checks: readonly Check[];
+  /** Drill-specific figures: trials, kill points, restart durations, drain time... */
+  readonly details: Readonly<Record<string, string | number>>;
+  readonly passed: boolean;
+  readonly durationMs: number;
+  /** Where the pipeline's warnings and errors of this run went. */
+  readonly logPath?: string;
+}
+
+export interface Drill {
+  readonly id: string;
+  readonly title: string;
+  /** One line: what a pass shows. */
+  readonly proves: string;
+  run(ctx: DrillContext): Promise<DrillResult>;
+}
+
+/** A seeded generator (mulberry32) so a run can be repeated with --seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
