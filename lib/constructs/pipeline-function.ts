@@ -12,6 +12,25 @@ import { acknowledge } from './nag';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
+/**
+ * esbuild options of every function bundle. Exported so that `npm run bench` builds exactly
+ * what gets deployed (scripts/bench/bundles.ts maps them onto esbuild's API).
+ */
+export const PIPELINE_BUNDLING = {
+  format: nodejs.OutputFormat.ESM,
+  target: 'node22',
+  platform: 'node',
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  // Bundle everything, the AWS SDK included: pinned versions, not whatever the runtime ships.
+  externalModules: [],
+  // CJS dependencies (kafkajs, pg) call require() for Node built-ins inside an ESM bundle.
+  banner:
+    "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+} as const satisfies nodejs.BundlingOptions;
+
 export interface PipelineFunctionProps {
   readonly config: StageConfig;
   readonly function: FunctionConfig;
@@ -105,18 +124,7 @@ export class PipelineFunction extends Construct {
         ...props.environment,
       },
       bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        platform: 'node',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        // Bundle everything, the AWS SDK included: pinned versions, not whatever the runtime ships.
-        externalModules: [],
-        // CJS dependencies (kafkajs, pg) call require() for Node built-ins inside an ESM bundle.
-        banner:
-          "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+        ...PIPELINE_BUNDLING,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

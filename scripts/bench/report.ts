@@ -1,0 +1,302 @@
+// The benchmark's result object, its targets (issue 6) and its two renderings: an aligned
+// table for people, and one JSON line (the last line of `--json` output) for tools. Pure.
+import { checkTarget, ratio, type Target, type TargetCheck } from './stats';
+
+/** Function names as in the stage config's `functions` keys. */
+export const FUNCTIONS = [
+  'orderApi',
+  'outboxRelay',
+  'orderConsumer',
+  'dlqTriage',
+  'migrate',
+  'kafkaTopics',
+] as const;
+export type FunctionKey = (typeof FUNCTIONS)[number];
+
+export type PerFunction = Partial<Record<FunctionKey, number>>;
+
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly os: string;
+  readonly node: string;
+  readonly postgres: string;
+  readonly postgresSettings: Readonly<Record<string, string>>;
+  readonly redis: string;
+  readonly kafka: string;
+  /** 1-minute load average when the run started (other work on the machine shows here). */
+  readonly loadAverage1m: number;
+}
+
+export interface RawLimits {
+  /** One claim-and-mark statement per batch of the relay's size, one transaction each. */
+  readonly claimMarkRowsPerSec: number;
+  /** The consumer's unnest UPDATE of order states, one transaction per chunk. */
+  readonly batchedUpdateRowsPerSec: number;
+  /** SET NX EX with @redis/client, many commands in flight on one connection. */
+  readonly pipelinedSetNxOpsPerSec: number;
+  /** One INSERT per transaction (the disk-flush bound the naive consumer meets). */
+  readonly singleTxPerSec: number;
+}
+
+export interface E2eDetail {
+  readonly offeredPerSec: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  /** Commands the writer completed / that failed or were answered other than 202. */
+  readonly written: number;
+  readonly writeErrors: number;
+  /** Applied events whose latency was sampled (the measurement window only). */
+  readonly samples: number;
+  readonly maxMs: number;
+  /** Events written but not applied when the run gave up waiting. */
+  readonly notApplied: number;
+}
+
+export interface BenchResult {
+  readonly date: string;
+  readonly mode: 'full' | 'quick';
+  readonly stage: string;
+  readonly machine: MachineInfo;
+  readonly relayEventsPerSec: number | null;
+  readonly consumerEventsPerSec: number | null;
+  readonly naiveConsumerEventsPerSec: number | null;
+  readonly e2eP50Ms: number | null;
+  readonly e2eP95Ms: number | null;
+  readonly e2eP99Ms: number | null;
+  readonly bundleBytes: PerFunction;
+  /** Median over the repetitions: module load plus first invocation, in a fresh process. */
+  readonly coldInitMs: PerFunction;
+  readonly peakRssMb: PerFunction;
+  readonly rawLimits: Partial<RawLimits>;
+  readonly ratios: Readonly<Record<string, number>>;
+  readonly targets: readonly TargetResult[];
+  readonly details: Readonly<Record<string, unknown>>;
+  /** Parts that could not be measured, with the reason. */
+  readonly errors: readonly string[];
+}
+
+export interface TargetResult extends TargetCheck {
+  readonly name: string;
+  readonly value: number;
+  readonly kind: Target['kind'];
+  readonly bound: number;
+  readonly unit: string;
+}
+
+/** Issue 6's targets. 1 MB is taken as 1,000,000 bytes (the stricter reading). */
+export const TARGETS = {
+  relayEventsPerSec: { kind: 'min', bound: 20_000 },
+  consumerEventsPerSec: { kind: 'min', bound: 15_000 },
+  consumerVsNaive: { kind: 'min', bound: 5 },
+  e2eP95Ms: { kind: 'max', bound: 42 },
+  e2eP99Ms: { kind: 'max', bound: 100 },
+  bundleBytes: { kind: 'max', bound: 1_000_000 },
+  coldInitMs: { kind: 'max', bound: 300 },
+  peakRssMb: { kind: 'max', bound: 256 },
+} as const satisfies Record<string, Target>;
+
+type Figures = Pick<
+  BenchResult,
+  | 'relayEventsPerSec'
+  | 'consumerEventsPerSec'
+  | 'naiveConsumerEventsPerSec'
+  | 'e2eP50Ms'
+  | 'e2eP95Ms'
+  | 'e2eP99Ms'
+  | 'bundleBytes'
+  | 'coldInitMs'
+  | 'peakRssMb'
+  | 'rawLimits'
+>;
+
+/** Each project figure over the raw limit that bounds it. */
+export function ratiosOf(f: Figures): Record<string, number> {
+  const entries: Array<[string, number | undefined]> = [
+    ['relayToClaimMark', ratio(f.relayEventsPerSec ?? undefined, f.rawLimits.claimMarkRowsPerSec)],
+    [
+      'consumerToBatchedUpdate',
+      ratio(f.consumerEventsPerSec ?? undefined, f.rawLimits.batchedUpdateRowsPerSec),
+    ],
+    [
+      'consumerToPipelinedSetNx',
+      ratio(f.consumerEventsPerSec ?? undefined, f.rawLimits.pipelinedSetNxOpsPerSec),
+    ],
+    [
+      'naiveConsumerToSingleTx',
+      ratio(f.naiveConsumerEventsPerSec ?? undefined, f.rawLimits.singleTxPerSec),
+    ],
+    [
+      'consumerVsNaive',
+      ratio(f.consumerEventsPerSec ?? undefined, f.naiveConsumerEventsPerSec ?? undefined),
+    ],
+  ];
+  return Object.fromEntries(entries.filter((e): e is [string, number] => e[1] !== undefined));
+}
+
+/** Every target that has a measured value, in table order. */
+export function targetResults(f: Figures): TargetResult[] {
+  const out: TargetResult[] = [];
+  const add = (name: string, value: number | null | undefined, target: Target, unit: string) => {
+    if (value === null || value === undefined) return;
+    out.push({ name, value, unit, ...target, ...checkTarget(value, target) });
+  };
+  add('relayEventsPerSec', f.relayEventsPerSec, TARGETS.relayEventsPerSec, 'events/s');
+  add('consumerEventsPerSec', f.consumerEventsPerSec, TARGETS.consumerEventsPerSec, 'events/s');
+  add('consumerVsNaive', ratiosOf(f).consumerVsNaive, TARGETS.consumerVsNaive, '×');
+  add('e2eP95Ms', f.e2eP95Ms, TARGETS.e2eP95Ms, 'ms');
+  add('e2eP99Ms', f.e2eP99Ms, TARGETS.e2eP99Ms, 'ms');
+  for (const fn of FUNCTIONS) {
+    add(`bundleBytes.${fn}`, f.bundleBytes[fn], TARGETS.bundleBytes, 'B');
+    add(`coldInitMs.${fn}`, f.coldInitMs[fn], TARGETS.coldInitMs, 'ms');
+    add(`peakRssMb.${fn}`, f.peakRssMb[fn], TARGETS.peakRssMb, 'MB');
+  }
+  return out;
+}
+
+// --- rendering ----------------------------------------------------------------------------
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const oneDecimal = new Intl.NumberFormat('en-US', {
+  minimumFractionDigits: 1,
+  maximumFractionDigits: 1,
+});
+
+export function formatValue(value: number | null | undefined, unit: string): string {
+  if (value === null || value === undefined) return 'n/a';
+  switch (unit) {
+    case 'events/s':
+    case 'rows/s':
+    case 'ops/s':
+    case 'tx/s':
+    case 'B':
+      return `${integer.format(value)} ${unit}`;
+    case '×':
+      return `${value.toFixed(2)}×`;
+    default:
+      return `${oneDecimal.format(value)} ${unit}`;
+  }
+}
+
+/** Columns padded to their widest cell; the first column left-aligned, the others right. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]) {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+function verdict(t: TargetResult | undefined): string {
+  if (t === undefined) return '';
+  if (t.met) return 'met';
+  return `MISSED by ${formatValue(t.missedBy, t.unit)} (${t.missedByPercent.toFixed(0)} %)`;
+}
+
+function targetText(t: TargetResult | undefined): string {
+  if (t === undefined) return '';
+  return `${t.kind === 'min' ? '≥' : '≤'} ${formatValue(t.bound, t.unit)}`;
+}
+
+/** The human-readable report: figures, targets and verdicts, raw limits and ratios. */
+export function renderReport(result: BenchResult): string {
+  const targets = new Map(result.targets.map((t) => [t.name, t]));
+  const row = (label: string, name: string, value: number | null | undefined, unit: string) => {
+    const t = targets.get(name);
+    return [label, formatValue(value, unit), targetText(t), verdict(t)];
+  };
+  const r = result.ratios;
+  const ratioText = (key: string) => (r[key] === undefined ? 'n/a' : formatValue(r[key], '×'));
+  const figures = formatTable(
+    ['figure', 'value', 'target', 'result'],
+    [
+      row('relay PostgreSQL → Kafka', 'relayEventsPerSec', result.relayEventsPerSec, 'events/s'),
+      row(
+        'consumer Kafka → PostgreSQL',
+        'consumerEventsPerSec',
+        result.consumerEventsPerSec,
+        'events/s',
+      ),
+      row(
+        'naive consumer (1 event per tx)',
+        'naiveConsumerEventsPerSec',
+        result.naiveConsumerEventsPerSec,
+        'events/s',
+      ),
+      row('consumer ÷ naive', 'consumerVsNaive', r.consumerVsNaive, '×'),
+      row('end-to-end p50 @ 1,000/s', 'e2eP50Ms', result.e2eP50Ms, 'ms'),
+      row('end-to-end p95 @ 1,000/s', 'e2eP95Ms', result.e2eP95Ms, 'ms'),
+      row('end-to-end p99 @ 1,000/s', 'e2eP99Ms', result.e2eP99Ms, 'ms'),
+    ],
+  );
+  const limits = result.rawLimits;
+  const raw = formatTable(
+    ['raw limit (same run)', 'value', 'project figure ÷ limit'],
+    [
+      [
+        'claim-and-mark, batch = relay batch',
+        formatValue(limits.claimMarkRowsPerSec, 'rows/s'),
+        `relay ${ratioText('relayToClaimMark')}`,
+      ],
+      [
+        'batched state update (unnest)',
+        formatValue(limits.batchedUpdateRowsPerSec, 'rows/s'),
+        `consumer ${ratioText('consumerToBatchedUpdate')}`,
+      ],
+      [
+        'pipelined SET NX (@redis/client)',
+        formatValue(limits.pipelinedSetNxOpsPerSec, 'ops/s'),
+        `consumer ${ratioText('consumerToPipelinedSetNx')}`,
+      ],
+      [
+        'one transaction per row',
+        formatValue(limits.singleTxPerSec, 'tx/s'),
+        `naive ${ratioText('naiveConsumerToSingleTx')}`,
+      ],
+    ],
+  );
+  const perFunction = formatTable(
+    ['function', 'bundle', 'cold init', 'peak RSS', 'over target'],
+    FUNCTIONS.map((fn) => {
+      const missed = ['bundleBytes', 'coldInitMs', 'peakRssMb']
+        .map((k) => targets.get(`${k}.${fn}`))
+        .filter((t): t is TargetResult => t !== undefined && !t.met)
+        .map((t) => `${t.name.split('.')[0]} +${t.missedByPercent.toFixed(0)} %`);
+      return [
+        fn,
+        formatValue(result.bundleBytes[fn], 'B'),
+        formatValue(result.coldInitMs[fn], 'ms'),
+        formatValue(result.peakRssMb[fn], 'MB'),
+        missed.join(', '),
+      ];
+    }),
+  );
+  const m = result.machine;
+  const missedCount = result.targets.filter((t) => !t.met).length;
+  return [
+    `npm run bench (${result.mode}) ${result.date} — stage ${result.stage}`,
+    `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB, ${m.os}; Node ${m.node}; ` +
+      `PostgreSQL ${m.postgres}; Redis ${m.redis}; Kafka ${m.kafka}; load ${m.loadAverage1m.toFixed(2)}`,
+    '',
+    figures,
+    '',
+    raw,
+    '',
+    `per function (targets: bundle ≤ 1,000,000 B, cold init ≤ 300 ms, peak RSS ≤ 256 MB)`,
+    perFunction,
+    '',
+    `${result.targets.length - missedCount} of ${result.targets.length} targets met` +
+      (result.errors.length > 0 ? `; ${result.errors.length} part(s) not measured:` : ''),
+    ...result.errors.map((e) => `  - ${e}`),
+  ].join('\n');
+}
+
+/** One line of JSON: `--json` prints it last so tools can read the last line. */
+export function jsonLine(result: BenchResult): string {
+  return JSON.stringify(result);
+}
