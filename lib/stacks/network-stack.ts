@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { InterfaceEndpointName, StageConfig } from '../config/stage-config';
+import { acknowledge } from '../constructs/nag';
 import { retentionDays } from '../constructs/pipeline-function';
 
 export interface NetworkStackProps extends StackProps {
@@ -67,14 +68,23 @@ export class NetworkStack extends Stack {
     this.appSubnets = { subnetGroupName: 'app' };
     this.dataSubnets = { subnetGroupName: 'data' };
 
-    this.vpc.addFlowLog('FlowLogs', {
-      destination: ec2.FlowLogDestination.toCloudWatchLogs(
-        new logs.LogGroup(this, 'FlowLogGroup', {
-          retention: retentionDays(config.network.flowLogRetentionDays),
-        }),
-      ),
-      trafficType: ec2.FlowLogTrafficType.REJECT,
-    });
+    if (config.features.vpcFlowLogs) {
+      this.vpc.addFlowLog('FlowLogs', {
+        destination: ec2.FlowLogDestination.toCloudWatchLogs(
+          new logs.LogGroup(this, 'FlowLogGroup', {
+            retention: retentionDays(config.network.flowLogRetentionDays),
+          }),
+        ),
+        trafficType: ec2.FlowLogTrafficType.REJECT,
+      });
+    } else {
+      acknowledge(this.vpc, [
+        {
+          id: 'AwsSolutions-VPC7',
+          reason: `Stage ${config.stage} leaves out flow logs by config (features.vpcFlowLogs): LocalStack cannot deploy AWS::EC2::FlowLog.`,
+        },
+      ]);
+    }
 
     this.securityGroups = this.createSecurityGroups();
 

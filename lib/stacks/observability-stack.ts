@@ -28,7 +28,8 @@ export interface ObservabilityStackProps extends StackProps {
 export class ObservabilityStack extends Stack {
   readonly alarmTopic: sns.Topic;
   readonly alarms: cloudwatch.Alarm[] = [];
-  readonly dashboard: cloudwatch.Dashboard;
+  /** Absent where the stage leaves it out (features.dashboard). */
+  readonly dashboard: cloudwatch.Dashboard | undefined;
 
   constructor(scope: Construct, id: string, props: ObservabilityStackProps) {
     super(scope, id, props);
@@ -112,12 +113,18 @@ export class ObservabilityStack extends Stack {
         }),
       );
     }
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: config.observability.dashboardName,
-      defaultInterval: Duration.hours(3),
-      widgets: [widgets],
-    });
+    this.dashboard = config.features.dashboard
+      ? new cloudwatch.Dashboard(this, 'Dashboard', {
+          dashboardName: config.observability.dashboardName,
+          defaultInterval: Duration.hours(3),
+          widgets: [widgets],
+        })
+      : undefined;
 
+    if (config.features.budget) this.createBudget(config);
+  }
+
+  private createBudget(config: StageConfig): void {
     new budgets.CfnBudget(this, 'MonthlyBudget', {
       budget: {
         budgetName: `${config.prefix}-monthly`,

@@ -137,6 +137,7 @@ export class ServiceStack extends Stack {
       topics.events,
       config.mappings.orderConsumer,
       new KafkaDlq(topics.dlq),
+      config.features.kafkaMappingErrorHandling,
     );
     // Triage cannot fall back to its own topic: its backstop is an encrypted queue with an alarm.
     const queueKey = new kms.Key(this, 'TriageFailuresKey', {
@@ -157,14 +158,17 @@ export class ServiceStack extends Stack {
       topics.dlq,
       config.mappings.dlqTriage,
       new SqsDlq(this.triageFailures),
+      config.features.kafkaMappingErrorHandling,
     );
-    acknowledge(this.dlqTriage.role, [
-      ...['kms:GenerateDataKey*', 'kms:ReEncrypt*'].map((action) => ({
-        id: `AwsSolutions-IAM5[Action::${action}]`,
-        reason:
-          'CDK queue grant for the on-failure destination: KMS action families on that queue key only.',
-      })),
-    ]);
+    if (config.features.kafkaMappingErrorHandling) {
+      acknowledge(this.dlqTriage.role, [
+        ...['kms:GenerateDataKey*', 'kms:ReEncrypt*'].map((action) => ({
+          id: `AwsSolutions-IAM5[Action::${action}]`,
+          reason:
+            'CDK queue grant for the on-failure destination: KMS action families on that queue key only.',
+        })),
+      ]);
+    }
     acknowledge(this.triageFailures, [
       {
         id: 'AwsSolutions-SQS3',
@@ -181,16 +185,11 @@ export class ServiceStack extends Stack {
     topic: string,
     m: MappingConfig,
     onFailure: lambda.IEventSourceDlq,
+    withErrorHandling: boolean,
   ): lambda.EventSourceMapping {
     // Lambda's own EventSourceMapping instead of ManagedKafkaEventSource: the latter attaches
     // AWSLambdaMSKExecutionRole (kafka:* describe on every cluster); grantKafka scopes it instead.
-    const mapping = target.function.addEventSourceMapping(`Mapping-${topic}`, {
-      eventSourceArn: kafka.clusterArn,
-      kafkaTopic: topic,
-      kafkaConsumerGroupId: m.consumerGroupId,
-      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: m.batchSize,
-      maxBatchingWindow: Duration.seconds(m.maxBatchingWindowSeconds),
+    const errorHandling = {
       provisionedPollerConfig: {
         minimumPollers: m.minimumPollers,
         maximumPollers: m.maximumPollers,
@@ -199,6 +198,16 @@ export class ServiceStack extends Stack {
       bisectBatchOnError: m.bisectBatchOnError,
       reportBatchItemFailures: m.reportBatchItemFailures,
       onFailure,
+    };
+    const mapping = target.function.addEventSourceMapping(`Mapping-${topic}`, {
+      eventSourceArn: kafka.clusterArn,
+      kafkaTopic: topic,
+      kafkaConsumerGroupId: m.consumerGroupId,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: m.batchSize,
+      maxBatchingWindow: Duration.seconds(m.maxBatchingWindowSeconds),
+      // Off where the target has no such mapping settings (features.kafkaMappingErrorHandling).
+      ...(withErrorHandling ? errorHandling : {}),
     });
     // The pollers describe the VPC to place their ENIs in the cluster's subnets.
     target.role.addToPrincipalPolicy(

@@ -81,12 +81,14 @@ export class StreamingStack extends Stack {
       retention: retentionDays(config.observability.logRetentionDays),
       removalPolicy: config.observability.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    const configuration = new msk.CfnConfiguration(this, 'Configuration', {
-      name: `${k.clusterName}-config`,
-      description: 'No topic auto-creation; replication and ISR from stage config',
-      kafkaVersionsList: [k.mskVersion],
-      serverProperties: serverProperties(config),
-    });
+    const configuration = config.features.mskConfiguration
+      ? new msk.CfnConfiguration(this, 'Configuration', {
+          name: `${k.clusterName}-config`,
+          description: 'No topic auto-creation; replication and ISR from stage config',
+          kafkaVersionsList: [k.mskVersion],
+          serverProperties: serverProperties(config),
+        })
+      : undefined;
 
     this.cluster = new msk.CfnCluster(this, 'Cluster', {
       clusterName: k.clusterName,
@@ -109,7 +111,7 @@ export class StreamingStack extends Stack {
         encryptionAtRest: { dataVolumeKmsKeyId: key.keyArn },
         encryptionInTransit: { clientBroker: 'TLS', inCluster: true },
       },
-      configurationInfo: { arn: configuration.attrArn, revision: 1 },
+      ...(configuration ? { configurationInfo: { arn: configuration.attrArn, revision: 1 } } : {}),
       loggingInfo: {
         brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } },
       },
@@ -123,15 +125,20 @@ export class StreamingStack extends Stack {
       deadLetterTopic: k.topics.deadLetter.name,
     };
 
+    if (config.features.kafkaTopicsResource) this.createTopics(config, props, arns);
+  }
+
+  /** The topics, created and updated at deploy time by a custom resource over the admin API. */
+  private createTopics(config: StageConfig, props: StreamingStackProps, arns: KafkaArns): void {
     const topicsFn = new PipelineFunction(this, 'KafkaTopics', {
       config,
       function: config.functions.kafkaTopics,
       service: SERVICES.kafkaTopics,
       entry: 'kafka-topics/handler.ts',
       description: 'Deploy-time provider: creates and updates the pipeline topics',
-      vpc,
+      vpc: props.vpc,
       vpcSubnets: props.appSubnets,
-      securityGroups: [securityGroups.functions],
+      securityGroups: [props.securityGroups.functions],
       environment: { KAFKA_AUTH: 'iam', KAFKA_CLUSTER_ARN: this.cluster.attrArn },
     });
     const specs = topicSpecs(config);
