@@ -61,7 +61,7 @@ async function main(): Promise<number> {
   }
   for (const w of health.warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(
-    `LocalStack ${health.version ?? ''} answers at ${health.endpoint}; deploying stage ${STAGE} (${stageRegion()}).\n`,
+    `LocalStack${health.version ? ` ${health.version}` : ''} answers at ${health.endpoint}; deploying stage ${STAGE} (${stageRegion()}).\n`,
   );
 
   for (const command of decided.commands) {
