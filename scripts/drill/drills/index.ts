@@ -2,5 +2,6 @@
 import type { Drill } from '../types';
 import { malformedDrill } from './malformed';
 import { poisonDrill } from './poison';
+import { relayKillDrill } from './relay-kill';
 
-export const DRILLS: readonly Drill[] = [malformedDrill, poisonDrill];
+export const DRILLS: readonly Drill[] = [relayKillDrill, malformedDrill, poisonDrill];
