@@ -1,6 +1,10 @@
 // What `/api/signals` returns: every alarmed signal in dashboard order with its thresholds,
 // where its data comes from locally, and its series over the store's window.
-import type { SignalDefinition, SignalThreshold } from '../../../lib/config/signals';
+import {
+  isMathSpec,
+  type SignalDefinition,
+  type SignalThreshold,
+} from '../../../lib/config/signals';
 import { compileSignal, signalSeries } from './evaluate';
 import type { MathNode } from './metric-math';
 import { signalMetrics } from './probes';
@@ -118,7 +122,7 @@ export function snapshotter(
       signals: ordered.map((signal): SignalView => {
         const series = signalSeries(signal, store, range, compiled.get(signal.id));
         const source = signal.source;
-        const math = 'expression' in source ? source : undefined;
+        const math = isMathSpec(source) ? source : undefined;
         return {
           id: signal.id,
           title: signal.title,

@@ -77,6 +77,16 @@ export interface ProbeRunnerOptions {
   readonly periodMs: number;
   readonly logger: LogSink;
   readonly now?: () => number;
+  /** A read slower than this counts as failed for the period; default max(2 periods, 10 s). */
+  readonly readTimeoutMs?: number;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Samples every gauge each period (no overlap: a slow tick delays the next one). */
@@ -87,9 +97,11 @@ export class ProbeRunner {
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly now: () => number;
+  private readonly readTimeoutMs: number;
 
   constructor(private readonly options: ProbeRunnerOptions) {
     this.now = options.now ?? Date.now;
+    this.readTimeoutMs = options.readTimeoutMs ?? Math.max(2 * options.periodMs, 10_000);
     for (const g of this.gauges()) {
       this.states.set(metricKey(g.metric), {
         source: g.source,
@@ -127,7 +139,8 @@ export class ProbeRunner {
   private async sample(gauge: Gauge): Promise<void> {
     const key = metricKey(gauge.metric);
     try {
-      const value = await gauge.read();
+      // A hung read must not stall every other gauge: ticks never overlap.
+      const value = await withTimeout(gauge.read(), this.readTimeoutMs);
       if (value === undefined) {
         this.states.set(key, {
           source: gauge.source,
