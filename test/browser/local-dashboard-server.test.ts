@@ -96,7 +96,8 @@ describe('local dashboard server', () => {
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe('GET, HEAD');
     expect((await call(dashboard.url, { path: '/../etc/passwd' })).status).toBe(404);
-    expect((await call(dashboard.url, { path: '/favicon.ico' })).status).toBe(404);
+    expect((await call(dashboard.url, { path: '/favicon.ico' })).status).toBe(204);
+    expect((await call(dashboard.url, { path: '/api/other' })).status).toBe(404);
     const port = new URL(dashboard.url).port;
     expect((await call(dashboard.url, { host: `localhost:${port}` })).status).toBe(200);
   });

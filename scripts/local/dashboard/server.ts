@@ -76,6 +76,12 @@ export function startDashboardServer(
       send(res, 200, 'application/json', body, head);
       return;
     }
+    if (path === '/favicon.ico') {
+      // Browsers ask for it on their own; an empty answer keeps their consoles free of 404s.
+      res.writeHead(204, COMMON_HEADERS);
+      res.end();
+      return;
+    }
     send(res, 404, 'text/plain; charset=utf-8', 'Not found\n', head);
   };
 
