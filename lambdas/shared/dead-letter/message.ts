@@ -1,7 +1,7 @@
 // The dead-letter message (DESIGN §2): the original record exactly as received plus its
 // failure history. The consumer writes it, triage reads it, `dead_letters` stores it.
 import { Buffer } from 'node:buffer';
-import { z } from 'zod';
+import * as z from 'zod';
 import { classify, ERROR_TYPES, type ErrorContext } from '../errors/taxonomy';
 import { formatPath, type SchemaIssue } from '../events/envelope';
 import { parseSchemaVersion, SCHEMA_VERSION_PATTERN } from '../events/version';

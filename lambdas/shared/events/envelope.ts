@@ -1,7 +1,7 @@
 // The event envelope (DESIGN §2) and the one entry point consumers use to read an event.
 // Every failure here is a schema violation; the structured `kind` says which check failed.
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   isOrderEventType,
   ORDER_EVENT_REGISTRY,

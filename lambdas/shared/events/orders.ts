@@ -3,7 +3,7 @@
 // fields as optional with a safe default (`.default(...)`), so events written before the field
 // existed still parse; a breaking change needs a new MAJOR in `currentVersion` and
 // `knownMajors`. `npm run schema:check` enforces this against schemas/released/.
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Objects strip unknown keys (zod's default): a consumer ignores fields it does not know.
 const id = z.string().min(1).max(200);
