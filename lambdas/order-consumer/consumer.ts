@@ -24,7 +24,12 @@ import type { ApplyOutcome } from './apply-batch';
 import { GroupCommit } from './group-commit';
 import { idempotencyKey } from './idempotency-key';
 
-export type GateResult = 'applied' | 'duplicate';
+/**
+ * `confirmed`: an OrderPlaced whose order the API created in the transaction that wrote the
+ * event (ALREADY_APPLIED on first sight). The consumer's first handling of that event, so it
+ * counts as processed, not as a duplicate.
+ */
+export type GateResult = 'applied' | 'confirmed' | 'duplicate';
 
 /** The Redis fast path: runs `work` at most once per key while its record lives. */
 export interface IdempotencyGate {
@@ -43,7 +48,7 @@ export interface AttemptTracker {
 
 export interface ConsumerTelemetry {
   applied(event: OrderEvent, endToEndMs: number): void;
-  duplicate(): void;
+  duplicate(event: OrderEvent): void;
   deadLettered(errorType: ErrorType): void;
   chunkDuration(ms: number, records: number): void;
 }
@@ -97,9 +102,9 @@ export async function consumeBatch(
         counts.applied++;
         deps.telemetry.applied(e, ms);
       },
-      duplicate: () => {
+      duplicate: (e) => {
         counts.duplicates++;
-        deps.telemetry.duplicate();
+        deps.telemetry.duplicate(e);
       },
       deadLettered: (t) => {
         counts.deadLettered++;
@@ -203,37 +208,61 @@ async function processChunk(
     else results[index] = { kind: 'dead-letter', error: fromEnvelopeError(parsed.error) };
   });
 
+  // A repeat of a key earlier in the chunk (a redelivered copy in the same batch) waits for the
+  // group: run beside its original, the gate would see the key in progress and fail the batch.
+  const seen = new Set<string>();
+  const firsts: typeof valid = [];
+  const repeats: typeof valid = [];
+  for (const v of valid) {
+    const key = idempotencyKey(v.event);
+    (seen.has(key) ? repeats : firsts).push(v);
+    seen.add(key);
+  }
   const group = new GroupCommit(
-    valid.map((v) => v.event),
+    firsts.map((v) => v.event),
     deps.apply,
   );
-  const now = deps.now ?? Date.now;
-  await Promise.all(
-    valid.map(async ({ index, event }, k) => {
-      let submitted = false;
-      try {
-        const { result, cached } = await deps.gate.run(
-          idempotencyKey(event),
-          { eventType: event.eventType, data: event.data },
-          async () => {
-            submitted = true;
-            const outcome = await group.submit(k);
-            if (outcome.status === 'rejected') throw outcome.error;
-            return outcome.status;
-          },
-        );
-        if (!submitted) group.settle(k, false);
-        if (cached || result === 'duplicate') deps.telemetry.duplicate();
-        else deps.telemetry.applied(event, now() - Date.parse(event.timestamp));
-        results[index] = { kind: 'done' };
-      } catch (error) {
-        const retryable = classify(error).retryable;
-        if (!submitted) group.settle(k, retryable);
-        results[index] = retryable ? { kind: 'retry', error } : { kind: 'dead-letter', error };
-      }
-    }),
-  );
+  await Promise.all(firsts.map((v, k) => gateOne(v.event, v.index, group, k, deps, results)));
+  for (const v of repeats) {
+    await gateOne(v.event, v.index, new GroupCommit([v.event], deps.apply), 0, deps, results);
+  }
   return results;
+}
+
+/** One event through the Redis gate and, when the gate lets it through, the group commit. */
+async function gateOne(
+  event: OrderEvent,
+  index: number,
+  group: GroupCommit,
+  k: number,
+  deps: ConsumerDeps,
+  results: RecordResult[],
+): Promise<void> {
+  const now = deps.now ?? Date.now;
+  let submitted = false;
+  try {
+    const { result, cached } = await deps.gate.run(
+      idempotencyKey(event),
+      { eventType: event.eventType, data: event.data },
+      async () => {
+        submitted = true;
+        const outcome = await group.submit(k);
+        if (outcome.status === 'rejected') throw outcome.error;
+        if (outcome.status === 'duplicate' && outcome.reason === 'ALREADY_APPLIED') {
+          return event.eventType === 'OrderPlaced' ? 'confirmed' : 'duplicate';
+        }
+        return outcome.status;
+      },
+    );
+    if (!submitted) group.settle(k, false);
+    if (cached || result === 'duplicate') deps.telemetry.duplicate(event);
+    else deps.telemetry.applied(event, now() - Date.parse(event.timestamp));
+    results[index] = { kind: 'done' };
+  } catch (error) {
+    const retryable = classify(error).retryable;
+    if (!submitted) group.settle(k, retryable);
+    results[index] = retryable ? { kind: 'retry', error } : { kind: 'dead-letter', error };
+  }
 }
 
 /** Dead-letters the `dead-letter` results in order; returns how many leading records are done. */

@@ -104,7 +104,8 @@ export function buildSignals(c: StageConfig): SignalDefinition[] {
       unit: 'transitions',
       description: 'Transitions to OPEN of any dependency breaker in any function.',
       source: {
-        expression: 'relay + consumer + triage',
+        // Opens are rare: FILL keeps a period in which only one function reported.
+        expression: 'FILL(relay, 0) + FILL(consumer, 0) + FILL(triage, 0)',
         label: 'breaker opened',
         usingMetrics: {
           relay: app(SERVICES.outboxRelay, METRICS.circuitBreakerOpened, 'Sum'),

@@ -57,6 +57,11 @@ export interface StartMappingOptions {
   readonly logger: LogSink;
   /** Overrides of the kafkajs consumer settings (groupId always comes from the mapping). */
   readonly consumerSettings?: Partial<Omit<ConsumerConfig, 'groupId'>>;
+  /**
+   * Partitions handled at once (default 16). Lambda runs up to one concurrent invocation per
+   * partition, so a partition never waits for another one's batch.
+   */
+  readonly partitionConcurrency?: number;
   /** Delay before retry n (1-based): min(maxMs, baseMs · 2^(n-1)). Defaults 200 ms / 10 s. */
   readonly retryBackoff?: { readonly baseMs: number; readonly maxMs: number };
 }
@@ -360,7 +365,7 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: options.partitionConcurrency ?? 16,
       eachBatch,
     });
   } catch (error) {

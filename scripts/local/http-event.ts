@@ -1,5 +1,5 @@
 // API Gateway HTTP API (payload 2.0) events as the `ANY /{proxy+}` route delivers them, and a
-// minimal Lambda context. Shared by the unit and integration tests of the order API.
+// minimal Lambda context: how npm start calls the order API handler, and its tests too.
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 
 export interface HttpEventInput {
@@ -37,7 +37,7 @@ export function httpEvent(input: HttpEventInput): APIGatewayProxyEventV2 {
         path: input.path,
         protocol: 'HTTP/1.1',
         sourceIp: '203.0.113.7',
-        userAgent: 'vitest',
+        userAgent: 'order-pipeline-local',
       },
       requestId: 'req-1',
       routeKey: 'ANY /{proxy+}',

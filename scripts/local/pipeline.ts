@@ -2,6 +2,7 @@
 // consumer and triage handlers fed by the event-source-mapping emulator over the real broker.
 // Settings come from the stage config exactly as the CDK passes them to the functions.
 
+import type { Context } from 'aws-lambda';
 import { parseTriageEnv } from '../../lambdas/dlq-triage/config';
 import { createTriageRuntime } from '../../lambdas/dlq-triage/runtime';
 import { triageBatch } from '../../lambdas/dlq-triage/triage';
@@ -27,6 +28,9 @@ import type { OutboxRow } from '../../lambdas/shared/outbox/outbox';
 import type { StageConfig } from '../../lib/config/stage-config';
 import { type MappingHandler, type RunningMapping, startMapping } from './esm-emulator';
 import { discardMetrics, type MetricSink } from './metric-sink';
+
+/** Connections of the local consumer's pool (see startConsumerMapping). */
+const LOCAL_CONSUMER_POOL = 8;
 
 export interface PipelineTopics {
   readonly orderEvents: string;
@@ -188,6 +192,8 @@ export async function startConsumerMapping(
     readonly groupId?: string;
     /** Each event the consumer applied, with its end-to-end latency. */
     readonly onApplied?: (event: OrderEvent, endToEndMs: number) => void;
+    /** Each delivery the consumer skipped as a duplicate. */
+    readonly onDuplicate?: (event: OrderEvent) => void;
   },
 ): Promise<RunningConsumer> {
   const { config, env, logger } = options;
@@ -204,7 +210,9 @@ export async function startConsumerMapping(
     errors: 0,
   };
   const rt = await createConsumerRuntime({
-    pgEnv: parsePgEnv(env),
+    // One runtime serves every partition here; Lambda gives each concurrent batch its own
+    // environment and pool, so the local pool is sized for the partitions handled at once.
+    pgEnv: { ...parsePgEnv(env), poolMax: LOCAL_CONSUMER_POOL },
     kafkaEnv: parseKafkaEnv(env),
     redisEnv: parseRedisEnv(env),
     consumerEnv: parseConsumerEnv({ ...env, DLQ_TOPIC: deadLetterTopic }),
@@ -217,9 +225,10 @@ export async function startConsumerMapping(
         metric(METRICS.endToEndLatency, Math.max(0, endToEndMs));
         options.onApplied?.(event, endToEndMs);
       },
-      duplicate() {
+      duplicate(event) {
         counters.duplicates++;
         metric(METRICS.duplicatesSkipped, 1);
+        options.onDuplicate?.(event);
       },
       deadLettered(errorType) {
         counters.deadLettered++;
@@ -230,7 +239,13 @@ export async function startConsumerMapping(
       chunkDuration: (ms) => metric(METRICS.eventProcessingDuration, ms),
     },
   });
+  const timeoutMs = config.functions.orderConsumer.timeoutSeconds * 1000;
   const handler: MappingHandler = async (event) => {
+    // As the Lambda handler does: an in-progress record expires if the invocation times out.
+    const deadline = Date.now() + timeoutMs;
+    rt.idempotencyConfig.registerLambdaContext({
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    } as Context);
     const summary = await consumeBatch(event, rt.deps, rt.options);
     return { batchItemFailures: summary.batchItemFailures };
   };
@@ -375,6 +390,7 @@ export interface LocalPipelineOptions extends ComponentOptions {
   readonly groupSuffix?: string;
   readonly afterPublish?: (rows: readonly OutboxRow[]) => Promise<void>;
   readonly onApplied?: (event: OrderEvent, endToEndMs: number) => void;
+  readonly onDuplicate?: (event: OrderEvent) => void;
   readonly onParked?: (message: DeadLetterMessage) => void;
 }
 

@@ -15,7 +15,7 @@ import {
   httpEvent,
   lambdaContext,
   parseBody,
-} from '../unit/order-api/http-event';
+} from '../../scripts/local/http-event';
 import { createTestDatabase, quietLogger, type TestDatabase } from './support';
 
 type Handler = (
