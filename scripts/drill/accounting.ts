@@ -330,12 +330,20 @@ export async function account(
 }
 
 /** The conditions every drill must meet; drills add their own. */
-export function baseChecks(a: Accounting): Array<{ readonly name: string; readonly ok: boolean }> {
+export function baseChecks(
+  a: Accounting,
+): Array<{ readonly name: string; readonly ok: boolean; readonly advisory?: boolean }> {
+  const goodParked = Object.values(a.goodDeadLetteredByType).reduce((n, v) => n + v, 0);
   return [
     { name: '0 lost', ok: a.lost === 0 },
     { name: '0 applied twice', ok: a.appliedTwice === 0 },
     { name: 'every bad input dead-lettered with its type', ok: a.misfiled.length === 0 },
     { name: 'every order in its planned final state', ok: a.stateMismatches.length === 0 },
     { name: 'no order created by a bad input', ok: a.unexpectedOrders === 0 },
+    {
+      name: `every good event applied (${goodParked} dead-lettered instead)`,
+      ok: goodParked === 0,
+      advisory: true,
+    },
   ];
 }

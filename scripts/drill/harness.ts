@@ -14,8 +14,12 @@ import type { StageConfig } from '../../lib/config/stage-config';
 import {
   type LocalPipeline,
   type RunningConsumer,
+  type RunningRelay,
+  type RunningTriage,
   startConsumerMapping,
   startLocalPipeline,
+  startRelayLoop,
+  startTriageMapping,
 } from '../local/pipeline';
 import { REPO_ROOT } from '../services/paths';
 import { type Accounting, account, type ExpectedOrder } from './accounting';
@@ -89,8 +93,16 @@ export interface Harness {
   readonly logger: LogSink;
   readonly logPath: string;
   startPipeline(): Promise<LocalPipeline>;
-  /** The consumer mapping alone (no relay, no triage). */
+  /** The components one at a time, in this process. */
   startConsumer(): Promise<RunningConsumer>;
+  startRelay(): Promise<RunningRelay>;
+  startTriage(): Promise<RunningTriage>;
+  /** Records before the consumer group's committed offsets on the order-events topic. */
+  consumerCommitted(): Promise<number>;
+  /** processed_events rows (events applied). */
+  appliedCount(): Promise<number>;
+  /** Variables a child process needs to run a component of this drill. */
+  readonly childEnv: Record<string, string>;
   /**
    * Outbox empty and both mappings caught up three polls in a row (and `until`, when given,
    * true); false when `timeoutMs` passes first.
@@ -153,6 +165,18 @@ export async function createHarness(
     }
   }
 
+  /** Records before the group's committed offsets (what it will not be given again). */
+  async function committedRecords(groupId: string, topic: string): Promise<number> {
+    const admin = drillAdmin(endpoints.kafkaEnv);
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async function pendingOutbox(): Promise<number> {
     const { rows } = await db.pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
@@ -185,6 +209,30 @@ export async function createHarness(
         deadLetterTopic: topics.topics.deadLetter,
         groupId: groups.consumer,
       }),
+    startRelay: () => startRelayLoop({ config, env, logger, topic: topics.topics.orderEvents }),
+    startTriage: () =>
+      startTriageMapping({
+        config,
+        env,
+        logger,
+        topic: topics.topics.deadLetter,
+        redriveTopic: topics.topics.orderEvents,
+        failureTopic: topics.topics.triageFailures,
+        groupId: groups.triage,
+      }),
+    consumerCommitted: () => committedRecords(groups.consumer, topics.topics.orderEvents),
+    async appliedCount() {
+      const { rows } = await db.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM processed_events',
+      );
+      return rows[0]?.n ?? 0;
+    },
+    childEnv: {
+      ...env,
+      ORDER_EVENTS_TOPIC: topics.topics.orderEvents,
+      DLQ_TOPIC: topics.topics.deadLetter,
+      DRILL_CONSUMER_GROUP: groups.consumer,
+    },
     async waitForDrain(timeoutMs, drainOptions = {}) {
       const viaOutbox = drainOptions.viaOutbox ?? options.viaOutbox;
       const deadline = Date.now() + timeoutMs;

@@ -74,7 +74,9 @@ export function formatResult(r: DrillResult, options: { byLabel?: boolean } = {}
   }
   if (options.byLabel ?? a.byLabel.length <= 30) lines.push(labelTable(a));
   for (const [k, v] of Object.entries(r.details)) lines.push(`${k}: ${v}`);
-  for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}`);
+  for (const c of r.checks) {
+    lines.push(`  ${c.ok ? 'ok  ' : c.advisory === true ? 'warn' : 'FAIL'} ${c.name}`);
+  }
   // Parking is only checked by drills that run triage.
   const parking = r.checks.some((c) => c.name.includes('parked'));
   for (const m of [...a.misfiled, ...(parking ? a.parkedMisfiled : [])].slice(0, 10)) {

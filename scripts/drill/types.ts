@@ -17,6 +17,11 @@ export interface DrillContext {
 export interface Check {
   readonly name: string;
   readonly ok: boolean;
+  /**
+   * Shown (as "warn" when not ok) but not part of the verdict: the issue's pass conditions are
+   * 0 lost, 0 applied twice and every bad input dead-lettered with its type.
+   */
+  readonly advisory?: boolean;
 }
 
 export interface DrillResult {
@@ -50,4 +55,9 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
+}
+
+/** Passed when every non-advisory check holds. */
+export function verdict(checks: readonly Check[]): boolean {
+  return checks.every((c) => c.ok || c.advisory === true);
 }

@@ -1,7 +1,13 @@
 // Every drill, in the order `npm run drill` runs them.
 import type { Drill } from '../types';
+import { consumerKillDrill } from './consumer-kill';
 import { malformedDrill } from './malformed';
 import { poisonDrill } from './poison';
 import { relayKillDrill } from './relay-kill';
 
-export const DRILLS: readonly Drill[] = [relayKillDrill, malformedDrill, poisonDrill];
+export const DRILLS: readonly Drill[] = [
+  relayKillDrill,
+  consumerKillDrill,
+  malformedDrill,
+  poisonDrill,
+];

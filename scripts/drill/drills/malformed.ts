@@ -6,7 +6,7 @@ import { createHarness } from '../harness';
 import { type InjectedRecord, injectRecords } from '../inject';
 import type { DrillInput } from '../inputs';
 import { generateMalformed } from '../malformed';
-import type { Drill, DrillContext, DrillResult } from '../types';
+import { type Drill, type DrillContext, type DrillResult, verdict } from '../types';
 
 export const malformedDrill: Drill = {
   id: 'malformed',
@@ -67,7 +67,7 @@ export const malformedDrill: Drill = {
           'retries / bisects / backstop': `${stats.retries} / ${stats.bisects} / ${stats.sentToOnFailure}`,
           'consume time (incl. drain polls)': `${(consumeMs / 1000).toFixed(1)} s`,
         },
-        passed: checks.every((c) => c.ok),
+        passed: verdict(checks),
         durationMs: Date.now() - started,
         logPath: h.logPath,
       };

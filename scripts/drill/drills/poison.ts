@@ -9,7 +9,7 @@ import { createHarness } from '../harness';
 import { type InjectedRecord, injectRecords } from '../inject';
 import { type DrillInput, inputsOf, type OrderPlan, orderEvent, writeOutbox } from '../inputs';
 import { waitUntil } from '../services/lifecycle';
-import type { Drill, DrillContext, DrillResult } from '../types';
+import { type Drill, type DrillContext, type DrillResult, verdict } from '../types';
 
 interface Poison {
   readonly label: string;
@@ -250,7 +250,7 @@ export const poisonDrill: Drill = {
           'good events': inputs.filter((i) => i.expected === 'apply').length,
           'most dead-letter records for one input': accounting.maxDeadLetterCopies,
         },
-        passed: checks.every((c) => c.ok),
+        passed: verdict(checks),
         durationMs: Date.now() - started,
         logPath: h.logPath,
       };

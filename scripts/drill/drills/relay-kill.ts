@@ -7,7 +7,7 @@ import { startChild } from '../child';
 import { createHarness } from '../harness';
 import { inputsOf, interleave, planOrders, writeOutbox } from '../inputs';
 import { sleep, waitUntil } from '../services/lifecycle';
-import { type Drill, type DrillContext, type DrillResult, seededRandom } from '../types';
+import { type Drill, type DrillContext, type DrillResult, seededRandom, verdict } from '../types';
 
 /**
  * Where a kill landed, from the database: no batch acknowledged yet in this run; the last
@@ -53,11 +53,7 @@ export const relayKillDrill: Drill = {
           perTransaction,
           pace: () => sleep(intervalMs),
         });
-        const childEnv = {
-          ...h.env,
-          ORDER_EVENTS_TOPIC: h.topics.topics.orderEvents,
-          DRILL_ACK_PAUSE_MS: String(ACK_PAUSE_MS),
-        };
+        const childEnv = { ...h.childEnv, DRILL_ACK_PAUSE_MS: String(ACK_PAUSE_MS) };
         for (let trial = 1; trial <= trials; trial++) {
           const child = startChild('relay', childEnv, h.logPath);
           await child.waitForLine(/^READY$/, 60_000);
@@ -140,7 +136,7 @@ export const relayKillDrill: Drill = {
             accounting.topicCopies - accounting.onTopic,
           orders: plans.length,
         },
-        passed: checks.every((c) => c.ok),
+        passed: verdict(checks),
         durationMs: Date.now() - started,
         logPath: h.logPath,
       };
