@@ -16,6 +16,7 @@ export interface BenchSizes {
   readonly rawUpdateRows: number;
   readonly rawSetNxOps: number;
   readonly rawSingleTx: number;
+  readonly rawOutboxWrites: number;
   /** End-to-end run at a fixed rate: measured window after a warm-up. */
   readonly e2eRatePerSec: number;
   readonly e2eWarmupMs: number;
@@ -32,6 +33,7 @@ export const FULL_SIZES: BenchSizes = {
   rawUpdateRows: 60_000,
   rawSetNxOps: 200_000,
   rawSingleTx: 3_000,
+  rawOutboxWrites: 5_000,
   e2eRatePerSec: 1_000,
   e2eWarmupMs: 5_000,
   e2eDurationMs: 30_000,
@@ -47,6 +49,7 @@ export const QUICK_SIZES: BenchSizes = {
   rawUpdateRows: 5_000,
   rawSetNxOps: 20_000,
   rawSingleTx: 300,
+  rawOutboxWrites: 500,
   e2eRatePerSec: 1_000,
   e2eWarmupMs: 1_000,
   e2eDurationMs: 4_000,

@@ -16,6 +16,8 @@ export interface RawLimitSizes {
   readonly setNxOps: number;
   readonly setNxInFlight: number;
   readonly singleTx: number;
+  readonly outboxWrites: number;
+  readonly outboxWriteConnections: number;
 }
 
 /**
@@ -102,29 +104,95 @@ async function singleTransactions(pool: pg.Pool, count: number): Promise<number>
 }
 
 /**
- * SET key value NX EX on one connection with `inFlight` commands outstanding: @redis/client
- * writes commands issued together in one go (pipelining). Keys are run-unique and expire.
+ * SET key value NX EX with @redis/client on one connection, `inFlight` commands per round
+ * trip. `pipeline`: one explicit pipeline (multi().execAsPipeline()) per round trip, the
+ * limit. `promises`: one promise per command with the client's defaults, as the Powertools
+ * cache layer issues them (@redis/client 6 arms a 5 s AbortSignal timeout per command).
+ * Keys are run-unique and expire after a minute.
  */
-async function pipelinedSetNx(redis: RedisEnv, ops: number, inFlight: number): Promise<number> {
+async function setNx(
+  redis: RedisEnv,
+  ops: number,
+  inFlight: number,
+  mode: 'pipeline' | 'promises',
+): Promise<number> {
   const client = createClient({ socket: { host: redis.host, port: redis.port } });
   await client.connect();
   const prefix = `bench-raw:${randomUUID()}:`;
+  const options = { condition: 'NX', expiration: { type: 'EX', value: 60 } } as const;
   try {
     const started = performance.now();
     for (let first = 0; first < ops; first += inFlight) {
       const n = Math.min(inFlight, ops - first);
-      await Promise.all(
-        Array.from({ length: n }, (_, i) =>
-          client.set(`${prefix}${first + i}`, 'INPROGRESS', {
-            condition: 'NX',
-            expiration: { type: 'EX', value: 60 },
-          }),
-        ),
-      );
+      if (mode === 'pipeline') {
+        const pipeline = client.multi();
+        for (let i = 0; i < n; i++) pipeline.set(`${prefix}${first + i}`, 'INPROGRESS', options);
+        await pipeline.execAsPipeline();
+      } else {
+        await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            client.set(`${prefix}${first + i}`, 'INPROGRESS', options),
+          ),
+        );
+      }
     }
     return perSecond(ops, performance.now() - started);
   } finally {
     await client.quit();
+  }
+}
+
+/**
+ * The order API's write shape (one order row and one outbox row per transaction) from
+ * `connections` clients at once, on scratch copies of the tables: with the outbox's NOTIFY
+ * trigger and without it. PostgreSQL serialises the commits of notifying transactions (a
+ * database-wide lock held until after commit), so the first is the API's commit ceiling.
+ */
+async function outboxWrites(
+  pool: pg.Pool,
+  count: number,
+  connections: number,
+  notify: boolean,
+): Promise<number> {
+  const suffix = notify ? 'notify' : 'plain';
+  await pool.query(`CREATE TABLE raw_w_orders_${suffix} (LIKE orders INCLUDING ALL)`);
+  await pool.query(`CREATE TABLE raw_w_outbox_${suffix} (LIKE outbox INCLUDING ALL)`);
+  if (notify) {
+    await pool.query(
+      `CREATE TRIGGER raw_w_notify AFTER INSERT ON raw_w_outbox_notify
+         FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()`,
+    );
+  }
+  const payload = JSON.stringify({ eventType: 'OrderPlaced', data: { n: 1 } });
+  let next = 0;
+  try {
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        const client = await pool.connect();
+        try {
+          for (let i = next++; i < count; i = next++) {
+            await client.query('BEGIN');
+            await client.query(
+              `INSERT INTO raw_w_orders_${suffix} (id, customer_id, status, total_amount_minor, currency)
+               VALUES ($1, 'cust-1', 'CREATED', 2500, 'EUR')`,
+              [`w-${i}`],
+            );
+            await client.query(
+              `INSERT INTO raw_w_outbox_${suffix} (id, aggregate_id, event_type, payload, headers)
+               VALUES (gen_random_uuid(), $1, 'OrderPlaced', $2, '{}')`,
+              [`w-${i}`, payload],
+            );
+            await client.query('COMMIT');
+          }
+        } finally {
+          client.release();
+        }
+      }),
+    );
+    return perSecond(count, performance.now() - started);
+  } finally {
+    await pool.query(`DROP TABLE raw_w_orders_${suffix}, raw_w_outbox_${suffix}`);
   }
 }
 
@@ -136,7 +204,25 @@ export async function measureRawLimits(
   return {
     claimMarkRowsPerSec: await claimAndMark(pool, sizes.claimRows, sizes.claimBatch),
     batchedUpdateRowsPerSec: await batchedUpdate(pool, sizes.updateRows, sizes.updateBatch),
-    pipelinedSetNxOpsPerSec: await pipelinedSetNx(redis, sizes.setNxOps, sizes.setNxInFlight),
+    pipelinedSetNxOpsPerSec: await setNx(redis, sizes.setNxOps, sizes.setNxInFlight, 'pipeline'),
+    setNxOnePromiseEachOpsPerSec: await setNx(
+      redis,
+      sizes.setNxOps,
+      sizes.setNxInFlight,
+      'promises',
+    ),
     singleTxPerSec: await singleTransactions(pool, sizes.singleTx),
+    outboxWritesPerSec: await outboxWrites(
+      pool,
+      sizes.outboxWrites,
+      sizes.outboxWriteConnections,
+      true,
+    ),
+    outboxWritesNoNotifyPerSec: await outboxWrites(
+      pool,
+      sizes.outboxWrites,
+      sizes.outboxWriteConnections,
+      false,
+    ),
   };
 }

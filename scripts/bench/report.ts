@@ -34,19 +34,30 @@ export interface RawLimits {
   readonly claimMarkRowsPerSec: number;
   /** The consumer's unnest UPDATE of order states, one transaction per chunk. */
   readonly batchedUpdateRowsPerSec: number;
-  /** SET NX EX with @redis/client, many commands in flight on one connection. */
+  /** SET NX EX with @redis/client, one explicit pipeline of many commands per round trip. */
   readonly pipelinedSetNxOpsPerSec: number;
+  /**
+   * Diagnostic, not a limit: the same commands as one promise each with the client's default
+   * options (what the consumer's idempotency layer does), as many in flight.
+   */
+  readonly setNxOnePromiseEachOpsPerSec: number;
   /** One INSERT per transaction (the disk-flush bound the naive consumer meets). */
   readonly singleTxPerSec: number;
+  /** Order + outbox row per transaction from many connections, the NOTIFY trigger on. */
+  readonly outboxWritesPerSec: number;
+  /** The same without the trigger (what NOTIFY's commit serialisation costs). */
+  readonly outboxWritesNoNotifyPerSec: number;
 }
 
 export interface E2eDetail {
   readonly offeredPerSec: number;
   readonly durationMs: number;
   readonly warmupMs: number;
-  /** Commands the writer completed / that failed or were answered other than 202. */
+  /** Commands accepted (202) / failed or answered otherwise, warm-up included. */
   readonly written: number;
   readonly writeErrors: number;
+  /** Latest start of a command after its scheduled time (the writer kept the rate if small). */
+  readonly maxLateMs: number;
   /** Applied events whose latency was sampled (the measurement window only). */
   readonly samples: number;
   readonly maxMs: number;
@@ -65,6 +76,7 @@ export interface BenchResult {
   readonly e2eP50Ms: number | null;
   readonly e2eP95Ms: number | null;
   readonly e2eP99Ms: number | null;
+  readonly e2e?: E2eDetail;
   readonly bundleBytes: PerFunction;
   /** Median over the repetitions: module load plus first invocation, in a fresh process. */
   readonly coldInitMs: PerFunction;
@@ -109,6 +121,7 @@ type Figures = Pick<
   | 'coldInitMs'
   | 'peakRssMb'
   | 'rawLimits'
+  | 'e2e'
 >;
 
 /** Each project figure over the raw limit that bounds it. */
@@ -131,6 +144,7 @@ export function ratiosOf(f: Figures): Record<string, number> {
       'consumerVsNaive',
       ratio(f.consumerEventsPerSec ?? undefined, f.naiveConsumerEventsPerSec ?? undefined),
     ],
+    ['e2eOfferedToOutboxWrites', ratio(f.e2e?.offeredPerSec, f.rawLimits.outboxWritesPerSec)],
   ];
   return Object.fromEntries(entries.filter((e): e is [string, number] => e[1] !== undefined));
 }
@@ -234,6 +248,18 @@ export function renderReport(result: BenchResult): string {
       row('end-to-end p99 @ 1,000/s', 'e2eP99Ms', result.e2eP99Ms, 'ms'),
     ],
   );
+  const e = result.e2e;
+  const e2eLine =
+    e === undefined
+      ? []
+      : [
+          `end to end: ${formatValue(e.offeredPerSec, 'events/s')} offered for ` +
+            `${formatValue(e.warmupMs / 1000, 's')} warm-up + ${formatValue(e.durationMs / 1000, 's')}; ` +
+            `${integer.format(e.written)} written, ${integer.format(e.writeErrors)} failed, ` +
+            `latest start ${formatValue(e.maxLateMs, 'ms')} behind schedule; ` +
+            `${integer.format(e.samples)} samples, max ${formatValue(e.maxMs, 'ms')}; ` +
+            `${integer.format(e.notApplied)} not applied`,
+        ];
   const limits = result.rawLimits;
   const raw = formatTable(
     ['raw limit (same run)', 'value', 'project figure ÷ limit'],
@@ -254,10 +280,21 @@ export function renderReport(result: BenchResult): string {
         `consumer ${ratioText('consumerToPipelinedSetNx')}`,
       ],
       [
+        '  same, one promise per command',
+        formatValue(limits.setNxOnePromiseEachOpsPerSec, 'ops/s'),
+        '(client defaults)',
+      ],
+      [
         'one transaction per row',
         formatValue(limits.singleTxPerSec, 'tx/s'),
         `naive ${ratioText('naiveConsumerToSingleTx')}`,
       ],
+      [
+        'order + outbox write tx, NOTIFY on',
+        formatValue(limits.outboxWritesPerSec, 'tx/s'),
+        `e2e offered ${ratioText('e2eOfferedToOutboxWrites')}`,
+      ],
+      ['  same, NOTIFY trigger off', formatValue(limits.outboxWritesNoNotifyPerSec, 'tx/s'), ''],
     ],
   );
   const perFunction = formatTable(
@@ -284,6 +321,7 @@ export function renderReport(result: BenchResult): string {
       `PostgreSQL ${m.postgres}; Redis ${m.redis}; Kafka ${m.kafka}; load ${m.loadAverage1m.toFixed(2)}`,
     '',
     figures,
+    ...e2eLine,
     '',
     raw,
     '',

@@ -6,8 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { orderCommands } from '../../lambdas/order-api/commands';
 import { createPool } from '../../lambdas/shared/db/pool';
 import { parsePgEnv } from '../../lambdas/shared/env';
+import { METRICS } from '../../lambdas/shared/metrics-catalog';
 import { loadStageConfig, type StageName } from '../../lib/config/stage-config';
 import { dataFor } from '../../test/unit/order-consumer/events';
+import type { MetricDatum, MetricSink } from '../local/metric-sink';
 import { startConsumerMapping, startRelayLoop, startTriageMapping } from '../local/pipeline';
 import { type ChildMessage, countingLogger, type ParentMessage, type WorkerJob } from './protocol';
 import { dueAtMs, dueCount, summarize, windowRate, workloadAction } from './stats';
@@ -74,6 +76,22 @@ async function throughput(count: () => number, expected: number, timeoutMs: numb
 
 const THROUGHPUT_TIMEOUT_MS = 15 * 60_000;
 
+/** Keeps the values of the named metrics the pipeline module records (for a time breakdown). */
+function collecting(names: readonly string[]): MetricSink & { summary(): Result } {
+  const values = new Map<string, number[]>(names.map((n) => [n, []]));
+  return {
+    put(datum: MetricDatum) {
+      values.get(datum.metricName)?.push(datum.value);
+    },
+    summary: () =>
+      Object.fromEntries(
+        [...values.entries()]
+          .filter(([, v]) => v.length > 0)
+          .map(([name, v]) => [name, { ...summarize(v), total: v.reduce((a, b) => a + b, 0) }]),
+      ),
+  };
+}
+
 function common(job: WorkerJob) {
   const config = loadStageConfig(job.stage as StageName);
   // The function's pool size as the data stack sets it (PG_POOL_MAX).
@@ -87,22 +105,33 @@ function logSummary(logger: ReturnType<typeof countingLogger>) {
 
 async function relay(job: Job<'relay'>): Promise<Result> {
   const { config, env, logger } = common(job);
-  const running = await startRelayLoop({ config, env, logger, topic: job.topic });
+  // publishDuration: broker send + mark + commit of one batch (relay.ts publishBatch).
+  const metrics = collecting([METRICS.publishDuration, METRICS.publishBatchSize]);
+  const running = await startRelayLoop({ config, env, logger, metrics, topic: job.topic });
   const measured = await throughput(
     () => running.counters.published,
     job.expected,
     THROUGHPUT_TIMEOUT_MS,
   );
   const summary = await running.stop();
-  return { ...measured, summary, log: logSummary(logger), peakRssMb: peakRssMb() };
+  return {
+    ...measured,
+    summary,
+    metrics: metrics.summary(),
+    log: logSummary(logger),
+    peakRssMb: peakRssMb(),
+  };
 }
 
 async function consumer(job: Job<'consumer'>): Promise<Result> {
   const { config, env, logger } = common(job);
+  // eventProcessingDuration: one chunk (idempotency gate + group commit) of a partition.
+  const metrics = collecting([METRICS.eventProcessingDuration]);
   const running = await startConsumerMapping({
     config,
     env,
     logger,
+    metrics,
     topic: job.topic,
     deadLetterTopic: job.deadLetterTopic,
     groupId: job.groupId,
@@ -116,7 +145,14 @@ async function consumer(job: Job<'consumer'>): Promise<Result> {
   const counters = { ...c, deadLetteredByType: { ...c.deadLetteredByType } };
   const mapping = running.mapping.stats();
   await running.stop();
-  return { ...measured, counters, mapping, log: logSummary(logger), peakRssMb: peakRssMb() };
+  return {
+    ...measured,
+    counters,
+    mapping,
+    metrics: metrics.summary(),
+    log: logSummary(logger),
+    peakRssMb: peakRssMb(),
+  };
 }
 
 async function triage(job: Job<'triage'>): Promise<Result> {
