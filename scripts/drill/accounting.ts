@@ -289,9 +289,11 @@ export async function account(
       example('unexpectedOrders', `order ${order.id} (${order.status})`);
       continue;
     }
+    // A version above the plan is counted as applied twice above; here: wrong state, or
+    // transitions missing although every event has its processed_events row.
     if (
       applied === plan.events &&
-      (order.status !== plan.finalState || order.version !== plan.events)
+      (order.status !== plan.finalState || order.version < plan.events)
     ) {
       stateMismatches.push(order.id);
       example(

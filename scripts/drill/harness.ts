@@ -10,6 +10,7 @@ import {
   parseRedisEnv,
 } from '../../lambdas/shared/env';
 import type { LogFields, LogSink } from '../../lambdas/shared/log-sink';
+import { logger as sharedLogger } from '../../lambdas/shared/powertools';
 import type { StageConfig } from '../../lib/config/stage-config';
 import {
   type LocalPipeline,
@@ -121,6 +122,9 @@ export async function createHarness(
   endpoints: Endpoints,
   options: { viaOutbox: boolean },
 ): Promise<Harness> {
+  // The shared Powertools logger (idle pool clients dying during a restart warn there) would
+  // print over the accounting tables; the components' own logs go to the drill's log file.
+  if (process.env.POWERTOOLS_LOG_LEVEL === undefined) sharedLogger.setLogLevel('ERROR');
   const db = await createDrillDatabase(endpoints.pg, name.replaceAll('-', '_'));
   let topics: DrillTopics;
   try {
@@ -232,6 +236,7 @@ export async function createHarness(
       ORDER_EVENTS_TOPIC: topics.topics.orderEvents,
       DLQ_TOPIC: topics.topics.deadLetter,
       DRILL_CONSUMER_GROUP: groups.consumer,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
     },
     async waitForDrain(timeoutMs, drainOptions = {}) {
       const viaOutbox = drainOptions.viaOutbox ?? options.viaOutbox;

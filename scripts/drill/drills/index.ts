@@ -4,10 +4,14 @@ import { consumerKillDrill } from './consumer-kill';
 import { malformedDrill } from './malformed';
 import { poisonDrill } from './poison';
 import { relayKillDrill } from './relay-kill';
+import { brokerRestartDrill, postgresRestartDrill, redisRestartDrill } from './restarts';
 
 export const DRILLS: readonly Drill[] = [
   relayKillDrill,
   consumerKillDrill,
-  malformedDrill,
+  brokerRestartDrill,
+  redisRestartDrill,
+  postgresRestartDrill,
   poisonDrill,
+  malformedDrill,
 ];
