@@ -10,6 +10,8 @@ export interface BenchSizes {
   readonly orders: number;
   /** Orders (× 3 events) for the naive consumer: fewer, it is ~10× slower. */
   readonly naiveOrders: number;
+  /** Orders (× 3 events) for the consumer as one environment (peak memory per environment). */
+  readonly oneEnvironmentOrders: number;
   readonly deadLetters: number;
   /** Raw-limit sample sizes. */
   readonly rawClaimRows: number;
@@ -28,6 +30,7 @@ export interface BenchSizes {
 export const FULL_SIZES: BenchSizes = {
   orders: 30_000,
   naiveOrders: 3_000,
+  oneEnvironmentOrders: 5_000,
   deadLetters: 5_000,
   rawClaimRows: 60_000,
   rawUpdateRows: 60_000,
@@ -44,6 +47,7 @@ export const FULL_SIZES: BenchSizes = {
 export const QUICK_SIZES: BenchSizes = {
   orders: 1_000,
   naiveOrders: 200,
+  oneEnvironmentOrders: 300,
   deadLetters: 300,
   rawClaimRows: 5_000,
   rawUpdateRows: 5_000,

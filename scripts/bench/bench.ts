@@ -245,7 +245,6 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
           expected: events.length,
         }).result;
         consumerEventsPerSec = num(result.eventsPerSec);
-        run.notePeak('orderConsumer', result.peakRssMb, 'consumer throughput run');
         run.details.consumer = { events: events.length, ...consumerSettings(config), ...result };
         checkConsumer(result, 'consumer');
       });
@@ -253,29 +252,29 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
       await run.part(
         `naive consumer: ${sizes.naiveOrders * 3} events, 1 per transaction`,
         async () => {
-          const naiveIds = orderIds(`n${run.runId}`, sizes.naiveOrders);
-          const naiveEvents = lifecycleEvents(naiveIds);
-          await insertOrders(db.pool, naiveIds);
-          const topic = await run.topic('naive', partitions);
-          const producer = await directProducer(run);
-          await produceAll(producer, topic, naiveEvents.map(eventMessage));
-          await producer.disconnect();
-          const dlq = await run.topic('naive-dlq', dlqPartitions);
-          const base = jobBase(run, pgMain);
-          const result = await run.worker({
-            ...base,
-            // One record per idempotency check and per transaction; everything else the same.
-            env: { ...base.env, CONSUMER_CHUNK_SIZE: '1' },
-            kind: 'consumer',
-            topic,
-            deadLetterTopic: dlq,
-            groupId: `bench-${run.runId}-naive`,
-            expected: naiveEvents.length,
-          }).result;
+          // One record per idempotency check and per transaction; everything else the same.
+          const result = await freshConsumerRun(run, db, 'naive', sizes.naiveOrders, {
+            env: { CONSUMER_CHUNK_SIZE: '1' },
+          });
           naiveConsumerEventsPerSec = num(result.eventsPerSec);
-          run.notePeak('orderConsumer', result.peakRssMb, 'naive consumer run');
-          run.details.naiveConsumer = { events: naiveEvents.length, chunkSize: 1, ...result };
+          run.details.naiveConsumer = { chunkSize: 1, ...result };
           checkConsumer(result, 'naive consumer');
+        },
+      );
+
+      await run.part(
+        `consumer as one environment: ${sizes.oneEnvironmentOrders * 3} events, one invocation at a time`,
+        async () => {
+          const result = await freshConsumerRun(run, db, 'one-env', sizes.oneEnvironmentOrders, {
+            oneEnvironment: true,
+          });
+          run.notePeak(
+            'orderConsumer',
+            result.peakRssMb,
+            `one environment, one invocation of up to ${config.mappings.orderConsumer.batchSize} records at a time`,
+          );
+          run.details.consumerOneEnvironment = result;
+          checkConsumer(result, 'consumer (one environment)');
         },
       );
     }
@@ -413,6 +412,37 @@ function consumerSettings(config: StageConfig) {
   };
 }
 
+/** Orders (CREATED) and their lifecycle events on a fresh topic, consumed by a worker. */
+async function freshConsumerRun(
+  run: Run,
+  db: { pool: import('pg').Pool; envVars: Record<string, string> },
+  name: string,
+  orders: number,
+  options: { env?: Record<string, string>; oneEnvironment?: boolean },
+): Promise<Result> {
+  const { config } = run;
+  const ids = orderIds(`${name.slice(0, 1)}${run.runId}`, orders);
+  const events = lifecycleEvents(ids);
+  await insertOrders(db.pool, ids);
+  const topic = await run.topic(name, config.kafka.topics.orderEvents.partitions);
+  const producer = await directProducer(run);
+  await produceAll(producer, topic, events.map(eventMessage));
+  await producer.disconnect();
+  const dlq = await run.topic(`${name}-dlq`, config.kafka.topics.deadLetter.partitions);
+  const base = jobBase(run, db.envVars);
+  const result = await run.worker({
+    ...base,
+    env: { ...base.env, ...options.env },
+    kind: 'consumer',
+    topic,
+    deadLetterTopic: dlq,
+    groupId: `bench-${run.runId}-${name}`,
+    expected: events.length,
+    ...(options.oneEnvironment ? { oneEnvironment: true } : {}),
+  }).result;
+  return { events: events.length, ...result };
+}
+
 /** A consumer run only counts when every record was handled without failures. */
 function checkConsumer(result: Result, name: string) {
   const counters = obj(result.counters);
@@ -494,7 +524,6 @@ async function endToEnd(run: Run) {
   const relayed = await relay.result;
   run.notePeak('orderApi', written.peakRssMb, 'end-to-end writer (order API commands at 1,000/s)');
   run.notePeak('outboxRelay', relayed.peakRssMb, 'end-to-end relay');
-  run.notePeak('orderConsumer', consumed.peakRssMb, 'end-to-end consumer');
   const latency = obj(consumed.latency);
   run.details.e2e = {
     offeredPerSec: sizes.e2eRatePerSec,

@@ -16,6 +16,12 @@ export type WorkerJob =
       readonly deadLetterTopic: string;
       readonly groupId: string;
       readonly expected: number;
+      /**
+       * One Lambda execution environment: one invocation at a time (the emulator's partition
+       * concurrency 1). Without it the emulator's default runs one invocation per partition
+       * at once, all in this one process.
+       */
+      readonly oneEnvironment?: boolean;
     })
   | (JobBase & {
       readonly kind: 'triage';

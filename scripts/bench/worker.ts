@@ -4,11 +4,19 @@
 // event-source-mapping emulator), so its peak RSS is that function's alone.
 import { randomUUID } from 'node:crypto';
 import { orderCommands } from '../../lambdas/order-api/commands';
+import { consumeBatch } from '../../lambdas/order-consumer/consumer';
+import { createConsumerRuntime } from '../../lambdas/order-consumer/runtime';
 import { createPool } from '../../lambdas/shared/db/pool';
-import { parsePgEnv } from '../../lambdas/shared/env';
+import {
+  parseConsumerEnv,
+  parseKafkaEnv,
+  parsePgEnv,
+  parseRedisEnv,
+} from '../../lambdas/shared/env';
 import { METRICS } from '../../lambdas/shared/metrics-catalog';
 import { loadStageConfig, type StageName } from '../../lib/config/stage-config';
 import { dataFor } from '../../test/unit/order-consumer/events';
+import { startMapping } from '../local/esm-emulator';
 import type { MetricDatum, MetricSink } from '../local/metric-sink';
 import { startConsumerMapping, startRelayLoop, startTriageMapping } from '../local/pipeline';
 import { type ChildMessage, countingLogger, type ParentMessage, type WorkerJob } from './protocol';
@@ -123,7 +131,67 @@ async function relay(job: Job<'relay'>): Promise<Result> {
   };
 }
 
+/**
+ * The consumer as one execution environment: createConsumerRuntime and consumeBatch behind the
+ * emulator with one invocation at a time, each of up to the mapping's batch size (the pipeline
+ * module's mapping runs one per partition at once).
+ */
+async function consumerOneEnvironment(job: Job<'consumer'>): Promise<Result> {
+  const { config, env, logger } = common(job);
+  const counts = { applied: 0, duplicates: 0, deadLettered: 0 };
+  const chunks = collecting([METRICS.eventProcessingDuration]);
+  const kafkaEnv = parseKafkaEnv(env);
+  const rt = await createConsumerRuntime({
+    pgEnv: parsePgEnv(env),
+    kafkaEnv,
+    redisEnv: parseRedisEnv(env),
+    consumerEnv: parseConsumerEnv({ ...env, DLQ_TOPIC: job.deadLetterTopic }),
+    logger,
+    telemetry: {
+      applied: () => counts.applied++,
+      duplicate: () => counts.duplicates++,
+      deadLettered: () => counts.deadLettered++,
+      chunkDuration: (ms) =>
+        chunks.put({
+          namespace: '',
+          metricName: METRICS.eventProcessingDuration,
+          dimensions: {},
+          value: ms,
+          timestamp: 0,
+        }),
+    },
+  });
+  const mapping = await startMapping({
+    kafkaEnv,
+    topic: job.topic,
+    mapping: { ...config.mappings.orderConsumer, consumerGroupId: job.groupId },
+    handler: async (event) => ({
+      batchItemFailures: (await consumeBatch(event, rt.deps, rt.options)).batchItemFailures,
+    }),
+    onFailureTopic: job.deadLetterTopic,
+    logger,
+    partitionConcurrency: 1,
+  });
+  const measured = await throughput(
+    () => counts.applied + counts.duplicates + counts.deadLettered,
+    job.expected,
+    THROUGHPUT_TIMEOUT_MS,
+  );
+  const stats = mapping.stats();
+  await mapping.stop();
+  await rt.close();
+  return {
+    ...measured,
+    counters: { ...counts },
+    mapping: stats,
+    metrics: chunks.summary(),
+    log: logSummary(logger),
+    peakRssMb: peakRssMb(),
+  };
+}
+
 async function consumer(job: Job<'consumer'>): Promise<Result> {
+  if (job.oneEnvironment === true) return consumerOneEnvironment(job);
   const { config, env, logger } = common(job);
   // eventProcessingDuration: one chunk (idempotency gate + group commit) of a partition.
   const metrics = collecting([METRICS.eventProcessingDuration]);
