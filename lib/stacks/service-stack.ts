@@ -14,6 +14,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { SERVICES, type ServiceName } from '../../lambdas/shared/metrics-catalog';
+import { relaySettings, triageSettings } from '../config/function-environment';
 import type { FunctionConfig, MappingConfig, StageConfig } from '../config/stage-config';
 import { grantKafka, type KafkaAccess } from '../constructs/kafka-access';
 import { acknowledge } from '../constructs/nag';
@@ -88,13 +89,7 @@ export class ServiceStack extends Stack {
       SERVICES.outboxRelay,
       config.functions.outboxRelay,
       'Publishes committed outbox rows to MSK in order with an idempotent producer',
-      {
-        ...kafkaEnvironment(kafka),
-        OUTBOX_PUBLISHED_RETENTION_HOURS: String(config.outbox.publishedRetentionHours),
-        OUTBOX_BATCH_SIZE: String(config.outbox.relayBatchSize),
-        OUTBOX_POLL_INTERVAL_MS: String(config.outbox.relayPollIntervalMs),
-        RELAY_STOP_BEFORE_TIMEOUT_MS: String(config.outbox.relayStopBeforeTimeoutMs),
-      },
+      { ...kafkaEnvironment(kafka), ...relaySettings(config) },
       { writeTopics: [topics.events], idempotentProducer: true },
     );
     this.orderConsumer = fn(
@@ -112,12 +107,7 @@ export class ServiceStack extends Stack {
       SERVICES.dlqTriage,
       config.functions.dlqTriage,
       'Triage of dead letters: redrive with backoff or park',
-      {
-        ...kafkaEnvironment(kafka),
-        TRIAGE_MAX_REDRIVES: String(config.triage.maxRedrives),
-        TRIAGE_REDRIVE_BASE_DELAY_MS: String(config.triage.redriveBaseDelayMs),
-        TRIAGE_REDRIVE_MAX_DELAY_MS: String(config.triage.redriveMaxDelayMs),
-      },
+      { ...kafkaEnvironment(kafka), ...triageSettings(config) },
       { readTopics: [topics.dlq], groups: [groups.triage], writeTopics: [topics.events] },
     );
 

@@ -25,6 +25,7 @@ import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import { METRIC_DIMENSION, METRICS, SERVICES } from '../../lambdas/shared/metrics-catalog';
 import type { OutboxRow } from '../../lambdas/shared/outbox/outbox';
+import { relaySettings, triageSettings } from '../../lib/config/function-environment';
 import type { StageConfig } from '../../lib/config/stage-config';
 import { type MappingHandler, type RunningMapping, startMapping } from './esm-emulator';
 import { discardMetrics, type MetricSink } from './metric-sink';
@@ -81,15 +82,9 @@ export interface RunningRelay {
   stop(): Promise<RelaySummary>;
 }
 
-/** The relay's environment as the service stack sets it (lib/stacks/service-stack.ts). */
+/** The relay's environment as the service stack sets it. */
 export function relayEnvironment(config: StageConfig, topic: string): EnvRecord {
-  return {
-    ORDER_EVENTS_TOPIC: topic,
-    OUTBOX_PUBLISHED_RETENTION_HOURS: String(config.outbox.publishedRetentionHours),
-    OUTBOX_BATCH_SIZE: String(config.outbox.relayBatchSize),
-    OUTBOX_POLL_INTERVAL_MS: String(config.outbox.relayPollIntervalMs),
-    RELAY_STOP_BEFORE_TIMEOUT_MS: String(config.outbox.relayStopBeforeTimeoutMs),
-  };
+  return { ORDER_EVENTS_TOPIC: topic, ...relaySettings(config) };
 }
 
 export async function startRelayLoop(
@@ -290,12 +285,7 @@ export interface RunningTriage {
 
 /** Triage's environment as the service stack sets it. */
 export function triageEnvironment(config: StageConfig, redriveTopic: string): EnvRecord {
-  return {
-    ORDER_EVENTS_TOPIC: redriveTopic,
-    TRIAGE_MAX_REDRIVES: String(config.triage.maxRedrives),
-    TRIAGE_REDRIVE_BASE_DELAY_MS: String(config.triage.redriveBaseDelayMs),
-    TRIAGE_REDRIVE_MAX_DELAY_MS: String(config.triage.redriveMaxDelayMs),
-  };
+  return { ORDER_EVENTS_TOPIC: redriveTopic, ...triageSettings(config) };
 }
 
 export async function startTriageMapping(
