@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Admin } from 'kafkajs';
+import { pgClientConfig } from '../../lambdas/shared/db/pool';
 import { parseKafkaEnv, parseRedisEnv } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
 import type { LogSink } from '../../lambdas/shared/log-sink';
@@ -187,17 +188,22 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
 
     if (wants('raw')) {
       await run.part('raw limits', async () => {
-        rawLimits = await measureRawLimits(db.pool, parseRedisEnv(process.env), {
-          claimRows: Math.min(sizes.rawClaimRows, events.length),
-          claimBatch: config.outbox.relayBatchSize,
-          updateRows: sizes.rawUpdateRows,
-          updateBatch: 100,
-          setNxOps: sizes.rawSetNxOps,
-          setNxInFlight: 1_000,
-          singleTx: sizes.rawSingleTx,
-          outboxWrites: sizes.rawOutboxWrites,
-          outboxWriteConnections: E2E_WRITER_POOL,
-        });
+        rawLimits = await measureRawLimits(
+          db.pool,
+          pgClientConfig(db.env),
+          parseRedisEnv(process.env),
+          {
+            claimRows: Math.min(sizes.rawClaimRows, events.length),
+            claimBatch: config.outbox.relayBatchSize,
+            updateRows: sizes.rawUpdateRows,
+            updateBatch: 100,
+            setNxOps: sizes.rawSetNxOps,
+            setNxInFlight: 1_000,
+            singleTx: sizes.rawSingleTx,
+            outboxWrites: sizes.rawOutboxWrites,
+            outboxWriteConnections: E2E_WRITER_POOL,
+          },
+        );
         run.details.rawLimits = {
           ...rawLimits,
           updateBatch: 100,

@@ -3,7 +3,7 @@
 // and the consumer use, without any of the pipeline's code around them.
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
-import type pg from 'pg';
+import pg from 'pg';
 import type { RedisEnv } from '../../lambdas/shared/env';
 import type { RawLimits } from './report';
 import { perSecond } from './stats';
@@ -150,6 +150,7 @@ async function setNx(
  */
 async function outboxWrites(
   pool: pg.Pool,
+  config: pg.PoolConfig,
   count: number,
   connections: number,
   notify: boolean,
@@ -164,12 +165,14 @@ async function outboxWrites(
     );
   }
   const payload = JSON.stringify({ eventType: 'OrderPlaced', data: { n: 1 } });
+  // Its own pool: every writer holds its connection for the whole run.
+  const writers = new pg.Pool({ ...config, max: connections });
   let next = 0;
   try {
     const started = performance.now();
     await Promise.all(
       Array.from({ length: connections }, async () => {
-        const client = await pool.connect();
+        const client = await writers.connect();
         try {
           for (let i = next++; i < count; i = next++) {
             await client.query('BEGIN');
@@ -192,12 +195,15 @@ async function outboxWrites(
     );
     return perSecond(count, performance.now() - started);
   } finally {
+    await writers.end();
     await pool.query(`DROP TABLE raw_w_orders_${suffix}, raw_w_outbox_${suffix}`);
   }
 }
 
 export async function measureRawLimits(
   pool: pg.Pool,
+  /** Connection settings of the same database, for the concurrent writers' own pool. */
+  config: pg.PoolConfig,
   redis: RedisEnv,
   sizes: RawLimitSizes,
 ): Promise<RawLimits> {
@@ -214,12 +220,14 @@ export async function measureRawLimits(
     singleTxPerSec: await singleTransactions(pool, sizes.singleTx),
     outboxWritesPerSec: await outboxWrites(
       pool,
+      config,
       sizes.outboxWrites,
       sizes.outboxWriteConnections,
       true,
     ),
     outboxWritesNoNotifyPerSec: await outboxWrites(
       pool,
+      config,
       sizes.outboxWrites,
       sizes.outboxWriteConnections,
       false,
