@@ -53,6 +53,8 @@ export const relayKillDrill: Drill = {
           perTransaction,
           pace: () => sleep(intervalMs),
         });
+        // Awaited below; until then a failure must not surface as an unhandled rejection.
+        writer.catch(() => undefined);
         const childEnv = { ...h.childEnv, DRILL_ACK_PAUSE_MS: String(ACK_PAUSE_MS) };
         for (let trial = 1; trial <= trials; trial++) {
           const child = startChild('relay', childEnv, h.logPath);

@@ -77,6 +77,8 @@ async function restartDrill(
         pace: () => sleep(intervalMs),
         deadlineMs: 180_000,
       });
+      // Awaited below; until then a failure must not surface as an unhandled rejection.
+      writer.catch(() => undefined);
       // Restarts spread evenly through the writing.
       const gap = durationMs / (plan.restarts.length + 1);
       for (const [i, restart] of plan.restarts.entries()) {
