@@ -23,6 +23,9 @@ export interface BenchSizes {
   readonly e2eRatePerSec: number;
   readonly e2eWarmupMs: number;
   readonly e2eDurationMs: number;
+  /** A second end-to-end run at a rate the order API can accept, to separate its ceiling. */
+  readonly e2eReferenceRatePerSec: number;
+  readonly e2eReferenceDurationMs: number;
   /** Fresh processes per function for the cold-start figure (the median is reported). */
   readonly coldInitRuns: number;
 }
@@ -40,6 +43,8 @@ export const FULL_SIZES: BenchSizes = {
   e2eRatePerSec: 1_000,
   e2eWarmupMs: 5_000,
   e2eDurationMs: 30_000,
+  e2eReferenceRatePerSec: 250,
+  e2eReferenceDurationMs: 20_000,
   coldInitRuns: 5,
 };
 
@@ -57,6 +62,8 @@ export const QUICK_SIZES: BenchSizes = {
   e2eRatePerSec: 1_000,
   e2eWarmupMs: 1_000,
   e2eDurationMs: 4_000,
+  e2eReferenceRatePerSec: 250,
+  e2eReferenceDurationMs: 3_000,
   coldInitRuns: 1,
 };
 

@@ -65,6 +65,13 @@ export interface E2eDetail {
   readonly notApplied: number;
 }
 
+/** The end-to-end run at the lower reference rate (not a target; it locates the bound). */
+export interface E2eReference extends E2eDetail {
+  readonly p50Ms: number | null;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
 export interface BenchResult {
   readonly date: string;
   readonly mode: 'full' | 'quick';
@@ -77,6 +84,7 @@ export interface BenchResult {
   readonly e2eP95Ms: number | null;
   readonly e2eP99Ms: number | null;
   readonly e2e?: E2eDetail;
+  readonly e2eReference?: E2eReference;
   readonly bundleBytes: PerFunction;
   /** Median over the repetitions: module load plus first invocation, in a fresh process. */
   readonly coldInitMs: PerFunction;
@@ -249,7 +257,7 @@ export function renderReport(result: BenchResult): string {
     ],
   );
   const e = result.e2e;
-  const e2eLine =
+  const e2eLine: string[] =
     e === undefined
       ? []
       : [
@@ -260,6 +268,14 @@ export function renderReport(result: BenchResult): string {
             `${integer.format(e.samples)} samples, max ${formatValue(e.maxMs, 'ms')}; ` +
             `${integer.format(e.notApplied)} not applied`,
         ];
+  const ref = result.e2eReference;
+  if (ref !== undefined) {
+    e2eLine.push(
+      `end to end at ${formatValue(ref.offeredPerSec, 'events/s')} (reference, no target): ` +
+        `p50 ${formatValue(ref.p50Ms, 'ms')}, p95 ${formatValue(ref.p95Ms, 'ms')}, ` +
+        `p99 ${formatValue(ref.p99Ms, 'ms')}; ${integer.format(ref.writeErrors)} writes failed`,
+    );
+  }
   const limits = result.rawLimits;
   const raw = formatTable(
     ['raw limit (same run)', 'value', 'project figure ÷ limit'],
