@@ -93,6 +93,8 @@ export interface BenchResult {
   readonly ratios: Readonly<Record<string, number>>;
   readonly targets: readonly TargetResult[];
   readonly details: Readonly<Record<string, unknown>>;
+  /** Conditions a figure was measured under that change its meaning (e.g. an overloaded writer). */
+  readonly warnings: readonly string[];
   /** Parts that could not be measured, with the reason. */
   readonly errors: readonly string[];
 }
@@ -347,6 +349,8 @@ export function renderReport(result: BenchResult): string {
     `${result.targets.length - missedCount} of ${result.targets.length} targets met` +
       (result.errors.length > 0 ? `; ${result.errors.length} part(s) not measured:` : ''),
     ...result.errors.map((e) => `  - ${e}`),
+    ...(result.warnings.length > 0 ? ['notes:'] : []),
+    ...result.warnings.map((w) => `  - ${w}`),
   ].join('\n');
 }
 

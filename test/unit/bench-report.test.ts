@@ -124,6 +124,7 @@ describe('rendering', () => {
     ratios: ratiosOf(figures),
     targets: targetResults(figures),
     details: {},
+    warnings: ['e2e: writes failed at the offered rate'],
     errors: ['e2e: something'],
   };
 
@@ -134,6 +135,7 @@ describe('rendering', () => {
     expect(text).toContain('bundleBytes +50 %');
     expect(text).toContain('6 of 9 targets met; 1 part(s) not measured:');
     expect(text).toContain('  - e2e: something');
+    expect(text).toContain('notes:\n  - e2e: writes failed at the offered rate');
   });
 
   it('the JSON line is one line that parses back to the result with the issue keys', () => {
