@@ -74,7 +74,10 @@ export interface Accounting {
   readonly misfiled: readonly Misfiled[];
   /** Bad inputs not parked by triage with their expected type (only meaningful with triage). */
   readonly parkedMisfiled: readonly Misfiled[];
-  /** Good inputs that ended dead-lettered instead of applied (not lost; listed by type). */
+  /**
+   * Good inputs that ended dead-lettered instead of applied (not lost), by the sequence of
+   * types their dead letters carried (e.g. TRANSIENT→INVALID_TRANSITION).
+   */
   readonly goodDeadLetteredByType: Readonly<Record<string, number>>;
   /** Orders whose every event applied but whose final state or version is not the plan's. */
   readonly stateMismatches: readonly string[];
@@ -246,12 +249,14 @@ export async function account(
     }
     if (types !== undefined) {
       deadLettered++;
-      // The type of record: a typed one wins over the backstop's untyped copy.
+      // Every copy of an input sits in one dead-letter partition (same key), in the order it
+      // was written: the last typed one is the type it ended with (after redrives).
       const typed = [...types].filter((t) => t !== UNTYPED);
-      const type = typed[0] ?? UNTYPED;
+      const type = typed.at(-1) ?? UNTYPED;
       add(deadLetteredByType, type);
       add(row.deadLettered, type);
-      if (input.expected === 'apply') add(goodDeadLetteredByType, type);
+      // For good events the path tells why, e.g. TRANSIENT→INVALID_TRANSITION.
+      if (input.expected === 'apply') add(goodDeadLetteredByType, [...types].join('→'));
       else if (!types.has(input.expected) || typed.length > 1) {
         misfiled.push({
           id: input.id,

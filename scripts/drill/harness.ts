@@ -33,6 +33,7 @@ import {
   type DrillTopics,
   drillAdmin,
 } from './setup';
+import { readTopic } from './topic-reader';
 
 export interface Endpoints {
   readonly pg: PgEnv;
@@ -98,8 +99,11 @@ export interface Harness {
   startConsumer(): Promise<RunningConsumer>;
   startRelay(): Promise<RunningRelay>;
   startTriage(): Promise<RunningTriage>;
-  /** Records before the consumer group's committed offsets on the order-events topic. */
-  consumerCommitted(): Promise<number>;
+  /**
+   * Records at or past the consumer group's committed offsets (so they will be delivered
+   * again) whose event already has its processed_events row: applied but not committed.
+   */
+  appliedButUncommitted(): Promise<number>;
   /** processed_events rows (events applied). */
   appliedCount(): Promise<number>;
   /** Variables a child process needs to run a component of this drill. */
@@ -169,16 +173,30 @@ export async function createHarness(
     }
   }
 
-  /** Records before the group's committed offsets (what it will not be given again). */
-  async function committedRecords(groupId: string, topic: string): Promise<number> {
+  async function appliedButUncommitted(): Promise<number> {
     const admin = drillAdmin(endpoints.kafkaEnv);
     await admin.connect();
+    let from: Map<number, bigint>;
     try {
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+      const [committed] = await admin.fetchOffsets({
+        groupId: groups.consumer,
+        topics: [topics.topics.orderEvents],
+      });
+      from = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
     } finally {
       await admin.disconnect();
     }
+    const records = await readTopic(endpoints.kafkaEnv, topics.topics.orderEvents);
+    const pending = records
+      .filter((r) => BigInt(r.offset) >= (from.get(r.partition) ?? 0n))
+      .map((r) => r.headers.find((x) => x.key === 'eventId')?.value)
+      .filter((v) => v !== undefined && v !== null)
+      .map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('utf8')));
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(DISTINCT event_id)::int AS n FROM processed_events WHERE event_id = ANY($1)',
+      [pending],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   async function pendingOutbox(): Promise<number> {
@@ -224,7 +242,7 @@ export async function createHarness(
         failureTopic: topics.topics.triageFailures,
         groupId: groups.triage,
       }),
-    consumerCommitted: () => committedRecords(groups.consumer, topics.topics.orderEvents),
+    appliedButUncommitted,
     async appliedCount() {
       const { rows } = await db.pool.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM processed_events',

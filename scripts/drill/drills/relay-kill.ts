@@ -40,26 +40,25 @@ export const relayKillDrill: Drill = {
       );
       const events = interleave(plans, random);
       const perTransaction = 5;
-      // Spread the writes over the trials (about 1.5 s each), so every relay has work.
-      const intervalMs = Math.max(
-        1,
-        Math.floor((trials * 1_500) / (events.length / perTransaction)),
-      );
+      // Each trial's share of the orders is written while that relay runs, so it always has
+      // work when it is killed.
+      const share = Math.ceil(events.length / trials);
+      const intervalMs = Math.max(1, Math.floor(MAX_KILL_DELAY_MS / (share / perTransaction)));
       const consumer = await h.startConsumer();
       const kills: Array<{ point: KillPoint; mode: string; afterMs: number }> = [];
       let drained = false;
       try {
-        const writer = writeOutbox(h.db.pool, events, {
-          perTransaction,
-          pace: () => sleep(intervalMs),
-        });
-        // Awaited below; until then a failure must not surface as an unhandled rejection.
-        writer.catch(() => undefined);
         const childEnv = { ...h.childEnv, DRILL_ACK_PAUSE_MS: String(ACK_PAUSE_MS) };
         for (let trial = 1; trial <= trials; trial++) {
           const child = startChild('relay', childEnv, h.logPath);
           await child.waitForLine(/^READY$/, 60_000);
           const up = Date.now();
+          const writer = writeOutbox(h.db.pool, events.slice((trial - 1) * share, trial * share), {
+            perTransaction,
+            pace: () => sleep(intervalMs),
+          });
+          // Awaited after the kill; until then a failure must not surface as unhandled.
+          writer.catch(() => undefined);
           // Alternate: a kill on the next broker ack aims at the dangerous window every time.
           const mode = trial % 2 === 1 ? 'on-ack' : 'random-time';
           if (mode === 'random-time') {
@@ -75,6 +74,7 @@ export const relayKillDrill: Drill = {
           }
           const afterMs = Date.now() - up;
           await child.kill('SIGKILL');
+          await writer;
           const acks = child.lines.filter((l) => l.startsWith('ACKED '));
           const last = acks.at(-1)?.slice('ACKED '.length).split(',') ?? [];
           let point: KillPoint = 'before-first-ack';
@@ -91,7 +91,6 @@ export const relayKillDrill: Drill = {
             `trial ${trial}/${trials}: killed ${afterMs} ms after start (${mode}): ${point}`,
           );
         }
-        await writer;
         // The last relay is not killed: it drains the outbox, then stops on SIGTERM.
         const last = startChild('relay', childEnv, h.logPath);
         await last.waitForLine(/^READY$/, 60_000);
