@@ -34,6 +34,7 @@ import {
   drillAdmin,
 } from './setup';
 import { readTopic } from './topic-reader';
+import type { Check } from './types';
 
 export interface Endpoints {
   readonly pg: PgEnv;
@@ -117,6 +118,12 @@ export interface Harness {
     options?: { viaOutbox?: boolean; triage?: boolean; until?: () => Promise<boolean> },
   ): Promise<boolean>;
   account(inputs: readonly DrillInput[], orders: readonly ExpectedOrder[]): Promise<Accounting>;
+  /**
+   * Uncaught errors raised in this process while the drill ran (e.g. a pg client that lost its
+   * connection with no 'error' listener): a component crash. Recorded so the drill reports it
+   * as a failed check instead of the whole run dying; in production the process would exit.
+   */
+  crashCheck(): Check;
   close(): Promise<void>;
 }
 
@@ -138,6 +145,12 @@ export async function createHarness(
     throw error;
   }
   const { logger, path } = fileLogger(`${name}-${topics.groupSuffix.slice(-10)}`);
+  const crashes: string[] = [];
+  const onCrash = (error: unknown) => {
+    crashes.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
   const brokers = endpoints.kafkaEnv.auth === 'none' ? endpoints.kafkaEnv.brokers.join(',') : '';
   const env: Record<string, string> = {
     ...db.envVars,
@@ -287,7 +300,13 @@ export async function createHarness(
         kafkaEnv: endpoints.kafkaEnv,
         topics: topics.topics,
       }),
+    crashCheck: () => ({
+      name: `no uncaught error in the pipeline process${crashes.length > 0 ? ` (${crashes.length}: ${crashes[0]})` : ''}`,
+      ok: crashes.length === 0,
+    }),
     async close() {
+      process.off('uncaughtException', onCrash);
+      process.off('unhandledRejection', onCrash);
       await topics.drop().catch(() => undefined);
       await db.drop().catch(() => undefined);
     },

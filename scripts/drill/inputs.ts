@@ -161,6 +161,12 @@ export async function writeOutbox(
 async function appendTransaction(pool: Pool, events: readonly OrderEvent[]): Promise<void> {
   const client = await pool.connect();
   let failed: Error | undefined;
+  // A checked-out client has no 'error' listener (pg-pool removes its idle one): a server that
+  // dies between two statements must fail this transaction, not crash the process.
+  const onError = (error: Error) => {
+    failed = error;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     for (const e of events) await appendEvent(client, e);
@@ -170,6 +176,7 @@ async function appendTransaction(pool: Pool, events: readonly OrderEvent[]): Pro
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(failed);
   }
 }

@@ -83,6 +83,7 @@ export const consumerKillDrill: Drill = {
       const accounting = await h.account(inputs, orders);
       const checks = [
         ...baseChecks(accounting),
+        h.crashCheck(),
         { name: `${kills} kill(s) mid-batch`, ok: killLog.length === kills },
         {
           name: 'applied records were redelivered after a kill (offsets not committed)',

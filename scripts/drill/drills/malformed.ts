@@ -47,6 +47,7 @@ export const malformedDrill: Drill = {
       const accounting = await h.account(inputs, []);
       const checks = [
         ...baseChecks(accounting),
+        h.crashCheck(),
         { name: 'consumer drained the topic', ok: drained },
         { name: 'no invocation threw', ok: consumer.counters.errors === 0 },
         {

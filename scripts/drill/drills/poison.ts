@@ -234,6 +234,7 @@ export const poisonDrill: Drill = {
       const accounting = await h.account(inputs, orders);
       const checks = [
         ...baseChecks(accounting),
+        h.crashCheck(),
         { name: 'pipeline drained', ok: drained },
         {
           name: 'every bad input parked by triage with its type',

@@ -115,6 +115,7 @@ export const relayKillDrill: Drill = {
       const count = (p: KillPoint) => kills.filter((k) => k.point === p).length;
       const checks = [
         ...baseChecks(accounting),
+        h.crashCheck(),
         { name: `${trials} SIGKILL trials`, ok: kills.length === trials },
         {
           name: 'at least one kill between broker ack and commit',

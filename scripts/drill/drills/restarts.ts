@@ -59,6 +59,7 @@ async function restartDrill(
   let drained = false;
   let drainMs = 0;
   let accounting: Accounting;
+  let crashCheck: Check;
   let plans: ReturnType<typeof planOrders> = [];
   try {
     const pipeline = await h.startPipeline();
@@ -102,12 +103,14 @@ async function restartDrill(
       events: p.events.length,
     }));
     accounting = await h.account(inputsOf(plans), orders);
+    crashCheck = h.crashCheck();
   } finally {
     await h.close();
     await plan.stop();
   }
   const checks: Check[] = [
     ...baseChecks(accounting),
+    crashCheck,
     {
       name: `${plan.restarts.length} restart(s) while events flowed`,
       ok: restartTimes.length === plan.restarts.length,
