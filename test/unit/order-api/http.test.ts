@@ -7,7 +7,12 @@ import {
   ORDER_API_METRICS,
   type RequestLogger,
 } from '../../../lambdas/order-api/http';
-import { type HttpEventInput, httpEvent, lambdaContext, parseBody } from '../../../scripts/local/http-event';
+import {
+  type HttpEventInput,
+  httpEvent,
+  lambdaContext,
+  parseBody,
+} from '../../../scripts/local/http-event';
 
 interface LogLine {
   readonly level: string;
