@@ -55,8 +55,8 @@ export function sharedEndpoints(env: NodeJS.ProcessEnv): Endpoints {
 /** Where drill logs go: one JSON-lines file per drill run (the pipeline's warnings and errors). */
 export const DRILL_LOG_DIR = join(REPO_ROOT, '.cache', 'drill', 'logs');
 
-/** A LogSink appending warn/error lines (info with `verbose`) to a file; never to the terminal. */
-export function fileLogger(name: string, verbose = false): { logger: LogSink; path: string } {
+/** A LogSink appending warn and error lines to a file, never to the terminal. */
+export function fileLogger(name: string): { logger: LogSink; path: string } {
   mkdirSync(DRILL_LOG_DIR, { recursive: true });
   const path = join(DRILL_LOG_DIR, `${name}.log`);
   const write =
@@ -80,7 +80,7 @@ export function fileLogger(name: string, verbose = false): { logger: LogSink; pa
     logger: {
       error: write('error'),
       warn: write('warn'),
-      info: verbose ? write('info') : none,
+      info: none,
       debug: none,
     },
   };
