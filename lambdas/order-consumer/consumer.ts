@@ -3,7 +3,11 @@
 // state transition with its processed_events row (many records per PostgreSQL transaction),
 // or dead-letter it with its type. A record is reported as failed (so the mapping redelivers
 // from it) only when it was neither applied nor dead-lettered.
-import { buildDeadLetter, type DeadLetterMessage } from '../shared/dead-letter/message';
+import {
+  buildDeadLetter,
+  type DeadLetterMessage,
+  redriveStateFromHeaders,
+} from '../shared/dead-letter/message';
 import {
   CircuitOpenError,
   classify,
@@ -279,6 +283,10 @@ async function writeDeadLetters(
     if (r.kind !== 'dead-letter') return;
     const record = records[i] as KafkaRecord;
     const at = new Date(now());
+    // A redriven record carries its history: triage's redrive limit counts across cycles.
+    const prior = redriveStateFromHeaders(record.headers);
+    // A header from the future (skewed clock, forged record) must not break the dead letter.
+    const first = prior.firstFailureAt && prior.firstFailureAt < at ? prior.firstFailureAt : at;
     messages.push(
       buildDeadLetter({
         value: record.value,
@@ -286,8 +294,10 @@ async function writeDeadLetters(
         headers: record.headers,
         source: { topic: record.topic, partition: record.partition, offset: record.offset },
         error: r.error,
-        attempts,
-        firstFailureAt: at,
+        attempts: prior.priorAttempts + attempts,
+        firstFailureAt: first,
+        lastFailureAt: at,
+        redriveCount: prior.redriveCount,
       }),
     );
     targets.push(record);

@@ -364,6 +364,42 @@ describe('consumeBatch: duplicates', () => {
   );
 });
 
+describe('consumeBatch: a redriven record that fails again', () => {
+  const header = (key: string, value: string) => ({ [key]: [...Buffer.from(value)] });
+
+  it('keeps its redrive history, so triage's redrive limit counts across cycles', async () => {
+    const h = new Harness();
+    const redriven = {
+      ...rec(0, 9, { raw: 'still not json' }),
+      headers: [
+        header('redriveCount', '2'),
+        header('attempts', '4'),
+        header('firstFailureAt', '2026-03-01T11:59:00.000Z'),
+      ],
+    };
+    await h.consume(msk(redriven));
+    const [message] = h.dl.calls.flatMap((c) => c.messages);
+    expect(message).toMatchObject({
+      errorType: 'SCHEMA_VIOLATION',
+      redriveCount: 2,
+      attempts: 5,
+      firstFailureAt: '2026-03-01T11:59:00.000Z',
+      lastFailureAt: new Date(NOW).toISOString(),
+    });
+  });
+
+  it('ignores a first-failure time from the future', async () => {
+    const h = new Harness();
+    const forged = {
+      ...rec(0, 10, { raw: 'nope' }),
+      headers: [header('firstFailureAt', '2099-01-01T00:00:00.000Z')],
+    };
+    await h.consume(msk(forged));
+    const [message] = h.dl.calls.flatMap((c) => c.messages);
+    expect(message).toMatchObject({ redriveCount: 0, attempts: 1, firstFailureAt: new Date(NOW).toISOString() });
+  });
+});
+
 describe('consumeBatch: a copy in the same batch as its original', () => {
   it('is a duplicate at once: no in-progress conflict, no retry, one application', async () => {
     const h = new Harness();
