@@ -63,23 +63,23 @@ export function startChild(
       const seen = lines.find((l) => pattern.test(l));
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const waiter = { pattern, resolve };
-        waiters.add(waiter);
         const timer = setTimeout(() => {
           waiters.delete(waiter);
           reject(new Error(`${name} child printed no line matching ${pattern} in ${timeoutMs} ms`));
         }, timeoutMs);
+        const waiter = {
+          pattern,
+          resolve: (line: string) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        };
+        waiters.add(waiter);
         void exited.then(({ code, signal }) => {
-          if (!waiters.has(waiter)) return;
-          waiters.delete(waiter);
+          if (!waiters.delete(waiter)) return;
           clearTimeout(timer);
           reject(new Error(`${name} child exited (${signal ?? code}) before printing ${pattern}`));
         });
-        const original = waiter.resolve;
-        waiter.resolve = (l) => {
-          clearTimeout(timer);
-          original(l);
-        };
       });
     },
     async kill(signal) {
