@@ -12,6 +12,13 @@ const FORMAT_MAJOR = 1;
 
 /** Long messages (stack-like driver output) would only bloat every dead letter. */
 export const MAX_ERROR_MESSAGE_LENGTH = 2_000;
+/**
+ * Largest value whose parsed copy rides along in `original.json`. A dead letter holds the value
+ * as base64 (4/3) plus that copy (~1): about 2.3 times the record. Above this size the copy is
+ * left out so the dead letter stays under Kafka's (and MSK's) default 1 MiB message limit for
+ * records up to ~750 KB; the exact bytes stay in `original.value` either way.
+ */
+export const MAX_JSON_COPY_BYTES = 384 * 1024;
 
 /**
  * Headers on the dead-letter record, so triage can route without parsing the value. The
@@ -126,7 +133,7 @@ export function buildDeadLetter(input: BuildDeadLetterInput): DeadLetterMessage 
     aggregateId: pick('aggregateId'),
     original: {
       value: toBase64(input.value),
-      ...(json.ok ? { json: json.value } : {}),
+      ...(json.ok && (input.value?.length ?? 0) <= MAX_JSON_COPY_BYTES ? { json: json.value } : {}),
     },
   };
   const parsed = deadLetterSchema.safeParse(message);

@@ -10,6 +10,7 @@ import {
   decodeDeadLetter,
   encodeDeadLetter,
   MAX_ERROR_MESSAGE_LENGTH,
+  MAX_JSON_COPY_BYTES,
   redriveStateFromHeaders,
   toDeadLetterRow,
   toRedriveRecord,
@@ -138,6 +139,32 @@ describe('buildDeadLetter', () => {
     ['empty topic', { source: { topic: '', partition: 0, offset: 0 } }],
   ])('rejects %s', (_label, overrides) => {
     expect(() => buildDeadLetter(input(overrides))).toThrow(RangeError);
+  });
+});
+
+describe('buildDeadLetter: large records', () => {
+  const jsonOfSize = (bytes: number) => {
+    const base = { ...EVENT, data: { filler: '' } };
+    const filler = 'x'.repeat(bytes - JSON.stringify(base).length);
+    const value = Buffer.from(JSON.stringify({ ...base, data: { filler } }), 'utf8');
+    expect(value.length).toBe(bytes);
+    return value;
+  };
+
+  it('keeps the parsed copy up to MAX_JSON_COPY_BYTES', () => {
+    const message = buildDeadLetter(input({ value: jsonOfSize(MAX_JSON_COPY_BYTES) }));
+    expect(message.original.json).toBeDefined();
+    expect(encodeDeadLetter(message).value.length).toBeLessThan(1024 * 1024);
+  });
+
+  it('leaves the copy out above it, so a 700 KB record still fits a 1 MiB message', () => {
+    const value = jsonOfSize(700 * 1024);
+    const message = buildDeadLetter(input({ value }));
+    expect(message.original.json).toBeUndefined();
+    expect(Buffer.from(message.original.value ?? '', 'base64').equals(value)).toBe(true);
+    expect(encodeDeadLetter(message).value.length).toBeLessThan(1024 * 1024);
+    // Envelope fields are still read from the record for the row and the headers.
+    expect(message.eventId).toBe(String(EVENT.eventId));
   });
 });
 

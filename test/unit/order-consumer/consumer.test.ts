@@ -367,7 +367,7 @@ describe('consumeBatch: duplicates', () => {
 describe('consumeBatch: a redriven record that fails again', () => {
   const header = (key: string, value: string) => ({ [key]: [...Buffer.from(value)] });
 
-  it('keeps its redrive history, so triage's redrive limit counts across cycles', async () => {
+  it('keeps its redrive history, so the redrive limits of triage count across cycles', async () => {
     const h = new Harness();
     const redriven = {
       ...rec(0, 9, { raw: 'still not json' }),
@@ -396,7 +396,11 @@ describe('consumeBatch: a redriven record that fails again', () => {
     };
     await h.consume(msk(forged));
     const [message] = h.dl.calls.flatMap((c) => c.messages);
-    expect(message).toMatchObject({ redriveCount: 0, attempts: 1, firstFailureAt: new Date(NOW).toISOString() });
+    expect(message).toMatchObject({
+      redriveCount: 0,
+      attempts: 1,
+      firstFailureAt: new Date(NOW).toISOString(),
+    });
   });
 });
 
