@@ -45,17 +45,8 @@ export interface Drill {
   run(ctx: DrillContext): Promise<DrillResult>;
 }
 
-/** A seeded generator (mulberry32) so a run can be repeated with --seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** Seeded, so a run can be repeated with --seed (the workload's generator). */
+export { seededRandom } from '../local/workload';
 
 /** Passed when every non-advisory check holds. */
 export function verdict(checks: readonly Check[]): boolean {
