@@ -63,6 +63,12 @@ export function createPool(env: PgEnv, options: ClientOptions = {}): pg.Pool {
   const pool = new pg.Pool(poolConfig(env, options));
   // An idle client losing its connection emits here; without a listener the process crashes.
   pool.on('error', (error) => logger.warn('idle PostgreSQL client failed', { error }));
+  // The pool stops listening while a client is checked out (e.g. the relay holding its
+  // transaction across the broker's acknowledgement); a server crash then would be uncaught.
+  // The caller's next query fails and it releases the client with the error.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => logger.warn('PostgreSQL connection lost', { error }));
+  });
   return pool;
 }
 
