@@ -3,15 +3,12 @@
 // names, removed again at the end.
 import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
-import pg from 'pg';
-import { runMigrationsWithNewClient } from '../../lambdas/migrate/run-migrations';
-import { pgClientConfig } from '../../lambdas/shared/db/pool';
 import type { KafkaEnv, PgEnv } from '../../lambdas/shared/env';
-import { repoMigrationsDir } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import type { StageConfig } from '../../lib/config/stage-config';
 import type { PipelineTopics } from '../local/pipeline';
+import { createScratchDatabase, type ScratchDatabase } from '../services/scratch-database';
 
 export const quietLogger: LogSink = {
   error: () => undefined,
@@ -20,57 +17,15 @@ export const quietLogger: LogSink = {
   debug: () => undefined,
 };
 
-export interface DrillDatabase {
-  readonly env: PgEnv;
-  /** PG* variables of this database, for child processes. */
-  readonly envVars: Record<string, string>;
-  readonly pool: pg.Pool;
-  drop(): Promise<void>;
-}
+export type DrillDatabase = ScratchDatabase;
 
 /** Short unique suffix for names (database names: lower case, digits and underscores). */
 export function uniqueSuffix(): string {
   return randomUUID().replaceAll('-', '').slice(0, 10);
 }
 
-export async function createDrillDatabase(base: PgEnv, prefix: string): Promise<DrillDatabase> {
-  const name = `drill_${prefix}_${uniqueSuffix()}`;
-  const admin = new pg.Client(pgClientConfig(base));
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const env: PgEnv = { ...base, database: name, poolMax: 10 };
-  await runMigrationsWithNewClient(pgClientConfig(env), {
-    dir: repoMigrationsDir(),
-    logger: quietLogger,
-  });
-  const pool = new pg.Pool({ ...pgClientConfig(env), max: 5 });
-  // Idle clients die when a drill restarts PostgreSQL; the pool replaces them on next use.
-  pool.on('error', () => undefined);
-  return {
-    env,
-    envVars: {
-      PGHOST: env.host,
-      PGPORT: String(env.port),
-      PGDATABASE: env.database,
-      PGUSER: env.user,
-    },
-    pool,
-    async drop() {
-      await pool.end().catch(() => undefined);
-      const c = new pg.Client(pgClientConfig(base));
-      c.on('error', () => undefined);
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+export function createDrillDatabase(base: PgEnv, prefix: string): Promise<DrillDatabase> {
+  return createScratchDatabase(base, `drill_${prefix}_${uniqueSuffix()}`, { poolMax: 10 });
 }
 
 export interface DrillTopics {

@@ -2,12 +2,14 @@
 // real migrations), unique topics on the real broker, and a consumer that collects messages.
 import { randomUUID } from 'node:crypto';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
-import { runMigrationsWithNewClient } from '../../lambdas/migrate/run-migrations';
-import { pgClientConfig } from '../../lambdas/shared/db/pool';
-import { type PgEnv, parseKafkaEnv, parsePgEnv, repoMigrationsDir } from '../../lambdas/shared/env';
+import type pg from 'pg';
+import { parseKafkaEnv, parsePgEnv } from '../../lambdas/shared/env';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import { appendEvent, type OutboxEvent } from '../../lambdas/shared/outbox/outbox';
+import {
+  createScratchDatabase,
+  type ScratchDatabase,
+} from '../../scripts/services/scratch-database';
 
 // Expected errors (a stopped broker) would flood the output; assertions report failures.
 export const quietLogger: LogSink = {
@@ -35,48 +37,11 @@ export function testKafka(): Kafka {
   return new Kafka({ clientId: 'it', brokers: brokers(), logLevel: logLevel.NOTHING });
 }
 
-export interface TestDatabase {
-  readonly env: PgEnv;
-  /** The same database as PG* variables, for child processes. */
-  readonly envVars: Record<string, string>;
-  readonly pool: pg.Pool;
-  drop(): Promise<void>;
-}
+export type TestDatabase = ScratchDatabase;
 
 /** A fresh database with the project's migrations applied. */
-export async function createTestDatabase(prefix: string): Promise<TestDatabase> {
-  const base = parsePgEnv(process.env);
-  const name = `${prefix}_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client(pgClientConfig(base));
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const env: PgEnv = { ...base, database: name, poolMax: 10 };
-  await runMigrationsWithNewClient(pgClientConfig(env), {
-    dir: repoMigrationsDir(),
-    logger: quietLogger,
-  });
-  const pool = new pg.Pool({ ...pgClientConfig(env), max: 10 });
-  // pool.end() returns before every connection has closed; DROP … WITH (FORCE) then terminates
-  // the stragglers (57P01), which the pool re-emits: expected at teardown, not a test failure.
-  pool.on('error', () => undefined);
-  return {
-    env,
-    envVars: {
-      PGHOST: env.host,
-      PGPORT: String(env.port),
-      PGDATABASE: env.database,
-      PGUSER: env.user,
-    },
-    pool,
-    async drop() {
-      await pool.end();
-      const c = new pg.Client(pgClientConfig(base));
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+export function createTestDatabase(prefix: string): Promise<TestDatabase> {
+  return createScratchDatabase(parsePgEnv(process.env), `${prefix}_${randomUUID().slice(0, 8)}`);
 }
 
 export async function createTopic(admin: Admin, prefix: string, partitions = 6): Promise<string> {
