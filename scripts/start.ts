@@ -353,6 +353,7 @@ export function formatSummary(s: StartSummary, log?: { warnings: number; errors:
     'Summary',
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
     `  produced = processed + parked + lost: ${s.produced} = ${s.processed} + ${s.parked} + ${s.lost} (${check})`,
+    ...s.unexpectedExamples.map((e) => `  not as planned: ${e}`),
     ...(log && (log.warnings || log.errors)
       ? [`  handler log: ${log.warnings} warnings, ${log.errors} errors (.cache/npm-start.log)`]
       : []),

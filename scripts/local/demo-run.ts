@@ -264,6 +264,8 @@ export interface Accounting {
   readonly lost: number;
   /** Accounted for, but not as planned (e.g. a good event parked). */
   readonly unexpected: number;
+  /** Up to five of them, to look up in the handler log. */
+  readonly unexpectedExamples: readonly string[];
 }
 
 export async function account(
@@ -308,6 +310,15 @@ export async function account(
   let parked = 0;
   let lost = 0;
   let unexpected = 0;
+  const unexpectedExamples: string[] = [];
+  const note = (item: ProducedItem, got: string) => {
+    unexpected++;
+    if (unexpectedExamples.length < 5) {
+      unexpectedExamples.push(
+        `${item.label} ${item.eventId ?? ''} expected ${item.expected}, got ${got}`,
+      );
+    }
+  };
   const parkedByType: Partial<Record<ErrorType, number>> = {};
   for (const item of items) {
     const parkedAs =
@@ -315,11 +326,11 @@ export async function account(
       (item.eventId ? parkedById.get(item.eventId) : undefined);
     if (item.eventId && processed.has(item.eventId)) {
       processedCount++;
-      if (item.expected !== 'processed') unexpected++;
+      if (item.expected !== 'processed') note(item, 'processed');
     } else if (parkedAs !== undefined) {
       parked++;
       parkedByType[parkedAs] = (parkedByType[parkedAs] ?? 0) + 1;
-      if (item.expected !== parkedAs) unexpected++;
+      if (item.expected !== parkedAs) note(item, `parked ${parkedAs}`);
     } else {
       lost++;
     }
@@ -334,6 +345,7 @@ export async function account(
     ),
     lost,
     unexpected,
+    unexpectedExamples,
   };
 }
 

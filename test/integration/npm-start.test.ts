@@ -23,7 +23,7 @@ describe('npm start', () => {
       ],
       { cwd: ROOT, encoding: 'utf8', timeout: 240_000 },
     );
-    expect(run.status, run.stderr).toBe(0);
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
     const lines = run.stdout.trim().split('\n');
     const summary = JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>;
     for (const key of [
