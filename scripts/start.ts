@@ -248,6 +248,9 @@ async function main(): Promise<void> {
   };
   const ticker = setInterval(progress, 1_000);
 
+  const { rows: clock } = await pool.query<{ now: Date }>('SELECT now() AS now');
+  const runStartedAt = clock[0]?.now;
+  if (runStartedAt === undefined) throw new Error('PostgreSQL did not tell the time');
   let result: Accounting;
   try {
     await driveWorkload({
@@ -264,7 +267,7 @@ async function main(): Promise<void> {
       pace: pacer(args.rate),
       concurrency: 16,
     });
-    result = await drain(() => account(pool, topic, ledger.items), {
+    result = await drain(() => account(pool, topic, ledger.items, runStartedAt), {
       stallMs: config.triage.redriveMaxDelayMs + 30_000,
     });
   } finally {

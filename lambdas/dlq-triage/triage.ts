@@ -183,7 +183,7 @@ const INSERT_DEAD_LETTER = `INSERT INTO dead_letters (${[...DEAD_LETTER_ROW_COLU
 VALUES (${[...DEAD_LETTER_ROW_COLUMNS, 'message']
   .map((c, i) => (c === 'payload' || c === 'message' ? `$${i + 1}::jsonb` : `$${i + 1}`))
   .join(', ')})
-ON CONFLICT ON CONSTRAINT dead_letters_source_key DO NOTHING`;
+ON CONFLICT ON CONSTRAINT dead_letters_record_key DO NOTHING`;
 
 // jsonb cannot hold NUL; same rule as message.ts' row payload (an escape preceded by an even
 // number of backslashes). The exact bytes stay base64 in original.value.
@@ -191,7 +191,7 @@ function jsonbSafe(json: string): string {
   return json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
 }
 
-/** True when inserted, false when that source position was parked before. */
+/** True when inserted, false when this record at this source position was parked before. */
 export async function parkDeadLetter(
   db: Queryable,
   message: DeadLetterMessage,

@@ -264,7 +264,7 @@ export interface Accounting {
   readonly lost: number;
   /** Accounted for, but not as planned (e.g. a good event parked). */
   readonly unexpected: number;
-  /** Up to five of them, to look up in the handler log. */
+  /** Up to five unexpected or lost events, with their position, to look up in the handler log. */
   readonly unexpectedExamples: readonly string[];
 }
 
@@ -272,6 +272,11 @@ export async function account(
   db: Pick<Pool, 'query'>,
   topic: string,
   items: readonly ProducedItem[],
+  /**
+   * Start of this run, by the database clock. Rows parked before it belong to earlier runs:
+   * a wiped local broker hands out the same offsets again, so a position alone can match them.
+   */
+  parkedSince: Date,
 ): Promise<Accounting> {
   const eventIds = items.flatMap((i) => (i.eventId ? [i.eventId] : []));
   const apiIds = items.flatMap((i) => (i.source === 'api' && i.eventId ? [i.eventId] : []));
@@ -284,14 +289,16 @@ export async function account(
     db.query<{ event_id: string | null; p: number; o: string; error_type: ErrorType }>(
       `SELECT event_id, source_partition AS p, source_offset::text AS o, error_type
          FROM dead_letters
-        WHERE event_id = ANY($1::text[])
+        WHERE parked_at >= $5
+          AND (event_id = ANY($1::text[])
            OR (source_topic = $2 AND (source_partition, source_offset) IN (
-                SELECT * FROM unnest($3::int[], $4::bigint[])))`,
+                SELECT * FROM unnest($3::int[], $4::bigint[]))))`,
       [
         eventIds,
         topic,
         positioned.map((i) => i.position?.partition),
         positioned.map((i) => i.position?.offset),
+        parkedSince,
       ],
     ),
     db.query<{ n: string }>(
@@ -311,13 +318,16 @@ export async function account(
   let lost = 0;
   let unexpected = 0;
   const unexpectedExamples: string[] = [];
+  const example = (item: ProducedItem, got: string) => {
+    if (unexpectedExamples.length >= 5) return;
+    const at = item.position ? ` at ${item.position.partition}:${item.position.offset}` : '';
+    unexpectedExamples.push(
+      `${item.label} ${item.eventId ?? '(no id)'}${at} expected ${item.expected}, got ${got}`,
+    );
+  };
   const note = (item: ProducedItem, got: string) => {
     unexpected++;
-    if (unexpectedExamples.length < 5) {
-      unexpectedExamples.push(
-        `${item.label} ${item.eventId ?? ''} expected ${item.expected}, got ${got}`,
-      );
-    }
+    example(item, got);
   };
   const parkedByType: Partial<Record<ErrorType, number>> = {};
   for (const item of items) {
@@ -333,6 +343,7 @@ export async function account(
       if (item.expected !== parkedAs) note(item, `parked ${parkedAs}`);
     } else {
       lost++;
+      example(item, 'nothing (lost)');
     }
   }
   return {

@@ -226,6 +226,38 @@ describe('dlq-triage (real Kafka and PostgreSQL)', () => {
     expect(await parkedRows(source)).toHaveLength(1);
   });
 
+  it('parks another record at a reused source position (a recreated topic), once each', async () => {
+    const source = await createTopic(admin, 'triage-src', 1);
+    const clock = { t: Date.now() };
+    // Two records that both sat at offset 7: the topic was deleted and created again between.
+    const before = deadLetter({
+      errorType: 'SCHEMA_VIOLATION',
+      sourceTopic: source,
+      sourceOffset: '7',
+      eventId: 'evt-old',
+    });
+    const after = deadLetter({
+      errorType: 'INVALID_TRANSITION',
+      sourceTopic: source,
+      sourceOffset: '7',
+      eventId: 'evt-new',
+    });
+    const runs = [];
+    for (const message of [before, after, after]) {
+      runs.push(await triage([dlqRecord(message, DLQ, 2, nextDlqOffset())], source, clock));
+    }
+    expect(runs.map((r) => [r.summary.parked, r.summary.alreadyParked])).toEqual([
+      [1, 0],
+      [1, 0],
+      [0, 1],
+    ]);
+    const rows = await parkedRows(source);
+    expect(rows.map((r) => [r.source_offset, r.error_type])).toEqual([
+      ['7', 'SCHEMA_VIOLATION'],
+      ['7', 'INVALID_TRANSITION'],
+    ]);
+  });
+
   it('parks garbage bytes as PROCESSING_FAILURE with the exact bytes kept', async () => {
     const clock = { t: Date.now() };
     const garbage = Buffer.from([0xff, 0xfe, 0x00, 0x41, 0x80]);

@@ -1,6 +1,7 @@
 // The dead-letter message (DESIGN §2): the original record exactly as received plus its
 // failure history. The consumer writes it, triage reads it, `dead_letters` stores it.
 import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { classify, ERROR_TYPES, type ErrorContext } from '../errors/taxonomy';
 import { formatPath, type SchemaIssue } from '../events/envelope';
@@ -232,7 +233,7 @@ export function decodeDeadLetter(
   return { ok: true, message: parsed.data };
 }
 
-/** Columns of a `dead_letters` insert (migration 0001), in this order. */
+/** Columns of a `dead_letters` insert (migrations 0001 and 0003), in this order. */
 export const DEAD_LETTER_ROW_COLUMNS = [
   'event_id',
   'event_type',
@@ -248,6 +249,7 @@ export const DEAD_LETTER_ROW_COLUMNS = [
   'redrive_count',
   'first_failed_at',
   'last_failed_at',
+  'record_digest',
 ] as const;
 
 export type DeadLetterRow = {
@@ -272,7 +274,20 @@ export type DeadLetterRow = {
   /** ISO-8601 UTC. */
   readonly first_failed_at: string;
   readonly last_failed_at: string;
+  /** recordDigest(message): with the source position, the key that parks a record once. */
+  readonly record_digest: string;
 };
+
+/**
+ * Hex SHA-256 of the original record's key and value as carried (base64), so that a
+ * redelivered dead letter matches its parked row and another record at a reused offset (a
+ * recreated topic) does not. Migration 0003 computes the same formula in SQL.
+ */
+export function recordDigest(message: Pick<DeadLetterMessage, 'key' | 'original'>): string {
+  return createHash('sha256')
+    .update(`${message.key ?? ''}\n${message.original.value ?? ''}`, 'utf8')
+    .digest('hex');
+}
 
 export function toDeadLetterRow(message: DeadLetterMessage): DeadLetterRow {
   return {
@@ -290,6 +305,7 @@ export function toDeadLetterRow(message: DeadLetterMessage): DeadLetterRow {
     redrive_count: message.redriveCount,
     first_failed_at: message.firstFailureAt,
     last_failed_at: message.lastFailureAt,
+    record_digest: recordDigest(message),
   };
 }
 

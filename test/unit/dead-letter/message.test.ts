@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   type BuildDeadLetterInput,
@@ -282,6 +283,9 @@ describe('toDeadLetterRow', () => {
       redrive_count: 1,
       first_failed_at: '2026-03-01T12:00:00.000Z',
       last_failed_at: '2026-03-01T12:00:05.250Z',
+      record_digest: createHash('sha256')
+        .update(`${Buffer.from(ORDER_ID).toString('base64')}\n${EVENT_BYTES.toString('base64')}`)
+        .digest('hex'),
     });
     expect(Object.keys(row).sort()).toEqual([...DEAD_LETTER_ROW_COLUMNS].sort());
     expect(deadLetterRowValues(row)).toEqual(DEAD_LETTER_ROW_COLUMNS.map((c) => row[c]));
@@ -302,6 +306,18 @@ describe('toDeadLetterRow', () => {
     const value = Buffer.from(JSON.stringify({ a: 'x\u0000y', b: '\\u0000' }));
     const row = toDeadLetterRow(buildDeadLetter(input({ value })));
     expect(JSON.parse(row.payload)).toEqual({ a: 'x\ufffdy', b: '\\u0000' });
+  });
+
+  it('keys a record by its bytes: the same record fails again alike, another record differs', () => {
+    const digest = (o: Partial<BuildDeadLetterInput>) =>
+      toDeadLetterRow(buildDeadLetter(input(o))).record_digest;
+    const original = digest({});
+    // A redelivered dead letter: later failure, more attempts, same record.
+    expect(digest({ attempts: 5, lastFailureAt: new Date(LAST.getTime() + 60_000) })).toBe(
+      original,
+    );
+    expect(digest({ value: BINARY })).not.toBe(original);
+    expect(digest({ key: 'another-order' })).not.toBe(original);
   });
 
   it('stores a tombstone as JSON null', () => {

@@ -292,7 +292,7 @@ describe('triageBatch: park', () => {
       'parked:PROCESSING_FAILURE',
     ]);
     const q = h.queries[0];
-    expect(q?.text).toMatch(/ON CONFLICT ON CONSTRAINT dead_letters_source_key DO NOTHING/);
+    expect(q?.text).toMatch(/ON CONFLICT ON CONSTRAINT dead_letters_record_key DO NOTHING/);
     expect(q?.text).toMatch(/message\)/);
     const stored = JSON.parse(String(q?.values.at(-1))) as DeadLetterMessage;
     expect(deadLetterSchema.parse(stored)).toEqual(
