@@ -14,12 +14,13 @@
 import type { ClientBase } from 'pg';
 import {
   fromTransitionRejection,
+  IdempotencyConflictError,
   type InvalidTransitionError,
   TransientError,
 } from '../shared/errors/taxonomy';
 import type { OrderEvent } from '../shared/events/envelope';
 import { nextState, type OrderState } from '../shared/events/state-machine';
-import { idempotencyKey } from './idempotency-key';
+import { idempotencyKey, payloadHash } from './idempotency-key';
 
 export type ApplyOutcome =
   | {
@@ -40,7 +41,7 @@ export type ApplyOutcome =
   | {
       readonly status: 'rejected';
       /** Nothing changed and the key is not recorded: the caller dead-letters the event. */
-      readonly error: InvalidTransitionError;
+      readonly error: InvalidTransitionError | IdempotencyConflictError;
     };
 
 export interface NewOrderRow {
@@ -65,6 +66,7 @@ export interface StateUpdate {
 export interface ProcessedRow {
   readonly idempotencyKey: string;
   readonly eventId: string;
+  readonly payloadHash: string;
 }
 
 export interface BatchPlan {
@@ -90,29 +92,53 @@ interface Running {
  * input order (per aggregate, that is the partition's offset order). Pure: no I/O, no clock.
  *
  * `currentStates` holds the locked orders (a missing id means no order); `processedKeys` the
- * keys already in processed_events. `keys`, when given, are the events' idempotency keys in
- * input order (saves hashing twice). A key recorded earlier in the batch makes a later event
- * with the same key a PROCESSED duplicate; a key whose earlier event was rejected is not
+ * keys already in processed_events, each with its stored payload hash (null when recorded
+ * before hashes were). `keys` and `hashes`, when given, are the events' idempotency keys and
+ * payload hashes in input order (saves hashing twice). A key recorded before, here or earlier
+ * in the batch, makes the event a PROCESSED duplicate when its payload hash matches and an
+ * IDEMPOTENCY_CONFLICT when it does not; a key whose earlier event was rejected is not
  * recorded, so the later one is judged again.
  */
 export function planBatch(
   events: readonly OrderEvent[],
   currentStates: ReadonlyMap<string, OrderState>,
-  processedKeys: ReadonlySet<string>,
+  processedKeys: ReadonlyMap<string, string | null>,
   keys: readonly string[] = events.map(idempotencyKey),
+  hashes: readonly string[] = events.map(payloadHash),
 ): BatchPlan {
-  if (keys.length !== events.length) {
-    throw new RangeError(`planBatch: ${keys.length} keys for ${events.length} events`);
+  if (keys.length !== events.length || hashes.length !== events.length) {
+    throw new RangeError(
+      `planBatch: ${keys.length} keys and ${hashes.length} hashes for ${events.length} events`,
+    );
   }
   const running = new Map<string, Running>();
-  const recorded = new Set<string>();
+  const recorded = new Map<string, string>();
   const processed: ProcessedRow[] = [];
   const outcomes: ApplyOutcome[] = [];
 
   events.forEach((event, index) => {
     const key = keys[index] as string;
-    if (processedKeys.has(key) || recorded.has(key)) {
-      outcomes.push({ status: 'duplicate', reason: 'PROCESSED' });
+    const hash = hashes[index] as string;
+    const before = recorded.has(key) ? recorded.get(key) : processedKeys.get(key);
+    if (before !== undefined) {
+      if (before === null || before === hash) {
+        outcomes.push({ status: 'duplicate', reason: 'PROCESSED' });
+      } else {
+        outcomes.push({
+          status: 'rejected',
+          error: new IdempotencyConflictError(
+            `idempotency key ${key} was first processed with a different payload`,
+            {
+              context: {
+                eventId: event.eventId,
+                eventType: event.eventType,
+                aggregateId: event.aggregateId,
+                correlationId: event.correlationId,
+              },
+            },
+          ),
+        });
+      }
       return;
     }
     let order = running.get(event.aggregateId);
@@ -133,8 +159,8 @@ export function planBatch(
       }
       order.state = result.state;
       order.transitions += 1;
-      recorded.add(key);
-      processed.push({ idempotencyKey: key, eventId: event.eventId });
+      recorded.set(key, hash);
+      processed.push({ idempotencyKey: key, eventId: event.eventId, payloadHash: hash });
       return;
     }
     const rejection = fromTransitionRejection(result.rejection, {
@@ -145,8 +171,8 @@ export function planBatch(
     });
     if (rejection.kind === 'DUPLICATE') {
       outcomes.push({ status: 'duplicate', reason: 'ALREADY_APPLIED' });
-      recorded.add(key);
-      processed.push({ idempotencyKey: key, eventId: event.eventId });
+      recorded.set(key, hash);
+      processed.push({ idempotencyKey: key, eventId: event.eventId, payloadHash: hash });
       return;
     }
     outcomes.push({ status: 'rejected', error: rejection.error });
@@ -193,9 +219,10 @@ export async function applyBatch(
   if (events.length === 0) return [];
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
   const keys = events.map(idempotencyKey);
+  const hashes = events.map(payloadHash);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await inTransaction(client, () => applyOnce(client, events, keys));
+      return await inTransaction(client, () => applyOnce(client, events, keys, hashes));
     } catch (error) {
       if (!(error instanceof ConcurrentWriteError)) throw error;
       if (attempt >= maxAttempts) {
@@ -228,7 +255,8 @@ const LOCK_ORDERS = `
   SELECT id, status FROM orders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`;
 
 const SELECT_PROCESSED = `
-  SELECT idempotency_key FROM processed_events WHERE idempotency_key = ANY($1::text[])`;
+  SELECT idempotency_key, payload_hash FROM processed_events
+   WHERE idempotency_key = ANY($1::text[])`;
 
 const UPDATE_STATES = `
   UPDATE orders AS o
@@ -242,25 +270,27 @@ const INSERT_ORDERS = `
   ON CONFLICT (id) DO NOTHING`;
 
 const INSERT_PROCESSED = `
-  INSERT INTO processed_events (idempotency_key, event_id)
-  SELECT * FROM unnest($1::text[], $2::text[])
+  INSERT INTO processed_events (idempotency_key, event_id, payload_hash)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
   ON CONFLICT (idempotency_key) DO NOTHING`;
 
 async function applyOnce(
   client: ClientBase,
   events: readonly OrderEvent[],
   keys: readonly string[],
+  hashes: readonly string[],
 ): Promise<ApplyOutcome[]> {
   const ids = [...new Set(events.map((e) => e.aggregateId))].sort();
   const locked = await client.query<{ id: string; status: OrderState }>(LOCK_ORDERS, [ids]);
   const states = new Map(locked.rows.map((row) => [row.id, row.status]));
 
-  const seen = await client.query<{ idempotency_key: string }>(SELECT_PROCESSED, [
-    [...new Set(keys)],
-  ]);
-  const processedKeys = new Set(seen.rows.map((row) => row.idempotency_key));
+  const seen = await client.query<{ idempotency_key: string; payload_hash: string | null }>(
+    SELECT_PROCESSED,
+    [[...new Set(keys)]],
+  );
+  const processedKeys = new Map(seen.rows.map((row) => [row.idempotency_key, row.payload_hash]));
 
-  const plan = planBatch(events, states, processedKeys, keys);
+  const plan = planBatch(events, states, processedKeys, keys, hashes);
 
   if (plan.stateUpdates.length > 0) {
     const updated = await client.query(UPDATE_STATES, [
@@ -292,6 +322,7 @@ async function applyOnce(
     const recorded = await client.query(INSERT_PROCESSED, [
       plan.processed.map((p) => p.idempotencyKey),
       plan.processed.map((p) => p.eventId),
+      plan.processed.map((p) => p.payloadHash),
     ]);
     // Every key was checked after the locks; one appearing since means a writer that did not
     // lock the order got there first. Re-running sees it, so nothing is reported twice.

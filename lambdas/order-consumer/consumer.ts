@@ -26,7 +26,7 @@ import type { LogSink } from '../shared/log-sink';
 import { type BackoffPolicy, backoffDelayMs } from '../shared/resilience/backoff';
 import type { ApplyOutcome } from './apply-batch';
 import { GroupCommit } from './group-commit';
-import { idempotencyKey } from './idempotency-key';
+import { idempotencyKey, type PayloadFields } from './idempotency-key';
 
 /**
  * `confirmed`: an OrderPlaced whose order the API created in the transaction that wrote the
@@ -39,7 +39,7 @@ export type GateResult = 'applied' | 'confirmed' | 'duplicate';
 export interface IdempotencyGate {
   run(
     key: string,
-    payload: unknown,
+    payload: PayloadFields,
     work: () => Promise<GateResult>,
   ): Promise<{ readonly result: GateResult; readonly cached: boolean }>;
 }
@@ -55,6 +55,8 @@ export interface ConsumerTelemetry {
   duplicate(event: OrderEvent): void;
   deadLettered(errorType: ErrorType): void;
   chunkDuration(ms: number, records: number): void;
+  /** The Redis gate could not answer and PostgreSQL decided alone (see gateOne). */
+  cacheBypassed?(event: OrderEvent, error: unknown): void;
 }
 
 export interface ConsumerDeps {
@@ -115,6 +117,7 @@ export async function consumeBatch(
         deps.telemetry.deadLettered(t);
       },
       chunkDuration: deps.telemetry.chunkDuration,
+      cacheBypassed: (e, error) => deps.telemetry.cacheBypassed?.(e, error),
     },
   };
   const failedFrom = await Promise.all(
@@ -233,7 +236,18 @@ async function processChunk(
   return results;
 }
 
-/** One event through the Redis gate and, when the gate lets it through, the group commit. */
+/**
+ * One event through the Redis gate and, when the gate lets it through, the group commit.
+ *
+ * Redis is the fast path, PostgreSQL the ground truth: applying an event takes its order's row
+ * lock and records its key and payload hash in processed_events in the same transaction, so
+ * PostgreSQL alone never applies an event twice and tells a repeat from a conflict. When the
+ * gate cannot answer for a retryable reason (Redis down or its breaker open, or a key left in
+ * progress by an invocation that crashed: Powertools keeps it until that invocation's
+ * deadline), PostgreSQL decides alone instead of failing the record. Failing it would dead-letter
+ * it as TRANSIENT once the delivery budget ran out, and the same order's later events would
+ * then be applied before it or rejected (drill findings 3 and 4).
+ */
 async function gateOne(
   event: OrderEvent,
   index: number,
@@ -243,28 +257,52 @@ async function gateOne(
   results: RecordResult[],
 ): Promise<void> {
   const now = deps.now ?? Date.now;
-  let submitted = false;
+  // An object, not `let`s: TypeScript does not see assignments made inside the callback.
+  const step: { submitted: boolean; answer?: GateResult } = { submitted: false };
+  const work = async (): Promise<GateResult> => {
+    step.submitted = true;
+    const outcome = await group.submit(k);
+    if (outcome.status === 'rejected') throw outcome.error;
+    step.answer =
+      outcome.status === 'duplicate' && outcome.reason === 'ALREADY_APPLIED'
+        ? event.eventType === 'OrderPlaced'
+          ? 'confirmed'
+          : 'duplicate'
+        : outcome.status;
+    return step.answer;
+  };
   try {
-    const { result, cached } = await deps.gate.run(
-      idempotencyKey(event),
-      { eventType: event.eventType, data: event.data },
-      async () => {
-        submitted = true;
-        const outcome = await group.submit(k);
-        if (outcome.status === 'rejected') throw outcome.error;
-        if (outcome.status === 'duplicate' && outcome.reason === 'ALREADY_APPLIED') {
-          return event.eventType === 'OrderPlaced' ? 'confirmed' : 'duplicate';
-        }
-        return outcome.status;
-      },
-    );
-    if (!submitted) group.settle(k, false);
-    if (cached || result === 'duplicate') deps.telemetry.duplicate(event);
+    let decided: { readonly result: GateResult; readonly cached: boolean };
+    try {
+      decided = await deps.gate.run(
+        idempotencyKey(event),
+        { eventType: event.eventType, data: event.data },
+        work,
+      );
+    } catch (error) {
+      if (!classify(error).retryable) throw error;
+      if (step.answer !== undefined) {
+        // Committed in PostgreSQL; only recording the result in Redis failed.
+        decided = { result: step.answer, cached: false };
+      } else if (!step.submitted) {
+        deps.telemetry.cacheBypassed?.(event, error);
+        deps.logger.warn('idempotency cache unavailable; PostgreSQL decides alone', {
+          eventId: event.eventId,
+          aggregateId: event.aggregateId,
+          error,
+        });
+        decided = { result: await work(), cached: false };
+      } else {
+        throw error;
+      }
+    }
+    if (!step.submitted) group.settle(k, false);
+    if (decided.cached || decided.result === 'duplicate') deps.telemetry.duplicate(event);
     else deps.telemetry.applied(event, now() - Date.parse(event.timestamp));
     results[index] = { kind: 'done' };
   } catch (error) {
     const retryable = classify(error).retryable;
-    if (!submitted) group.settle(k, retryable);
+    if (!step.submitted) group.settle(k, retryable);
     results[index] = retryable ? { kind: 'retry', error } : { kind: 'dead-letter', error };
   }
 }

@@ -1,6 +1,7 @@
 // The idempotency key of an order event (DESIGN §2): SHA-256 over the business fields that
 // identify the fact, never over the delivery (a relay duplicate arrives at a new offset and
-// may carry a new eventId). Both layers (the cache fast path and processed_events) use it.
+// may carry a new eventId). Both layers (the cache fast path and processed_events) use it,
+// and both keep the payload hash that tells a repeat from a conflict (same key, other data).
 import { createHash } from 'node:crypto';
 
 /** The fields the key is computed from; everything else in the event is ignored. */
@@ -18,4 +19,29 @@ export interface IdempotencyKeyFields {
 export function idempotencyKey(event: IdempotencyKeyFields): string {
   const encoded = JSON.stringify([event.aggregateId, event.eventType, event.timestamp]);
   return createHash('sha256').update(encoded, 'utf8').digest('hex');
+}
+
+/** JSON with object keys sorted at every level: equal payloads hash equally whatever the key order. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What an event says, as opposed to which fact it is: its type and data. */
+export interface PayloadFields {
+  readonly eventType: string;
+  readonly data: unknown;
+}
+
+/** Hex SHA-256 over the type and data; a repeat of a key with another hash is a conflict. */
+export function payloadHash(event: PayloadFields): string {
+  return createHash('sha256')
+    .update(stableJson({ eventType: event.eventType, data: event.data }), 'utf8')
+    .digest('hex');
 }

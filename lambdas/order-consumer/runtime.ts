@@ -1,7 +1,6 @@
 // Builds the consumer's dependencies once per execution environment: PostgreSQL pool, Redis
 // client behind the Powertools idempotency cache layer, the dead-letter producer, and one
 // circuit breaker per dependency. The Lambda handler and local runs share it.
-import { createHash } from 'node:crypto';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
@@ -31,6 +30,7 @@ import type {
   GateResult,
   IdempotencyGate,
 } from './consumer';
+import { payloadHash } from './idempotency-key';
 
 function connectRedis(env: RedisEnv, password: string | undefined) {
   const socket = { host: env.host, port: env.port, connectTimeout: 2_000 };
@@ -60,18 +60,6 @@ function guardedCacheClient(redis: Redis, breaker: CircuitBreaker): CacheClient 
       breaker.execute(() => redis.set(name as string, value as string, options as any)),
     del: (keys) => breaker.execute(() => redis.del(keys)),
   };
-}
-
-/** JSON with object keys sorted at every level: equal payloads hash equally whatever the key order. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 interface StoredResult {
@@ -104,13 +92,13 @@ export function powertoolsGate(
     config,
     gate: {
       async run(key, payload, work) {
-        const payloadHash = createHash('sha256').update(stableJson(payload)).digest('hex');
+        const hash = payloadHash(payload);
         let invoked = false;
         const stored = await run({ key }, async () => {
           invoked = true;
-          return { result: await work(), payloadHash };
+          return { result: await work(), payloadHash: hash };
         });
-        if (!invoked && stored.payloadHash !== payloadHash) {
+        if (!invoked && stored.payloadHash !== hash) {
           throw new IdempotencyConflictError(
             `idempotency key ${key} was first used with a different payload`,
           );
@@ -156,6 +144,9 @@ export const powertoolsConsumerTelemetry: ConsumerTelemetry = {
   deadLettered() {
     metrics.addMetric(METRICS.eventsFailed, 'Count', 1);
     metrics.addMetric(METRICS.deadLettered, 'Count', 1);
+  },
+  cacheBypassed() {
+    metrics.addMetric(METRICS.idempotencyCacheBypassed, 'Count', 1);
   },
   chunkDuration(ms) {
     metrics.addMetric(METRICS.eventProcessingDuration, 'Milliseconds', ms);

@@ -31,6 +31,8 @@ export const METRICS = {
   duplicatesSkipped: 'DuplicatesSkipped',
   endToEndLatency: 'EndToEndLatency',
   deadLettered: 'DeadLettered',
+  /** order-consumer: records decided by PostgreSQL alone because the Redis gate could not answer. */
+  idempotencyCacheBypassed: 'IdempotencyCacheBypassed',
   /** dlq-triage: every message read from the dead-letter topic, whoever wrote it. */
   deadLetterReceived: 'DeadLetterReceived',
   redriven: 'Redriven',

@@ -5,7 +5,7 @@ import type { PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertOrder } from '../../lambdas/order-api/orders-repository';
 import { type ApplyOutcome, applyBatch } from '../../lambdas/order-consumer/apply-batch';
-import { idempotencyKey } from '../../lambdas/order-consumer/idempotency-key';
+import { idempotencyKey, payloadHash } from '../../lambdas/order-consumer/idempotency-key';
 import { TransientError } from '../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import { dataFor, lifecycle, orderEvent } from '../unit/order-consumer/events';
@@ -32,7 +32,7 @@ function describeOutcome(outcome: ApplyOutcome): string {
     case 'duplicate':
       return `duplicate ${outcome.reason}`;
     case 'rejected':
-      return `rejected ${outcome.error.reason}`;
+      return `rejected ${'reason' in outcome.error ? outcome.error.reason : outcome.error.errorType}`;
   }
 }
 
@@ -152,6 +152,28 @@ describe('applyBatch', () => {
     expect(await orderRow(id)).toEqual(before);
     // The first delivery's row stays: the record is of the fact, not of the delivery.
     expect((await recorded([paid])).get(idempotencyKey(paid))).toBe(paid.eventId);
+  });
+
+  it('rejects a repeat with other data as IDEMPOTENCY_CONFLICT from the stored payload hash', async () => {
+    const id = newId();
+    const paid = orderEvent('PaymentCaptured', id, 1);
+    await apply([orderEvent('OrderPlaced', id, 0), paid]);
+    const before = await orderRow(id);
+    const { rows } = await db.pool.query<{ payload_hash: string }>(
+      'SELECT payload_hash FROM processed_events WHERE idempotency_key = $1',
+      [idempotencyKey(paid)],
+    );
+    expect(rows.map((r) => r.payload_hash)).toEqual([payloadHash(paid)]);
+
+    // Same key (aggregate, type, timestamp), another amount: no Redis involved at all.
+    const altered = {
+      ...paid,
+      eventId: `evt-${randomUUID()}`,
+      data: { ...paid.data, amountMinor: 1 },
+    } as OrderEvent;
+    expect(await apply([altered])).toEqual(['rejected IDEMPOTENCY_CONFLICT']);
+    expect(await apply([paid])).toEqual(['duplicate PROCESSED']);
+    expect(await orderRow(id)).toEqual(before);
   });
 
   it('never moves an order backwards: late events are rejected and not recorded', async () => {

@@ -113,7 +113,7 @@ class FakeGate implements IdempotencyGate {
 /** PostgreSQL, in memory: the real pure planner over a state map and processed keys. */
 class FakeDb {
   readonly states: Map<string, OrderState>;
-  readonly processed = new Set<string>();
+  readonly processed = new Map<string, string | null>();
   /** Event ids of every apply call, one array per call. */
   readonly calls: string[][] = [];
   /** Event ids whose transition was applied, in commit order. */
@@ -132,7 +132,7 @@ class FakeDb {
     const plan = planBatch(events, this.states, this.processed);
     for (const o of plan.newOrders) this.states.set(o.id, o.status);
     for (const u of plan.stateUpdates) this.states.set(u.id, u.status);
-    for (const p of plan.processed) this.processed.add(p.idempotencyKey);
+    for (const p of plan.processed) this.processed.set(p.idempotencyKey, p.payloadHash);
     plan.outcomes.forEach((o, i) => {
       if (o.status === 'applied') this.applied.push((events[i] as OrderEvent).eventId);
     });
@@ -183,6 +183,7 @@ class Harness {
     duplicates: 0,
     deadLettered: [] as ErrorType[],
     chunks: [] as [number, number][],
+    bypassed: [] as string[],
   };
   readonly logger = { error: vi.fn(), warn: vi.fn(), info: vi.fn(), debug: vi.fn() };
 
@@ -205,6 +206,7 @@ class Harness {
         },
         deadLettered: (type) => t.deadLettered.push(type),
         chunkDuration: (ms, records) => t.chunks.push([ms, records]),
+        cacheBypassed: (event) => t.bypassed.push(event.eventId),
       },
       now: () => NOW,
       sleep: async (ms) => {
@@ -617,95 +619,120 @@ describe('consumeBatch: transient failures', () => {
     expect(h.sleeps).toEqual([50, 100]);
   });
 
-  it.each<{ name: string; where: 'apply' | 'gate' }>([
-    { name: 'apply (the PostgreSQL breaker)', where: 'apply' },
-    { name: 'the gate', where: 'gate' },
+  it('hands the partition back at once when apply reports an open PostgreSQL breaker: no retries, no attempt counted', async () => {
+    const events = [orderEvent('OrderPlaced', 'c0', 0), ...lifecycle('c1')];
+    const blocked = events[1] as OrderEvent;
+    const h = new Harness();
+    const open = new CircuitOpenError('postgres', NOW + 30_000);
+    h.db.failWith = (batch) => (has(batch, blocked) ? open : undefined);
+
+    const summary = await h.consume(msk(...partition(0, 5, events)), { chunkSize: 1 });
+
+    expect(summary.batchItemFailures).toEqual([{ itemIdentifier: id(6) }]);
+    expect(h.db.applied).toEqual([events[0]?.eventId]);
+    expect(h.sleeps).toEqual([]);
+    expect(h.attempts.calls).toEqual([]);
+    expect(h.dl.calls).toEqual([]);
+  });
+});
+
+describe('consumeBatch: the Redis gate cannot answer, PostgreSQL decides alone', () => {
+  const inProgress = () => named('IdempotencyAlreadyInProgressError', 'key is in progress');
+  // The real wiring: the breaker sits inside the cache client and Powertools wraps its error.
+  const wrappedOpen = () =>
+    Object.assign(
+      new Error('Failed to save in progress record to idempotency store', {
+        cause: new CircuitOpenError('redis', NOW + 30_000),
+      }),
+      { name: 'IdempotencyPersistenceLayerError' },
+    );
+
+  it.each<{ name: string; error: () => unknown }>([
+    { name: 'an open Redis breaker', error: () => new CircuitOpenError('redis', NOW + 30_000) },
+    { name: 'an open Redis breaker wrapped by Powertools', error: wrappedOpen },
+    { name: 'a key left in progress by a crashed invocation', error: inProgress },
+    { name: 'a Redis connection reset', error: connReset },
   ])(
-    'hands the partition back at once when $name reports an open breaker: no retries, no attempt counted',
-    async ({ where }) => {
-      const events = [orderEvent('OrderPlaced', 'c0', 0), ...lifecycle('c1')];
-      const blocked = events[1] as OrderEvent;
+    'with $name: every event applies once, in order, and nothing is retried or handed back',
+    async ({ error }) => {
+      const [a1, a2, a3] = lifecycle('A') as [OrderEvent, OrderEvent, OrderEvent];
+      const [b1, b2] = lifecycle('B') as [OrderEvent, OrderEvent];
       const h = new Harness();
-      const open = new CircuitOpenError(where === 'apply' ? 'postgres' : 'redis', NOW + 30_000);
-      if (where === 'apply') h.db.failWith = (batch) => (has(batch, blocked) ? open : undefined);
-      else h.gate.failBefore = (key) => (key === idempotencyKey(blocked) ? open : undefined);
+      // A's first event cannot pass the gate; its later events and B's can.
+      h.gate.failBefore = (key) => (key === idempotencyKey(a1) ? error() : undefined);
 
-      const summary = await h.consume(msk(...partition(0, 5, events)), { chunkSize: 1 });
+      const summary = await h.consume(msk(...partition(0, 0, [a1, b1, a2, b2, a3])));
 
-      expect(summary.batchItemFailures).toEqual([{ itemIdentifier: id(6) }]);
-      expect(h.db.applied).toEqual([events[0]?.eventId]);
+      expect(summary).toEqual({
+        applied: 5,
+        duplicates: 0,
+        deadLettered: 0,
+        batchItemFailures: [],
+      });
+      // One group commit, in record order: A's later events never overtake a1.
+      expect(h.db.calls).toEqual([ids([a1, b1, a2, b2, a3])]);
+      expect(h.db.states).toEqual(
+        new Map<string, OrderState>([
+          ['A', 'SHIPPED'],
+          ['B', 'PAYMENT_CAPTURED'],
+        ]),
+      );
+      expect(h.telemetry.bypassed).toEqual([a1.eventId]);
       expect(h.sleeps).toEqual([]);
       expect(h.attempts.calls).toEqual([]);
       expect(h.dl.calls).toEqual([]);
     },
   );
 
-  // BUG (see report): with the real wiring (runtime.ts) the Redis breaker sits INSIDE the
-  // Powertools cache client, and Powertools wraps every persistence error:
-  // IdempotencyPersistenceLayerError { cause: CircuitOpenError }. consumer.ts' isCircuitOpen
-  // only looks at the top-level error, so an open Redis breaker is retried with backoff and
-  // counted as a delivery attempt (and at the max, dead-lettered as TRANSIENT).
-  it('hands the partition back at once when the gate reports an open breaker wrapped by Powertools', async () => {
-    const events = lifecycle('w1');
+  it('a redelivery PostgreSQL has seen is a duplicate, and one with other data a conflict', async () => {
+    const [placed, paid] = lifecycle('D') as [OrderEvent, OrderEvent];
     const h = new Harness();
-    const wrapped = Object.assign(
-      new Error('Failed to save in progress record to idempotency store', {
-        cause: new CircuitOpenError('redis', NOW + 30_000),
-      }),
-      { name: 'IdempotencyPersistenceLayerError' },
-    );
-    h.gate.failBefore = () => wrapped;
+    await h.consume(msk(...partition(0, 0, [placed, paid])));
+    // Redis lost everything (node restart), and now cannot be reached at all.
+    h.gate.stored.clear();
+    h.gate.failBefore = () => wrappedOpen();
+    const altered = {
+      ...paid,
+      eventId: 'evt-altered',
+      data: { ...paid.data, amountMinor: 1 },
+    } as OrderEvent;
 
-    const summary = await h.consume(msk(...partition(0, 0, events)));
+    const summary = await h.consume(msk(...partition(0, 2, [paid, altered])));
 
-    expect(summary.batchItemFailures).toEqual([{ itemIdentifier: id(0) }]);
+    expect(summary).toEqual({ applied: 0, duplicates: 1, deadLettered: 1, batchItemFailures: [] });
+    expect(h.db.applied).toEqual(ids([placed, paid]));
+    expect(h.dl.summary()).toEqual([[3, 'IDEMPOTENCY_CONFLICT']]);
+    expect(h.telemetry.bypassed).toEqual([paid.eventId, 'evt-altered']);
+  });
+
+  it('an event committed in PostgreSQL whose result Redis could not store counts once, as applied', async () => {
+    const [placed] = lifecycle('E') as [OrderEvent];
+    const h = new Harness();
+    const gateRun = h.gate.run.bind(h.gate);
+    h.gate.run = async (key, payload, work) => {
+      await gateRun(key, payload, work);
+      throw named('IdempotencyPersistenceLayerError', 'Failed to update success record');
+    };
+
+    const summary = await h.consume(msk(...partition(0, 0, [placed])));
+
+    expect(summary).toEqual({ applied: 1, duplicates: 0, deadLettered: 0, batchItemFailures: [] });
+    expect(h.db.calls).toEqual([ids([placed])]);
+    expect(h.telemetry.bypassed).toEqual([]);
     expect(h.sleeps).toEqual([]);
-    expect(h.attempts.calls).toEqual([]);
   });
 
-  it('a transient gate failure of order A blocks A’s later event in the same chunk while B applies', async () => {
-    const [a1, a2] = lifecycle('A') as [OrderEvent, OrderEvent];
-    const [b1, b2] = lifecycle('B') as [OrderEvent, OrderEvent];
+  it('a failure PostgreSQL reports after a bypass is handled as any apply failure', async () => {
+    const [placed] = lifecycle('F') as [OrderEvent];
     const h = new Harness();
-    h.gate.failBefore = (key) => (key === idempotencyKey(a1) ? connReset() : undefined);
-
-    const summary = await h.consume(msk(...partition(0, 0, [a1, b1, a2, b2])), {
-      retryAttempts: 0,
-    });
-
-    expect(summary.batchItemFailures).toEqual([{ itemIdentifier: id(0) }]);
-    expect(h.db.calls).toEqual([[b1.eventId, b2.eventId]]);
-    expect(h.db.applied).toEqual([b1.eventId, b2.eventId]);
-    // A's later event left no record in the gate: its redelivery applies it.
-    expect(h.gate.stored.has(idempotencyKey(a2))).toBe(false);
-    expect(h.db.states.has('A')).toBe(false);
-    expect(h.attempts.calls).toEqual([id(0)]);
-    expect(h.dl.calls).toEqual([]);
-  });
-
-  it('once the blocked order’s transient failure clears on retry, A applies in order and B is not applied twice', async () => {
-    const [a1, a2] = lifecycle('A') as [OrderEvent, OrderEvent];
-    const [b1, b2] = lifecycle('B') as [OrderEvent, OrderEvent];
-    const h = new Harness();
+    h.gate.failBefore = () => inProgress();
     let failures = 1;
-    h.gate.failBefore = (key) =>
-      key === idempotencyKey(a1) && failures-- > 0 ? connReset() : undefined;
+    h.db.failWith = () => (failures-- > 0 ? connReset() : undefined);
 
-    const summary = await h.consume(msk(...partition(0, 0, [a1, b1, a2, b2])), {
-      retryAttempts: 1,
-    });
+    const summary = await h.consume(msk(...partition(0, 0, [placed])));
 
-    expect(summary).toMatchObject({ applied: 4, deadLettered: 0, batchItemFailures: [] });
-    expect(h.db.calls).toEqual([
-      [b1.eventId, b2.eventId],
-      [a1.eventId, a2.eventId],
-    ]);
-    expect(h.db.states).toEqual(
-      new Map<string, OrderState>([
-        ['B', 'PAYMENT_CAPTURED'],
-        ['A', 'PAYMENT_CAPTURED'],
-      ]),
-    );
+    expect(summary).toMatchObject({ applied: 1, batchItemFailures: [] });
+    expect(h.db.calls).toEqual([ids([placed]), ids([placed])]);
     expect(h.sleeps).toEqual([50]);
   });
 });

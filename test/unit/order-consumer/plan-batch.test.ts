@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { type ApplyOutcome, planBatch } from '../../../lambdas/order-consumer/apply-batch';
-import { idempotencyKey } from '../../../lambdas/order-consumer/idempotency-key';
-import { InvalidTransitionError } from '../../../lambdas/shared/errors/taxonomy';
+import { idempotencyKey, payloadHash } from '../../../lambdas/order-consumer/idempotency-key';
+import {
+  IdempotencyConflictError,
+  InvalidTransitionError,
+} from '../../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../../lambdas/shared/events/envelope';
 import type { OrderEventType } from '../../../lambdas/shared/events/orders';
 import type { OrderState } from '../../../lambdas/shared/events/state-machine';
@@ -17,7 +20,7 @@ function describeOutcome(outcome: ApplyOutcome): string {
     case 'duplicate':
       return `duplicate ${outcome.reason}`;
     case 'rejected':
-      return `rejected ${outcome.error.reason}`;
+      return `rejected ${'reason' in outcome.error ? outcome.error.reason : outcome.error.errorType}`;
   }
 }
 
@@ -198,7 +201,9 @@ describe('planBatch', () => {
   it.each(CASES)('$name', (c) => {
     const events = c.events.map(([type, id, second]) => orderEvent(type, id, second));
     const states = new Map(Object.entries(c.states ?? {}));
-    const processed = new Set((c.processedBefore ?? []).map((i) => keyAt(events, i)));
+    const processed = new Map(
+      (c.processedBefore ?? []).map((i) => [keyAt(events, i), hashAt(events, i)] as const),
+    );
 
     const plan = planBatch(events, states, processed);
 
@@ -209,13 +214,14 @@ describe('planBatch', () => {
       (c.recorded ?? []).map((i) => ({
         idempotencyKey: keyAt(events, i),
         eventId: events[i]?.eventId,
+        payloadHash: hashAt(events, i),
       })),
     );
   });
 
   it('takes the new order row from the OrderPlaced data', () => {
     const placed = orderEvent('OrderPlaced', 'o1', 0);
-    const plan = planBatch([placed], new Map(), new Set());
+    const plan = planBatch([placed], new Map(), new Map());
     expect(plan.newOrders).toEqual([
       {
         id: 'o1',
@@ -230,7 +236,7 @@ describe('planBatch', () => {
 
   it('rejects with an InvalidTransitionError carrying the event context', () => {
     const shipped = orderEvent('OrderShipped', 'o1', 2);
-    const [outcome] = planBatch([shipped], new Map([['o1', 'CREATED']]), new Set()).outcomes;
+    const [outcome] = planBatch([shipped], new Map([['o1', 'CREATED']]), new Map()).outcomes;
     if (outcome?.status !== 'rejected') throw new Error(`expected rejected, got ${outcome}`);
     expect(outcome.error).toBeInstanceOf(InvalidTransitionError);
     expect(outcome.error.errorType).toBe('INVALID_TRANSITION');
@@ -245,28 +251,76 @@ describe('planBatch', () => {
   it('uses the keys it is given, in input order', () => {
     const events = [orderEvent('OrderPlaced', 'o1', 0), orderEvent('OrderPlaced', 'o2', 0)];
     // Both events given the same key: the second counts as seen in this batch.
-    const plan = planBatch(events, new Map(), new Set(), ['k', 'k']);
+    const plan = planBatch(events, new Map(), new Map(), ['k', 'k'], ['h', 'h']);
     expect(plan.outcomes.map(describeOutcome)).toEqual([
       'applied NONE>CREATED',
       'duplicate PROCESSED',
     ]);
-    expect(plan.processed).toEqual([{ idempotencyKey: 'k', eventId: events[0]?.eventId }]);
+    expect(plan.processed).toEqual([
+      { idempotencyKey: 'k', eventId: events[0]?.eventId, payloadHash: 'h' },
+    ]);
   });
 
   it('refuses keys that do not match the events one to one', () => {
-    expect(() => planBatch([orderEvent('OrderPlaced', 'o1')], new Map(), new Set(), [])).toThrow(
-      RangeError,
-    );
+    const one = [orderEvent('OrderPlaced', 'o1')];
+    expect(() => planBatch(one, new Map(), new Map(), [])).toThrow(RangeError);
+    expect(() => planBatch(one, new Map(), new Map(), undefined, ['h', 'h'])).toThrow(RangeError);
+  });
+
+  describe('a key processed before with other data (IDEMPOTENCY_CONFLICT from PostgreSQL)', () => {
+    const paid = orderEvent('PaymentCaptured', 'o1', 1);
+    const altered = { ...paid, eventId: 'evt-altered', data: { ...paid.data, amountMinor: 1 } };
+    const key = idempotencyKey(paid);
+
+    it('rejects a repeat whose payload hash differs from the stored one', () => {
+      const plan = planBatch(
+        [altered],
+        new Map([['o1', 'PAYMENT_CAPTURED']]),
+        new Map([[key, payloadHash(paid)]]),
+      );
+      const [outcome] = plan.outcomes;
+      if (outcome?.status !== 'rejected') throw new Error(`expected rejected, got ${outcome}`);
+      expect(outcome.error).toBeInstanceOf(IdempotencyConflictError);
+      expect(outcome.error.context).toMatchObject({ eventId: 'evt-altered', aggregateId: 'o1' });
+      expect(plan.processed).toEqual([]);
+      expect(plan.stateUpdates).toEqual([]);
+    });
+
+    it('takes a repeat with the same hash, or of a row stored without one, as a duplicate', () => {
+      const states = new Map<string, OrderState>([['o1', 'PAYMENT_CAPTURED']]);
+      for (const stored of [payloadHash(paid), null]) {
+        const plan = planBatch(
+          [stored === null ? altered : paid],
+          states,
+          new Map([[key, stored]]),
+        );
+        expect(plan.outcomes.map(describeOutcome)).toEqual(['duplicate PROCESSED']);
+      }
+    });
+
+    it('rejects a repeat within the batch whose data differs from the first', () => {
+      const plan = planBatch([paid, altered], new Map([['o1', 'CREATED']]), new Map());
+      expect(plan.outcomes.map(describeOutcome)).toEqual([
+        'applied CREATED>PAYMENT_CAPTURED',
+        'rejected IDEMPOTENCY_CONFLICT',
+      ]);
+    });
   });
 
   it('does not modify its inputs', () => {
     const states = new Map<string, OrderState>([['o1', 'CREATED']]);
-    const processed = new Set<string>();
+    const processed = new Map<string, string | null>();
     planBatch([orderEvent('PaymentCaptured', 'o1', 1)], states, processed);
     expect([...states]).toEqual([['o1', 'CREATED']]);
     expect(processed.size).toBe(0);
   });
 });
+
+function hashAt(events: readonly OrderEvent[], index: number): string {
+  const event = events[index];
+  if (event === undefined) throw new Error(`no event at ${index}`);
+  return payloadHash(event);
+}
 
 function keyAt(events: readonly OrderEvent[], index: number): string {
   const event = events[index];
