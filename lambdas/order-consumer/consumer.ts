@@ -229,9 +229,22 @@ async function processChunk(
     firsts.map((v) => v.event),
     deps.apply,
   );
-  await Promise.all(firsts.map((v, k) => gateOne(v.event, v.index, group, k, deps, results)));
+  const bypassed: Bypass[] = [];
+  await Promise.all(
+    firsts.map((v, k) => gateOne(v.event, v.index, group, k, deps, results, bypassed)),
+  );
   for (const v of repeats) {
-    await gateOne(v.event, v.index, new GroupCommit([v.event], deps.apply), 0, deps, results);
+    const single = new GroupCommit([v.event], deps.apply);
+    await gateOne(v.event, v.index, single, 0, deps, results, bypassed);
+  }
+  // One line per chunk: during an outage every record takes this path.
+  const [first] = bypassed;
+  if (first !== undefined) {
+    deps.logger.warn('idempotency cache could not answer; PostgreSQL decided alone', {
+      records: bypassed.length,
+      firstEventId: first.eventId,
+      error: first.error,
+    });
   }
   return results;
 }
@@ -248,6 +261,11 @@ async function processChunk(
  * it as TRANSIENT once the delivery budget ran out, and the same order's later events would
  * then be applied before it or rejected (drill findings 3 and 4).
  */
+interface Bypass {
+  readonly eventId: string;
+  readonly error: unknown;
+}
+
 async function gateOne(
   event: OrderEvent,
   index: number,
@@ -255,6 +273,7 @@ async function gateOne(
   k: number,
   deps: ConsumerDeps,
   results: RecordResult[],
+  bypassed: Bypass[],
 ): Promise<void> {
   const now = deps.now ?? Date.now;
   // An object, not `let`s: TypeScript does not see assignments made inside the callback.
@@ -286,11 +305,7 @@ async function gateOne(
         decided = { result: step.answer, cached: false };
       } else if (!step.submitted) {
         deps.telemetry.cacheBypassed?.(event, error);
-        deps.logger.warn('idempotency cache unavailable; PostgreSQL decides alone', {
-          eventId: event.eventId,
-          aggregateId: event.aggregateId,
-          error,
-        });
+        bypassed.push({ eventId: event.eventId, error });
         decided = { result: await work(), cached: false };
       } else {
         throw error;

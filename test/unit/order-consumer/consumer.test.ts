@@ -678,6 +678,10 @@ describe('consumeBatch: the Redis gate cannot answer, PostgreSQL decides alone',
         ]),
       );
       expect(h.telemetry.bypassed).toEqual([a1.eventId]);
+      expect(h.logger.warn).toHaveBeenCalledExactlyOnceWith(
+        'idempotency cache could not answer; PostgreSQL decided alone',
+        expect.objectContaining({ records: 1, firstEventId: a1.eventId }),
+      );
       expect(h.sleeps).toEqual([]);
       expect(h.attempts.calls).toEqual([]);
       expect(h.dl.calls).toEqual([]);
