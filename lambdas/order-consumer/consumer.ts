@@ -293,11 +293,8 @@ async function gateOne(
   try {
     let decided: { readonly result: GateResult; readonly cached: boolean };
     try {
-      decided = await deps.gate.run(
-        idempotencyKey(event),
-        { eventType: event.eventType, data: event.data },
-        work,
-      );
+      // The event itself as the payload: its type and data are what is hashed.
+      decided = await deps.gate.run(idempotencyKey(event), event, work);
     } catch (error) {
       if (!classify(error).retryable) throw error;
       if (step.answer !== undefined) {

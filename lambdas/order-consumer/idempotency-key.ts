@@ -17,8 +17,24 @@ export interface IdempotencyKeyFields {
  * The timestamp is hashed as sent (the envelope only admits UTC "Z" spellings).
  */
 export function idempotencyKey(event: IdempotencyKeyFields): string {
-  const encoded = JSON.stringify([event.aggregateId, event.eventType, event.timestamp]);
-  return createHash('sha256').update(encoded, 'utf8').digest('hex');
+  return memo(keys, event, () => {
+    const encoded = JSON.stringify([event.aggregateId, event.eventType, event.timestamp]);
+    return createHash('sha256').update(encoded, 'utf8').digest('hex');
+  });
+}
+
+// The consumer asks for an event's key and hash in the chunk, at the gate and in the group
+// commit; parsed events are never mutated, so each is hashed once (a profiled hot path).
+const keys = new WeakMap<object, string>();
+const hashes = new WeakMap<object, string>();
+
+function memo(cache: WeakMap<object, string>, event: object, compute: () => string): string {
+  let value = cache.get(event);
+  if (value === undefined) {
+    value = compute();
+    cache.set(event, value);
+  }
+  return value;
 }
 
 /** JSON with object keys sorted at every level: equal payloads hash equally whatever the key order. */
@@ -41,7 +57,9 @@ export interface PayloadFields {
 
 /** Hex SHA-256 over the type and data; a repeat of a key with another hash is a conflict. */
 export function payloadHash(event: PayloadFields): string {
-  return createHash('sha256')
-    .update(stableJson({ eventType: event.eventType, data: event.data }), 'utf8')
-    .digest('hex');
+  return memo(hashes, event, () =>
+    createHash('sha256')
+      .update(stableJson({ eventType: event.eventType, data: event.data }), 'utf8')
+      .digest('hex'),
+  );
 }

@@ -9,7 +9,10 @@ import {
   type GateResult,
   type IdempotencyGate,
 } from '../../../lambdas/order-consumer/consumer';
-import { idempotencyKey } from '../../../lambdas/order-consumer/idempotency-key';
+import {
+  idempotencyKey,
+  type PayloadFields,
+} from '../../../lambdas/order-consumer/idempotency-key';
 import type { DeadLetterMessage } from '../../../lambdas/shared/dead-letter/message';
 import { CircuitOpenError, type ErrorType } from '../../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../../lambdas/shared/events/envelope';
@@ -83,7 +86,7 @@ class FakeGate implements IdempotencyGate {
   /** Thrown instead of looking the key up, when it returns something. */
   failBefore: (key: string) => unknown = () => undefined;
 
-  async run(key: string, payload: unknown, work: () => Promise<GateResult>) {
+  async run(key: string, payload: PayloadFields, work: () => Promise<GateResult>) {
     this.keys.push(key);
     const scripted = this.failBefore(key);
     if (scripted !== undefined) throw scripted;
@@ -92,7 +95,8 @@ class FakeGate implements IdempotencyGate {
       throw named('IdempotencyAlreadyInProgressError', `key ${key} is in progress`);
     }
     const hit = this.stored.get(key);
-    const hash = JSON.stringify(payload);
+    // What the real gate hashes: type and data, not the delivery (eventId).
+    const hash = JSON.stringify([payload.eventType, payload.data]);
     if (hit !== undefined) {
       if (hit.payload !== hash) {
         throw named('IdempotencyValidationError', 'Payload does not match stored record');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { idempotencyKey } from '../../../lambdas/order-consumer/idempotency-key';
+import { idempotencyKey, payloadHash } from '../../../lambdas/order-consumer/idempotency-key';
 import { orderEvent } from './events';
 
 const fields = {
@@ -65,5 +65,34 @@ describe('idempotencyKey', () => {
     ],
   ])('cannot collide by %s', (_case, left, right) => {
     expect(idempotencyKey(left)).not.toBe(idempotencyKey(right));
+  });
+});
+
+describe('payloadHash', () => {
+  const event = orderEvent('PaymentCaptured', 'order-1', 1, 'evt-a');
+
+  it('is the hex SHA-256 of type and data with keys sorted at every level', () => {
+    const expected = createHash('sha256')
+      .update(
+        JSON.stringify({
+          data: Object.fromEntries(Object.entries(event.data).sort(([a], [b]) => (a < b ? -1 : 1))),
+          eventType: event.eventType,
+        }),
+      )
+      .digest('hex');
+    expect(payloadHash(event)).toBe(expected);
+  });
+
+  it('ignores the delivery (event id, correlation id) and the order of data keys', () => {
+    const reversed = Object.fromEntries(Object.entries(event.data).reverse());
+    const redelivered = { ...event, eventId: 'evt-b', correlationId: 'other', data: reversed };
+    expect(payloadHash(redelivered)).toBe(payloadHash(event));
+  });
+
+  it('changes with any data value or the type', () => {
+    expect(payloadHash({ ...event, data: { ...event.data, amountMinor: 1 } })).not.toBe(
+      payloadHash(event),
+    );
+    expect(payloadHash({ ...event, eventType: 'OrderShipped' })).not.toBe(payloadHash(event));
   });
 });
