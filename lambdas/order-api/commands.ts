@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { createEnvelope, formatPath, type SchemaIssue } from '../shared/events/envelope';
 import { ORDER_EVENT_REGISTRY, type OrderEventType } from '../shared/events/orders';
-import { appendEvent } from '../shared/outbox/outbox';
+import { appendEvent, wakeRelay } from '../shared/outbox/outbox';
 import {
   type Database,
   insertOrder,
@@ -63,6 +63,9 @@ export function orderCommands(db: Database, deps: CommandDeps = {}): OrderComman
   };
 }
 
+/** Every committed command appended an event: the relay is woken after the commit. */
+const RELAY_WAKE = { afterCommit: wakeRelay } as const;
+
 /** Creates the order (status CREATED) and its OrderPlaced event atomically. */
 export async function placeOrder(
   db: Database,
@@ -80,23 +83,27 @@ export async function placeOrder(
     { eventType: 'OrderPlaced', data, correlationId: ids.correlationId },
     envelopeDeps(ids, deps),
   );
-  return inTransaction(db, async (client) => {
-    const inserted = await insertOrder(client, {
-      id: data.orderId,
-      customerId: data.customerId,
-      totalMinor: data.totalMinor,
-      currency: data.currency,
-    });
-    if (!inserted) {
-      return {
-        commit: false,
-        result: { kind: 'conflict', orderId: data.orderId, message: 'order already exists' },
-      };
-    }
-    // After the order row: the event's seq then follows the row's commit (outbox.ts).
-    await appendEvent(client, event);
-    return { commit: true, result: accepted(event) };
-  });
+  return inTransaction(
+    db,
+    async (client) => {
+      const inserted = await insertOrder(client, {
+        id: data.orderId,
+        customerId: data.customerId,
+        totalMinor: data.totalMinor,
+        currency: data.currency,
+      });
+      if (!inserted) {
+        return {
+          commit: false,
+          result: { kind: 'conflict', orderId: data.orderId, message: 'order already exists' },
+        };
+      }
+      // After the order row: the event's seq then follows the row's commit (outbox.ts).
+      await appendEvent(client, event);
+      return { commit: true, result: accepted(event) };
+    },
+    RELAY_WAKE,
+  );
 }
 
 /** Records a fact about an existing order; the consumer decides whether it moves the status. */
@@ -124,13 +131,17 @@ export async function recordOrderEvent(
     { eventType, data: parsed.value, correlationId: ids.correlationId },
     envelopeDeps(ids, deps),
   );
-  return inTransaction(db, async (client) => {
-    if (!(await lockAndTouchOrder(client, orderId))) {
-      return { commit: false, result: { kind: 'not_found', orderId } };
-    }
-    await appendEvent(client, event);
-    return { commit: true, result: accepted(event) };
-  });
+  return inTransaction(
+    db,
+    async (client) => {
+      if (!(await lockAndTouchOrder(client, orderId))) {
+        return { commit: false, result: { kind: 'not_found', orderId } };
+      }
+      await appendEvent(client, event);
+      return { commit: true, result: accepted(event) };
+    },
+    RELAY_WAKE,
+  );
 }
 
 export async function checkHealth(db: Database): Promise<HealthResult> {

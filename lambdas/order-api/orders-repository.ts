@@ -48,10 +48,15 @@ export interface TransactionOutcome<T> {
   readonly result: T;
 }
 
-/** Runs `work` in one transaction on one pooled client; any throw rolls everything back. */
+/**
+ * Runs `work` in one transaction on one pooled client; any throw rolls everything back.
+ * `afterCommit` runs on the same client once the commit succeeded; it cannot undo the
+ * transaction, so its failure is swallowed (the client is discarded, not reused).
+ */
 export async function inTransaction<T>(
   db: Database,
   work: (client: ClientBase) => Promise<TransactionOutcome<T>>,
+  options: { readonly afterCommit?: (client: ClientBase) => Promise<void> } = {},
 ): Promise<T> {
   const client = await db.connect();
   let broken: Error | undefined;
@@ -59,6 +64,13 @@ export async function inTransaction<T>(
     await client.query('BEGIN');
     const outcome = await work(client);
     await client.query(outcome.commit ? 'COMMIT' : 'ROLLBACK');
+    if (outcome.commit && options.afterCommit) {
+      try {
+        await options.afterCommit(client);
+      } catch (error) {
+        broken = error instanceof Error ? error : new Error(String(error));
+      }
+    }
     return outcome.result;
   } catch (error) {
     try {

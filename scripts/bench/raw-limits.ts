@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
 import pg from 'pg';
 import type { RedisEnv } from '../../lambdas/shared/env';
+import { WAKE_RELAY_SQL } from '../../lambdas/shared/outbox/outbox';
 import type { RawLimits } from './report';
 import { perSecond } from './stats';
 
@@ -144,26 +145,24 @@ async function setNx(
 
 /**
  * The order API's write shape (one order row and one outbox row per transaction) from
- * `connections` clients at once, on scratch copies of the tables: with the outbox's NOTIFY
- * trigger and without it. PostgreSQL serialises the commits of notifying transactions (a
- * database-wide lock held until after commit), so the first is the API's commit ceiling.
+ * `connections` clients at once, on scratch copies of the tables, with the relay's wake-up sent
+ * three ways: after the commit in its own asynchronously committed transaction (what the API
+ * does, wakeRelay), inside the transaction (what migration 0001's trigger did), or not at all.
+ * PostgreSQL serialises the commits of notifying transactions on one lock held through the WAL
+ * flush, so the second is bound by one flush at a time.
  */
+type WakeMode = 'after-commit' | 'in-transaction' | 'none';
+
 async function outboxWrites(
   pool: pg.Pool,
   config: pg.PoolConfig,
   count: number,
   connections: number,
-  notify: boolean,
+  wake: WakeMode,
 ): Promise<number> {
-  const suffix = notify ? 'notify' : 'plain';
+  const suffix = wake.replace('-', '_');
   await pool.query(`CREATE TABLE raw_w_orders_${suffix} (LIKE orders INCLUDING ALL)`);
   await pool.query(`CREATE TABLE raw_w_outbox_${suffix} (LIKE outbox INCLUDING ALL)`);
-  if (notify) {
-    await pool.query(
-      `CREATE TRIGGER raw_w_notify AFTER INSERT ON raw_w_outbox_notify
-         FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()`,
-    );
-  }
   const payload = JSON.stringify({ eventType: 'OrderPlaced', data: { n: 1 } });
   // Its own pool: every writer holds its connection for the whole run.
   const writers = new pg.Pool({ ...config, max: connections });
@@ -186,7 +185,12 @@ async function outboxWrites(
                VALUES (gen_random_uuid(), $1, 'OrderPlaced', $2, '{}')`,
               [`w-${i}`, payload],
             );
+            // A channel of its own: the project's relays listen on 'outbox'.
+            if (wake === 'in-transaction') await client.query("SELECT pg_notify('raw_w', '')");
             await client.query('COMMIT');
+            if (wake === 'after-commit') {
+              await client.query(WAKE_RELAY_SQL.replace("'outbox'", "'raw_w'"));
+            }
           }
         } finally {
           client.release();
@@ -223,14 +227,21 @@ export async function measureRawLimits(
       config,
       sizes.outboxWrites,
       sizes.outboxWriteConnections,
-      true,
+      'after-commit',
+    ),
+    outboxWritesNotifyInTxPerSec: await outboxWrites(
+      pool,
+      config,
+      sizes.outboxWrites,
+      sizes.outboxWriteConnections,
+      'in-transaction',
     ),
     outboxWritesNoNotifyPerSec: await outboxWrites(
       pool,
       config,
       sizes.outboxWrites,
       sizes.outboxWriteConnections,
-      false,
+      'none',
     ),
   };
 }

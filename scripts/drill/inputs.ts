@@ -8,7 +8,7 @@ import type { ErrorType } from '../../lambdas/shared/errors/taxonomy';
 import { createEnvelope, type OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { OrderEventType } from '../../lambdas/shared/events/orders';
 import type { OrderState } from '../../lambdas/shared/events/state-machine';
-import { appendEvent } from '../../lambdas/shared/outbox/outbox';
+import { appendEvent, wakeRelay } from '../../lambdas/shared/outbox/outbox';
 
 /** Header carrying an injected record's input id; dead letters and redrives keep headers. */
 export const DRILL_INPUT_HEADER = 'drillInputId';
@@ -171,6 +171,11 @@ async function appendTransaction(pool: Pool, events: readonly OrderEvent[]): Pro
     await client.query('BEGIN');
     for (const e of events) await appendEvent(client, e);
     await client.query('COMMIT');
+    // As the order API does after its commit; committed either way, a lost wake-up only
+    // delays the relay by one poll (and the client is discarded).
+    await wakeRelay(client).catch((error: unknown) => {
+      failed = error instanceof Error ? error : new Error(String(error));
+    });
   } catch (error) {
     failed = error instanceof Error ? error : new Error(String(error));
     await client.query('ROLLBACK').catch(() => undefined);

@@ -6,9 +6,11 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { orderCommands } from '../../lambdas/order-api/commands';
 import { createOrderApi, type RequestLogger } from '../../lambdas/order-api/http';
+import { pgClientConfig } from '../../lambdas/shared/db/pool';
 import { parseEnvelope } from '../../lambdas/shared/events/envelope';
 import {
   type HttpEventInput,
@@ -173,6 +175,30 @@ describe('order API on PostgreSQL', () => {
       schemaVersion: '1.0.0',
       correlationId: 'it-corr-1',
     });
+  });
+
+  it('wakes a listening relay after each accepted command, and not for a refused one', async () => {
+    const listener = new pg.Client(pgClientConfig(db.env));
+    await listener.connect();
+    const woken: string[] = [];
+    listener.on('notification', (n) => woken.push(n.channel));
+    await listener.query('LISTEN outbox');
+    try {
+      const orderId = `wake-${randomUUID()}`;
+      const post = () => call({ method: 'POST', path: '/orders', body: order({ orderId }) });
+      expect((await post()).statusCode).toBe(202);
+      expect((await post()).statusCode).toBe(409);
+      // A round trip on the listener delivers whatever was sent before it.
+      await listener.query('SELECT 1');
+      expect(woken).toEqual(['outbox']);
+      // The notification comes from its own transaction, after the order's commit.
+      const { rows } = await db.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'outbox_notify_insert'",
+      );
+      expect(rows[0]?.n).toBe(0);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('uses a client-supplied orderId and answers 409 when that order exists', async () => {

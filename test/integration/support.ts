@@ -5,7 +5,7 @@ import { type Admin, Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { parseKafkaEnv, parsePgEnv } from '../../lambdas/shared/env';
 import type { LogSink } from '../../lambdas/shared/log-sink';
-import { appendEvent, type OutboxEvent } from '../../lambdas/shared/outbox/outbox';
+import { appendEvent, type OutboxEvent, wakeRelay } from '../../lambdas/shared/outbox/outbox';
 import {
   createScratchDatabase,
   type ScratchDatabase,
@@ -75,6 +75,8 @@ export async function appendCommitted(
     await client.query('BEGIN');
     for (const e of events) await appendEvent(client, e);
     await client.query('COMMIT');
+    // As the order API does after its commit.
+    await wakeRelay(client);
     return events;
   } catch (error) {
     await client.query('ROLLBACK');

@@ -36,6 +36,21 @@ export async function appendEvent(client: ClientBase, event: OutboxEvent): Promi
   );
 }
 
+/**
+ * Wakes a LISTENing relay; call it after the transaction that appended events has committed.
+ * Its own transaction, committed asynchronously: PostgreSQL serialises the commits of
+ * notifying transactions on one database-wide lock held through the commit's WAL flush, so a
+ * NOTIFY inside the business transaction (the trigger of migration 0001, dropped in 0005) made
+ * every order write wait for the previous one's disk flush. The empty payload is on purpose:
+ * the relay re-reads the table. A wake-up lost to a crash costs one polling interval.
+ */
+export const WAKE_RELAY_SQL =
+  "BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('outbox', ''); COMMIT";
+
+export async function wakeRelay(client: ClientBase): Promise<void> {
+  await client.query(WAKE_RELAY_SQL);
+}
+
 export interface OutboxRow {
   readonly id: string;
   readonly seq: string;
