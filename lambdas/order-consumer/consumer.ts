@@ -249,6 +249,12 @@ async function processChunk(
   return results;
 }
 
+/** A record the Redis gate could not answer for, decided by PostgreSQL alone. */
+interface Bypass {
+  readonly eventId: string;
+  readonly error: unknown;
+}
+
 /**
  * One event through the Redis gate and, when the gate lets it through, the group commit.
  *
@@ -261,11 +267,6 @@ async function processChunk(
  * it as TRANSIENT once the delivery budget ran out, and the same order's later events would
  * then be applied before it or rejected (drill findings 3 and 4).
  */
-interface Bypass {
-  readonly eventId: string;
-  readonly error: unknown;
-}
-
 async function gateOne(
   event: OrderEvent,
   index: number,

@@ -153,6 +153,36 @@ async function setNx(
  */
 type WakeMode = 'after-commit' | 'in-transaction' | 'none';
 
+/**
+ * The three wake-up cases, interleaved twice (A B C A B C), each reported as the better of
+ * its two runs: run once in a fixed order, the first case paid for whatever ran before it.
+ */
+async function outboxWriteCases(
+  pool: pg.Pool,
+  config: pg.PoolConfig,
+  count: number,
+  connections: number,
+): Promise<
+  Pick<
+    RawLimits,
+    'outboxWritesPerSec' | 'outboxWritesNotifyInTxPerSec' | 'outboxWritesNoNotifyPerSec'
+  >
+> {
+  const modes: readonly WakeMode[] = ['after-commit', 'in-transaction', 'none'];
+  const best = new Map<WakeMode, number>();
+  for (let round = 0; round < 2; round++) {
+    for (const mode of modes) {
+      const rate = await outboxWrites(pool, config, count, connections, mode);
+      best.set(mode, Math.max(best.get(mode) ?? 0, rate));
+    }
+  }
+  return {
+    outboxWritesPerSec: best.get('after-commit') ?? 0,
+    outboxWritesNotifyInTxPerSec: best.get('in-transaction') ?? 0,
+    outboxWritesNoNotifyPerSec: best.get('none') ?? 0,
+  };
+}
+
 async function outboxWrites(
   pool: pg.Pool,
   config: pg.PoolConfig,
@@ -222,26 +252,6 @@ export async function measureRawLimits(
       'promises',
     ),
     singleTxPerSec: await singleTransactions(pool, sizes.singleTx),
-    outboxWritesPerSec: await outboxWrites(
-      pool,
-      config,
-      sizes.outboxWrites,
-      sizes.outboxWriteConnections,
-      'after-commit',
-    ),
-    outboxWritesNotifyInTxPerSec: await outboxWrites(
-      pool,
-      config,
-      sizes.outboxWrites,
-      sizes.outboxWriteConnections,
-      'in-transaction',
-    ),
-    outboxWritesNoNotifyPerSec: await outboxWrites(
-      pool,
-      config,
-      sizes.outboxWrites,
-      sizes.outboxWriteConnections,
-      'none',
-    ),
+    ...(await outboxWriteCases(pool, config, sizes.outboxWrites, sizes.outboxWriteConnections)),
   };
 }
