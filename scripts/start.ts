@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   });
 
   const api = createOrderApi({
-    commands: orderCommands(pool),
+    commands: orderCommands(pool, { logger }),
     logger: { ...logger, appendKeys() {}, removeKeys() {} },
     metrics: {
       addMetric: (name, _unit, value) =>

@@ -1,9 +1,11 @@
 // Order commands: validate input with the event's own schema, then write the order row and its
 // outbox event in one transaction. No HTTP or Lambda types here; http.ts maps the results.
 import { randomUUID } from 'node:crypto';
+import type { ClientBase } from 'pg';
 import type { z } from 'zod';
 import { createEnvelope, formatPath, type SchemaIssue } from '../shared/events/envelope';
 import { ORDER_EVENT_REGISTRY, type OrderEventType } from '../shared/events/orders';
+import type { LogSink } from '../shared/log-sink';
 import { appendEvent, wakeRelay } from '../shared/outbox/outbox';
 import {
   type Database,
@@ -46,6 +48,8 @@ export interface CommandDeps {
   /** Id for an order the client did not name. */
   readonly newOrderId?: () => string;
   readonly now?: () => Date;
+  /** Where a failed relay wake-up is reported (the command itself has succeeded by then). */
+  readonly logger?: Pick<LogSink, 'warn'>;
 }
 
 /** The commands bound to a database; what the HTTP layer calls. */
@@ -63,8 +67,25 @@ export function orderCommands(db: Database, deps: CommandDeps = {}): OrderComman
   };
 }
 
-/** Every committed command appended an event: the relay is woken after the commit. */
-const RELAY_WAKE = { afterCommit: wakeRelay } as const;
+/**
+ * Every committed command appended an event: the relay is woken after the commit. A failure is
+ * reported and rethrown (the client is then discarded); the command stays accepted, and the
+ * relay's polling picks the event up within its interval.
+ */
+function relayWake(deps: CommandDeps) {
+  return {
+    afterCommit: async (client: ClientBase) => {
+      try {
+        await wakeRelay(client);
+      } catch (error) {
+        deps.logger?.warn('relay wake-up failed; the relay will find the event by polling', {
+          error,
+        });
+        throw error;
+      }
+    },
+  };
+}
 
 /** Creates the order (status CREATED) and its OrderPlaced event atomically. */
 export async function placeOrder(
@@ -102,7 +123,7 @@ export async function placeOrder(
       await appendEvent(client, event);
       return { commit: true, result: accepted(event) };
     },
-    RELAY_WAKE,
+    relayWake(deps),
   );
 }
 
@@ -140,7 +161,7 @@ export async function recordOrderEvent(
       await appendEvent(client, event);
       return { commit: true, result: accepted(event) };
     },
-    RELAY_WAKE,
+    relayWake(deps),
   );
 }
 

@@ -16,7 +16,7 @@ export const handler = async (
   event: APIGatewayProxyEventV2,
   context: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> => {
-  api ??= createOrderApi({ commands: orderCommands(getPool()), logger, metrics });
+  api ??= createOrderApi({ commands: orderCommands(getPool(), { logger }), logger, metrics });
   try {
     return await api(event, context);
   } finally {

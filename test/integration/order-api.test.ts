@@ -10,8 +10,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { orderCommands } from '../../lambdas/order-api/commands';
 import { createOrderApi, type RequestLogger } from '../../lambdas/order-api/http';
+import type { Database } from '../../lambdas/order-api/orders-repository';
 import { pgClientConfig } from '../../lambdas/shared/db/pool';
 import { parseEnvelope } from '../../lambdas/shared/events/envelope';
+import { WAKE_RELAY_SQL } from '../../lambdas/shared/outbox/outbox';
 import {
   type HttpEventInput,
   httpEvent,
@@ -357,6 +359,49 @@ describe('atomicity', () => {
     expect(after?.version).toBe(1);
     expect(after?.updated_at).toEqual(before?.updated_at);
     expect((await outboxRows(placed.orderId)).map((r) => r.event_type)).toEqual(['OrderPlaced']);
+  });
+
+  it('keeps an accepted order when the relay wake-up fails, reports it and drops that client', async () => {
+    // A database whose clients refuse the wake-up statement (a connection lost after COMMIT).
+    const released: unknown[] = [];
+    const failingWake: Database = {
+      query: (...args: Parameters<pg.Pool['query']>) => db.pool.query(...args),
+      connect: async () => {
+        const client = await db.pool.connect();
+        const query = client.query.bind(client) as (text: unknown, ...rest: unknown[]) => unknown;
+        const release = client.release.bind(client);
+        return Object.assign(client, {
+          query: (text: unknown, ...rest: unknown[]) =>
+            text === WAKE_RELAY_SQL
+              ? Promise.reject(new Error('Connection terminated unexpectedly'))
+              : query(text, ...rest),
+          release: (error?: Error | boolean) => {
+            released.push(error);
+            release(true); // never back to the shared pool with its patched query
+          },
+        });
+      },
+    } as unknown as Database;
+    const warn = vi.fn();
+    const api = createOrderApi({
+      commands: orderCommands(failingWake, { logger: { warn } }),
+      logger: silentRequestLogger,
+    });
+    const orderId = `wake-fails-${randomUUID()}`;
+
+    const res = await call({ method: 'POST', path: '/orders', body: order({ orderId }) }, api);
+
+    expect(res.statusCode).toBe(202);
+    expect(await orderRows(orderId)).toHaveLength(1);
+    expect(await outboxRows(orderId)).toHaveLength(1);
+    expect(warn).toHaveBeenCalledExactlyOnceWith(
+      'relay wake-up failed; the relay will find the event by polling',
+      { error: expect.objectContaining({ message: 'Connection terminated unexpectedly' }) },
+    );
+    // Released with the error: pg-pool destroys such a client instead of reusing it.
+    expect(released).toEqual([
+      expect.objectContaining({ message: 'Connection terminated unexpectedly' }),
+    ]);
   });
 
   it('the pool stays usable after the rolled-back transactions', async () => {
