@@ -23,6 +23,7 @@ import {
 import {
   type BatchItemFailure,
   type BatchResponse,
+  batchItemFailures,
   batchItemIdentifier,
   type KafkaRecord,
   type MskEventLike,
@@ -242,7 +243,7 @@ export async function triageBatch(
   options: TriageOptions,
 ): Promise<TriageSummary> {
   const counts = new Counts();
-  const failures: BatchItemFailure[] = [];
+  const failed: DlqRecord[] = [];
   const topics = new Set(options.redriveTopics);
   // Partitions are independent; within one, order matters (Lambda resumes at the lowest failure).
   await Promise.all(
@@ -258,13 +259,14 @@ export async function triageBatch(
             failedRecords: rest.length,
             reason: outcome.stop,
           });
-          for (const r of rest) failures.push({ itemIdentifier: batchItemIdentifier(r) });
+          failed.push(record);
           return;
         }
       }
     }),
   );
-  return { batchItemFailures: failures, ...counts };
+  // Lambda resumes each partition at its earliest failure, so that one identifier is enough.
+  return { batchItemFailures: batchItemFailures(failed), ...counts };
 }
 
 async function handleRecord(

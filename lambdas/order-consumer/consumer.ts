@@ -18,7 +18,7 @@ import { type OrderEvent, parseEnvelope } from '../shared/events/envelope';
 import type { KafkaRecord } from '../shared/kafka/msk-event';
 import {
   type BatchResponse,
-  batchItemIdentifier,
+  batchItemFailures,
   type MskEventLike,
   partitionsOf,
 } from '../shared/kafka/msk-event';
@@ -125,8 +125,8 @@ export async function consumeBatch(
   );
   return {
     ...counts,
-    batchItemFailures: failedFrom.flatMap((r) =>
-      r === undefined ? [] : [{ itemIdentifier: batchItemIdentifier(r) }],
+    batchItemFailures: batchItemFailures(
+      failedFrom.filter((r): r is KafkaRecord => r !== undefined),
     ),
   };
 }

@@ -7,11 +7,10 @@ import type { Consumer, ConsumerConfig, EachBatchPayload, KafkaMessage, Producer
 import { headersFromKafkaJs, toKafkaJsHeaders } from '../../lambdas/shared/dead-letter/headers';
 import type { KafkaEnv } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
-import type {
-  BatchResponse,
-  MskEventLike,
-  MskRecordLike,
-  RecordPosition,
+import {
+  type MskEventLike,
+  type MskRecordLike,
+  readBatchResponse,
 } from '../../lambdas/shared/kafka/msk-event';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import type { MappingConfig } from '../../lib/config/stage-config';
@@ -34,8 +33,8 @@ export interface MskEvent extends MskEventLike {
   readonly records: Record<string, MskRecord[]>;
 }
 
-// biome-ignore lint/suspicious/noConfusingVoidType: handlers may return nothing (Promise<void>).
-export type MappingHandler = (event: MskEvent) => Promise<BatchResponse | undefined | void>;
+/** The function behind a mapping; whatever it returns is read as Lambda reads it. */
+export type MappingHandler = (event: MskEvent) => Promise<unknown>;
 
 export type EmulatedMapping = Pick<
   MappingConfig,
@@ -77,6 +76,8 @@ export interface MappingStats {
   readonly bisects: number;
   /** Records written to the on-failure topic. */
   readonly sentToOnFailure: number;
+  /** Responses that broke the Kafka partial batch contract (each failed its whole batch). */
+  readonly malformedResponses: number;
 }
 
 export interface RunningMapping {
@@ -93,18 +94,6 @@ export const ON_FAILURE_HEADERS = {
   attempts: 'esm-attempts',
   consumerGroup: 'esm-consumer-group',
 } as const;
-
-/**
- * Parses `batchItemIdentifier`'s format, `<topic>-<partition>-<offset>`, from the right (topics
- * may contain '-'). Undefined when the identifier is not in that format.
- */
-export function parseBatchItemIdentifier(identifier: string): RecordPosition | undefined {
-  const match = /^(.+)-(\d+)-(\d+)$/.exec(identifier);
-  if (match === null) return undefined;
-  const [, topic, partition, offset] = match;
-  if (topic === undefined || partition === undefined || offset === undefined) return undefined;
-  return { topic, partition: Number(partition), offset };
-}
 
 /** The DESIGN consumer settings of a mapping. */
 export function mappingConsumerConfig(mapping: EmulatedMapping): ConsumerConfig {
@@ -179,7 +168,14 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
   });
   const producer: Producer | undefined =
     onFailureTopic === undefined ? undefined : kafka.producer({ idempotent: true });
-  const stats = { invocations: 0, recordsDelivered: 0, retries: 0, bisects: 0, sentToOnFailure: 0 };
+  const stats = {
+    invocations: 0,
+    recordsDelivered: 0,
+    retries: 0,
+    bisects: 0,
+    sentToOnFailure: 0,
+    malformedResponses: 0,
+  };
   let stopping = false;
 
   const eventOf = (partition: number, messages: readonly KafkaMessage[]): MskEvent => ({
@@ -193,41 +189,25 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
   async function invoke(partition: number, messages: KafkaMessage[]): Promise<Outcome> {
     stats.invocations += 1;
     stats.recordsDelivered += messages.length;
-    let response: BatchResponse | undefined;
+    const event = eventOf(partition, messages);
+    let response: unknown;
     try {
-      response = (await handler(eventOf(partition, messages))) ?? undefined;
+      response = await handler(event);
     } catch (error) {
       return { ok: false, handled: 0, reason: `handler threw: ${describe(error)}` };
     }
-    const failures = response?.batchItemFailures ?? [];
-    if (failures.length === 0) return { ok: true };
-    if (!mapping.reportBatchItemFailures) {
-      // Without ReportBatchItemFailures Lambda ignores the response: the batch succeeded.
-      return { ok: true };
+    // Without ReportBatchItemFailures Lambda ignores the response: the batch succeeded.
+    if (!mapping.reportBatchItemFailures) return { ok: true };
+    // The Kafka partial batch contract: a response Lambda cannot read fails the whole batch.
+    const verdict = readBatchResponse(event, response);
+    if (!verdict.ok) {
+      stats.malformedResponses += 1;
+      return { ok: false, handled: 0, reason: `unreadable batch response: ${verdict.reason}` };
     }
-    let lowest: number | undefined;
-    for (const failure of failures) {
-      const position = parseBatchItemIdentifier(String(failure?.itemIdentifier ?? ''));
-      const index =
-        position === undefined || position.topic !== topic || position.partition !== partition
-          ? -1
-          : messages.findIndex((m) => m.offset === String(position.offset));
-      if (index < 0) {
-        // Lambda treats an identifier it cannot match to the batch as a failure of the batch.
-        return {
-          ok: false,
-          handled: 0,
-          reason: `invalid itemIdentifier "${String(failure?.itemIdentifier)}"`,
-        };
-      }
-      lowest = lowest === undefined ? index : Math.min(lowest, index);
-    }
-    const first = messages[lowest ?? 0];
-    return {
-      ok: false,
-      handled: lowest ?? 0,
-      reason: `batch item failure at offset ${first?.offset ?? '?'}`,
-    };
+    const resumeAt = verdict.resumeFrom.get(`${topic}-${partition}`);
+    if (resumeAt === undefined) return { ok: true };
+    const handled = messages.findIndex((m) => Number(m.offset) === resumeAt);
+    return { ok: false, handled, reason: `batch item failure at offset ${resumeAt}` };
   }
 
   async function commitThrough(

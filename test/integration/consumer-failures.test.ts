@@ -126,7 +126,10 @@ describe('consumer under dependency failures', () => {
     await relay.cut();
     const event = orderEvent('OrderPlaced', `o-${randomUUID()}`, 0, randomUUID());
     const delivery = mskEvent([event]);
-    const identifier = `${sourceTopic}-0-${Object.values(delivery.records)[0]?.[0]?.offset}`;
+    const identifier = {
+      partition: `${sourceTopic}-0`,
+      offset: Number(Object.values(delivery.records)[0]?.[0]?.offset),
+    };
 
     // Deliveries 1 and 2: retried in place, then handed back to the mapping.
     for (let i = 0; i < 2; i++) {

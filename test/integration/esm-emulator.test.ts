@@ -11,7 +11,6 @@ import {
   type MskEvent,
   type MskRecord,
   ON_FAILURE_HEADERS,
-  parseBatchItemIdentifier,
   startMapping,
 } from '../../scripts/local/esm-emulator';
 import { consumeUntil, createTopic, quietLogger, sleep, testKafka } from './support';
@@ -59,18 +58,6 @@ const text = (base64: string | null | undefined) =>
   base64 === null || base64 === undefined ? null : Buffer.from(base64, 'base64').toString('utf8');
 
 const recordsOf = (event: MskEvent): MskRecord[] => Object.values(event.records).flat();
-
-describe('parseBatchItemIdentifier', () => {
-  it('reads batchItemIdentifier back, from the right, for topics containing dashes', () => {
-    const id = batchItemIdentifier({ topic: 'order-events-dlq-1', partition: 12, offset: '345' });
-    expect(parseBatchItemIdentifier(id)).toEqual({
-      topic: 'order-events-dlq-1',
-      partition: 12,
-      offset: '345',
-    });
-    expect(parseBatchItemIdentifier('no-offset')).toBeUndefined();
-  });
-});
 
 describe('esm emulator', () => {
   it('delivers MSK-shaped events per partition in offset order, within the batch size', async () => {
@@ -275,5 +262,82 @@ describe('esm emulator', () => {
     const offsets = await committed(m.consumerGroupId, topic);
     expect(offsets.get(0)).toBe(String(perPartition));
     expect(offsets.get(1)).toBe(String(perPartition));
+  });
+  it('fails the whole batch on a response that breaks the Kafka contract (string identifier)', async () => {
+    const topic = await createTopic(admin, 'esm-contract', 1);
+    const onFailureTopic = await createTopic(admin, 'esm-contract-failed', 1);
+    const total = 6;
+    const k = 3;
+    await producer.send({
+      topic,
+      messages: Array.from({ length: total }, (_, n) => ({ value: JSON.stringify({ n }) })),
+    });
+    const retryAttempts = 1;
+    const m = mapping({ retryAttempts, bisectBatchOnError: false });
+    let invocations = 0;
+    const running = await startMapping({
+      kafkaEnv: parseKafkaEnv(process.env),
+      topic,
+      mapping: m,
+      // The SQS/Kinesis-style string: Lambda cannot read it for a Kafka source.
+      handler: async () => {
+        invocations += 1;
+        return { batchItemFailures: [{ itemIdentifier: `${topic}-0-${k}` }] };
+      },
+      onFailureTopic,
+      logger: quietLogger,
+      retryBackoff: { baseMs: 20, maxMs: 100 },
+    });
+    try {
+      await waitUntil(() => running.stats().sentToOnFailure >= total);
+    } finally {
+      await running.stop();
+    }
+    const stats = running.stats();
+    expect(stats.malformedResponses).toBe(retryAttempts + 1);
+    expect(invocations).toBe(retryAttempts + 1);
+    // Records before k, which the handler had finished, are discarded with the rest.
+    expect(stats.sentToOnFailure).toBe(total);
+    const failed = await consumeUntil(onFailureTopic, (r) => r.length >= total, 30_000);
+    expect(failed.map((r) => r.headers[ON_FAILURE_HEADERS.sourceOffset])).toEqual(
+      Array.from({ length: total }, (_, n) => String(n)),
+    );
+    expect(failed[0]?.headers[ON_FAILURE_HEADERS.reason]).toContain('unreadable batch response');
+  });
+
+  it('with the same failure as an object identifier, resumes at it and discards only the rest', async () => {
+    const topic = await createTopic(admin, 'esm-contract-ok', 1);
+    const onFailureTopic = await createTopic(admin, 'esm-contract-ok-failed', 1);
+    const total = 6;
+    const k = 3;
+    await producer.send({
+      topic,
+      messages: Array.from({ length: total }, (_, n) => ({ value: JSON.stringify({ n }) })),
+    });
+    const m = mapping({ retryAttempts: 1, bisectBatchOnError: false });
+    const running = await startMapping({
+      kafkaEnv: parseKafkaEnv(process.env),
+      topic,
+      mapping: m,
+      handler: async (event) => {
+        const failed = recordsOf(event).find((r) => r.offset === k);
+        return {
+          batchItemFailures:
+            failed === undefined ? [] : [{ itemIdentifier: batchItemIdentifier(failed) }],
+        };
+      },
+      onFailureTopic,
+      logger: quietLogger,
+      retryBackoff: { baseMs: 20, maxMs: 100 },
+    });
+    try {
+      await waitUntil(() => running.stats().sentToOnFailure >= total - k);
+    } finally {
+      await running.stop();
+    }
+    expect(running.stats().malformedResponses).toBe(0);
+    expect(running.stats().sentToOnFailure).toBe(total - k);
+    const failed = await consumeUntil(onFailureTopic, (r) => r.length >= total - k, 30_000);
+    expect(failed.map((r) => r.headers[ON_FAILURE_HEADERS.sourceOffset])).toEqual(['3', '4', '5']);
   });
 });

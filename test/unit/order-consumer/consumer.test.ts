@@ -66,7 +66,9 @@ function partition(p: number, first: number, values: readonly Value[]): MskRecor
   return values.map((v, i) => rec(p, first + i, v));
 }
 
-const id = (offset: number, p = 0) => `${TOPIC}-${p}-${offset}`;
+const id = (offset: number, p = 0) => ({ partition: `${TOPIC}-${p}`, offset });
+/** FakeAttempts' key for a record position. */
+const attemptKey = (offset: number, p = 0) => `${TOPIC}-${p}@${offset}`;
 
 // --- fakes ---------------------------------------------------------------------------------
 
@@ -149,7 +151,8 @@ class FakeAttempts implements AttemptTracker {
   readonly calls: string[] = [];
   unavailable = false;
   async increment(record: KafkaRecord) {
-    const item = batchItemIdentifier(record);
+    const id = batchItemIdentifier(record);
+    const item = `${id.partition}@${id.offset}`;
     this.calls.push(item);
     if (this.unavailable) return undefined;
     const n = (this.counts.get(item) ?? 0) + 1;
@@ -586,7 +589,7 @@ describe('consumeBatch: transient failures', () => {
       const events = [placed, paid, x, shipped, orderEvent('OrderPlaced', 'o2', 0)];
       const h = new Harness();
       h.attempts.unavailable = unavailable;
-      h.attempts.counts.set(id(12), prior);
+      h.attempts.counts.set(attemptKey(12), prior);
       h.db.failWith = (batch) => (has(batch, x) ? connReset() : undefined);
 
       const summary = await h.consume(msk(...partition(0, 10, events)), { chunkSize: 2 });
@@ -598,7 +601,7 @@ describe('consumeBatch: transient failures', () => {
       expect(h.db.calls).toEqual([ids([placed, paid]), ...Array(3).fill(ids([x, shipped]))]);
       expect(h.gate.keys).not.toContain(idempotencyKey(events[4] as OrderEvent));
       expect(h.sleeps).toEqual([50, 100]);
-      expect(h.attempts.calls).toEqual([id(12)]);
+      expect(h.attempts.calls).toEqual([attemptKey(12)]);
       expect(h.dl.calls).toEqual([]);
       expect(summary).toMatchObject({ applied: 2, deadLettered: 0 });
     },
@@ -609,7 +612,7 @@ describe('consumeBatch: transient failures', () => {
     const [placed, paid, shipped] = lifecycle('o1') as [OrderEvent, OrderEvent, OrderEvent];
     const events = [placed, paid, x, shipped, orderEvent('OrderPlaced', 'o2', 0)];
     const h = new Harness();
-    h.attempts.counts.set(id(12), 2);
+    h.attempts.counts.set(attemptKey(12), 2);
     h.db.failWith = (batch) => (has(batch, x) ? connReset() : undefined);
 
     const summary = await h.consume(msk(...partition(0, 10, events)), { chunkSize: 2 });
@@ -619,7 +622,7 @@ describe('consumeBatch: transient failures', () => {
     expect(h.dl.summary()).toEqual([[12, 'TRANSIENT']]);
     expect(h.dl.sent[0]).toMatchObject({ attempts: 3, eventId: x.eventId });
     expect(h.telemetry.deadLettered).toEqual(['TRANSIENT']);
-    expect(h.attempts.calls).toEqual([id(12)]);
+    expect(h.attempts.calls).toEqual([attemptKey(12)]);
     expect(h.sleeps).toEqual([50, 100]);
   });
 
@@ -840,7 +843,7 @@ describe('consumeBatch: dead-letter producer failures', () => {
     const x = orderEvent('OrderPlaced', 'h1', 0);
     const after = orderEvent('OrderPlaced', 'h2', 0);
     const h = new Harness();
-    h.attempts.counts.set(id(0), 2);
+    h.attempts.counts.set(attemptKey(0), 2);
     h.dl.failing = true;
     h.db.failWith = (batch) => (has(batch, x) ? connReset() : undefined);
 
