@@ -60,6 +60,7 @@ export function buildPipeline(app: App, config: StageConfig): PipelineStacks {
   const observability = new ObservabilityStack(app, name('observability'), {
     ...common('observability'),
     config,
+    refs: { triageBackstopBucket: service.triageBackstop.bucketName },
   });
 
   const stacks: PipelineStacks = { network, data, cache, streaming, service, observability };

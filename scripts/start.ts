@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ensureTopics } from '../lambdas/kafka-topics/ensure-topics';
 import { runMigrationsWithNewClient } from '../lambdas/migrate/run-migrations';
 import { orderCommands } from '../lambdas/order-api/commands';
+import { createOrderApiHandler } from '../lambdas/order-api/handler';
 import { createOrderApi } from '../lambdas/order-api/http';
 import { toMessage } from '../lambdas/outbox-relay/relay';
 import { createPool, pgClientConfig } from '../lambdas/shared/db/pool';
@@ -151,16 +152,9 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    // One local broker holds one replica; partitions and configs are the stage's own. The
-    // triage mapping's on-failure SQS queue has a topic of the same name standing in for it.
+    // One local broker holds one replica; partitions and configs are the stage's own.
     const specs = topicSpecs(config, 1);
     await ensureTopics(admin, specs, { logger });
-    const standIn = config.triage.failureQueueName;
-    if (!(await admin.listTopics()).includes(standIn)) {
-      await admin.createTopics({
-        topics: [{ topic: standIn, numPartitions: 1, replicationFactor: 1 }],
-      });
-    }
   } finally {
     await admin.disconnect();
   }
@@ -207,19 +201,24 @@ async function main(): Promise<void> {
     },
   });
 
-  const api = createOrderApi({
-    commands: orderCommands(pool, { logger }),
-    logger: { ...logger, appendKeys() {}, removeKeys() {} },
-    metrics: {
-      addMetric: (name, _unit, value) =>
-        metrics.put({
-          namespace: config.observability.metricsNamespace,
-          metricName: name,
-          dimensions: { [METRIC_DIMENSION]: SERVICES.orderApi },
-          value,
-          timestamp: Date.now(),
-        }),
-    },
+  // The Lambda handler itself over a local router (file logger, dashboard metrics).
+  const api = createOrderApiHandler({
+    flushMetrics: () => {},
+    api: () =>
+      createOrderApi({
+        commands: orderCommands(pool, { logger }),
+        logger: { ...logger, appendKeys() {}, removeKeys() {} },
+        metrics: {
+          addMetric: (name, _unit, value) =>
+            metrics.put({
+              namespace: config.observability.metricsNamespace,
+              metricName: name,
+              dimensions: { [METRIC_DIMENSION]: SERVICES.orderApi },
+              value,
+              timestamp: Date.now(),
+            }),
+        },
+      }),
   });
   const topic = pipeline.topics.orderEvents;
   const waitProcessed = async (eventId: string) => {

@@ -1,41 +1,64 @@
-// Lambda adapter for the triage mapping on the dead-letter topic: one runtime per execution
-// environment; returns a partial batch response so that only unhandled records are retried.
+// Lambda adapter for the triage mapping on the dead-letter topic. `createTriageHandler` is the
+// handler itself over a runtime factory: Lambda runs it with the production runtime; local runs
+// run the same function with their own pool, telemetry and logger.
 import type { Context, MSKEvent } from 'aws-lambda';
-import { getPool } from '../shared/db/pool';
-import { getKafkaEnv } from '../shared/env';
-import { logger, metrics } from '../shared/powertools';
-import { getTriageEnv } from './config';
+import { createPool } from '../shared/db/pool';
+import { type FunctionEnv, getFunctionEnv } from '../shared/env';
+import type { LogSink } from '../shared/log-sink';
+import { logger as defaultLogger, metrics } from '../shared/powertools';
 import { createTriageRuntime, type TriageRuntime } from './runtime';
 import { type BatchResponse, triageBatch } from './triage';
 
-let runtime: Promise<TriageRuntime> | undefined;
+export type TriageHandler = (event: MSKEvent, context: Context) => Promise<BatchResponse>;
 
-export const handler = async (event: MSKEvent, context: Context): Promise<BatchResponse> => {
-  runtime ??= createTriageRuntime({
-    pool: getPool(),
-    kafkaEnv: getKafkaEnv(),
-    triageEnv: getTriageEnv(),
-    logger,
-  }).catch((error: unknown) => {
-    runtime = undefined; // retry the set-up on the next invocation
-    throw error;
-  });
-  try {
-    const rt = await runtime;
-    const summary = await triageBatch(
-      event,
-      { ...rt.deps, remainingMs: () => context.getRemainingTimeInMillis() },
-      rt.options,
-    );
-    logger.info('triage batch done', {
-      received: summary.received,
-      redriven: summary.redriven,
-      parked: summary.parked,
-      alreadyParked: summary.alreadyParked,
-      failed: summary.batchItemFailures.length,
+export interface TriageHandlerOptions {
+  /** Builds the runtime once per execution environment; a failed set-up is retried next time. */
+  readonly runtime: () => Promise<TriageRuntime>;
+  readonly logger?: LogSink;
+  readonly flushMetrics?: () => void;
+}
+
+export function createTriageHandler(options: TriageHandlerOptions): TriageHandler {
+  const logger = options.logger ?? defaultLogger;
+  const flush = options.flushMetrics ?? (() => metrics.publishStoredMetrics());
+  let runtime: Promise<TriageRuntime> | undefined;
+  return async (event, context) => {
+    runtime ??= options.runtime().catch((error: unknown) => {
+      runtime = undefined;
+      throw error;
     });
-    return { batchItemFailures: summary.batchItemFailures };
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+    try {
+      const rt = await runtime;
+      const summary = await triageBatch(
+        event,
+        { ...rt.deps, remainingMs: () => context.getRemainingTimeInMillis() },
+        rt.options,
+      );
+      logger.info('triage batch done', {
+        received: summary.received,
+        redriven: summary.redriven,
+        parked: summary.parked,
+        alreadyParked: summary.alreadyParked,
+        failed: summary.batchItemFailures.length,
+      });
+      return { batchItemFailures: summary.batchItemFailures };
+    } finally {
+      flush();
+    }
+  };
+}
+
+/** The production runtime: a small pool behind RDS Proxy, the function's environment. */
+export function triageRuntimeFromEnv(env: FunctionEnv<'dlqTriage'>): Promise<TriageRuntime> {
+  return createTriageRuntime({
+    pool: createPool(env.pg, { applicationName: 'dlq-triage' }),
+    kafkaEnv: env.kafka,
+    triageEnv: env.triage,
+    logger: defaultLogger,
+  });
+}
+
+// Parsed at module load: a missing variable fails the cold start, naming it.
+const functionEnv = getFunctionEnv('dlqTriage');
+
+export const handler = createTriageHandler({ runtime: () => triageRuntimeFromEnv(functionEnv) });

@@ -2,8 +2,9 @@
 // idempotent producer and one circuit breaker per dependency. Handler and tests share it.
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
-import type { KafkaEnv } from '../shared/env';
+import type { KafkaEnv, TriageEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
+import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
 import { METRICS } from '../shared/metrics-catalog';
 import { metrics } from '../shared/powertools';
@@ -12,15 +13,13 @@ import {
   breakers,
   breakerTelemetry,
 } from '../shared/resilience/circuit-breaker';
-import type { TriageEnv } from './config';
 import type { TriageDeps, TriageOptions, TriageTelemetry } from './triage';
 
 /** DESIGN §2 producer settings, but with bounded retries: a send must end within the invocation. */
 export function createTriageProducer(kafkaEnv: KafkaEnv, logger: LogSink): Producer {
-  const kafka = createKafka({ clientId: 'dlq-triage', connection: kafkaEnv, logger });
-  return kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 5,
+  const client = KAFKA_CLIENTS.dlqTriage;
+  const kafka = createKafka({ clientId: client.clientId, connection: kafkaEnv, logger });
+  return producerFor(kafka, client, {
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
 }

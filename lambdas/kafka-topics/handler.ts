@@ -1,8 +1,9 @@
 // CDK custom resource (Provider framework `onEvent`): creates and updates the Kafka topics.
 // Delete keeps the topics: they hold data, and deleting the cluster removes them anyway.
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { getKafkaEnv } from '../shared/env';
+import { getFunctionEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
+import { KAFKA_CLIENTS } from '../shared/kafka/clients';
 import { logger } from '../shared/powertools';
 import type { TopicAdmin, TopicSpec } from './ensure-topics';
 import { ensureTopics, parseTopicSpecs, topicsPhysicalId } from './ensure-topics';
@@ -58,6 +59,13 @@ export function makeTopicsHandler(deps: TopicsHandlerDeps) {
   };
 }
 
+// Parsed at module load: a missing variable fails the cold start, naming it.
+const functionEnv = getFunctionEnv('kafkaTopics');
+
 export const handler = makeTopicsHandler({
-  createAdmin: () => createKafka({ clientId: 'kafka-topics', connection: getKafkaEnv() }).admin(),
+  createAdmin: () =>
+    createKafka({
+      clientId: KAFKA_CLIENTS.kafkaTopics.clientId,
+      connection: functionEnv.kafka,
+    }).admin(),
 });

@@ -2,17 +2,20 @@
 // fails the deployment, so application code never runs against an unmigrated schema.
 
 import { pgClientConfig } from '../shared/db/pool';
-import { getMigrationsDir, getPgEnv } from '../shared/env';
+import { getFunctionEnv } from '../shared/env';
 import { logger } from '../shared/powertools';
 import type { MigrationOutcome } from './run-migrations';
 import { runMigrationsWithNewClient } from './run-migrations';
 
+// Parsed at module load: a missing variable fails the cold start, naming it.
+const functionEnv = getFunctionEnv('migrate');
+
 export const handler = async (): Promise<MigrationOutcome> => {
   try {
     return await runMigrationsWithNewClient(
-      pgClientConfig(getPgEnv(), { applicationName: 'migrate' }),
+      pgClientConfig(functionEnv.pg, { applicationName: 'migrate' }),
       {
-        dir: getMigrationsDir(),
+        dir: functionEnv.migrationsDir,
         direction: 'up',
         logger,
       },

@@ -1,25 +1,49 @@
 // Lambda adapter: one pool and one router per execution environment; behaviour is in http.ts
-// (routing, status codes) and commands.ts (validation, the transaction).
+// (routing, status codes) and commands.ts (validation, the transaction). `createOrderApiHandler`
+// is the handler itself over a router factory, so local runs invoke the same function.
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { getPool } from '../shared/db/pool';
+import { createPool } from '../shared/db/pool';
+import { getFunctionEnv } from '../shared/env';
 import { logger, metrics } from '../shared/powertools';
 import { orderCommands } from './commands';
 import { createOrderApi, type OrderApi } from './http';
 
-let api: OrderApi | undefined;
-
-export const handler = async (
+export type OrderApiHandler = (
   event: APIGatewayProxyEventV2,
   context: Context,
-): Promise<APIGatewayProxyStructuredResultV2> => {
-  api ??= createOrderApi({ commands: orderCommands(getPool(), { logger }), logger, metrics });
-  try {
-    return await api(event, context);
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface OrderApiHandlerOptions {
+  /** Builds the router once per execution environment. */
+  readonly api: () => OrderApi;
+  readonly flushMetrics?: () => void;
+}
+
+export function createOrderApiHandler(options: OrderApiHandlerOptions): OrderApiHandler {
+  const flush = options.flushMetrics ?? (() => metrics.publishStoredMetrics());
+  let api: OrderApi | undefined;
+  return async (event, context) => {
+    api ??= options.api();
+    try {
+      return await api(event, context);
+    } finally {
+      flush();
+    }
+  };
+}
+
+// Parsed at module load: a missing variable fails the cold start, naming it.
+const functionEnv = getFunctionEnv('orderApi');
+
+export const handler = createOrderApiHandler({
+  api: () =>
+    createOrderApi({
+      commands: orderCommands(createPool(functionEnv.pg), { logger }),
+      logger,
+      metrics,
+    }),
+});

@@ -1,48 +1,72 @@
-// Lambda adapter for the MSK event source mapping on order-events: one runtime per execution
-// environment; returns a partial batch response so only unfinished records are redelivered.
+// Lambda adapter for the MSK event source mapping on order-events. `createConsumerHandler` is
+// the handler itself, built over a runtime factory: Lambda runs it with the production runtime
+// below; `npm start`, the bench and the drills run the same function with local dependencies.
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type { Context, MSKEvent } from 'aws-lambda';
-import { getKafkaEnv, getPgEnv, parseConsumerEnv, parseRedisEnv } from '../shared/env';
+import { type FunctionEnv, getFunctionEnv } from '../shared/env';
 import type { BatchResponse } from '../shared/kafka/msk-event';
-import { logger, metrics } from '../shared/powertools';
+import type { LogSink } from '../shared/log-sink';
+import { logger as defaultLogger, metrics } from '../shared/powertools';
 import { consumeBatch } from './consumer';
 import { type ConsumerRuntime, createConsumerRuntime } from './runtime';
 
-let runtime: Promise<ConsumerRuntime> | undefined;
+export type ConsumerHandler = (event: MSKEvent, context: Context) => Promise<BatchResponse>;
 
-async function setUp(): Promise<ConsumerRuntime> {
-  const redisEnv = parseRedisEnv(process.env);
-  // The AUTH token comes from Secrets Manager at cold start; it is never in the environment.
-  const redisPassword = redisEnv.authSecretArn
-    ? await getSecret<string>(redisEnv.authSecretArn, { maxAge: 300 })
+export interface ConsumerHandlerOptions {
+  /** Builds the runtime once per execution environment; a failed set-up is retried next time. */
+  readonly runtime: () => Promise<ConsumerRuntime>;
+  readonly logger?: LogSink;
+  /** Publishes the invocation's metrics (Powertools EMF on Lambda). */
+  readonly flushMetrics?: () => void;
+}
+
+export function createConsumerHandler(options: ConsumerHandlerOptions): ConsumerHandler {
+  const logger = options.logger ?? defaultLogger;
+  const flush = options.flushMetrics ?? (() => metrics.publishStoredMetrics());
+  let runtime: Promise<ConsumerRuntime> | undefined;
+  return async (event, context) => {
+    runtime ??= options.runtime().catch((error: unknown) => {
+      runtime = undefined;
+      throw error;
+    });
+    try {
+      const rt = await runtime;
+      // Lets Powertools expire an in-progress record if this invocation times out.
+      rt.idempotencyConfig.registerLambdaContext(context);
+      const summary = await consumeBatch(event, rt.deps, rt.options);
+      logger.info('batch consumed', {
+        applied: summary.applied,
+        duplicates: summary.duplicates,
+        deadLettered: summary.deadLettered,
+        handedBack: summary.batchItemFailures.length,
+      });
+      return { batchItemFailures: summary.batchItemFailures };
+    } finally {
+      flush();
+    }
+  };
+}
+
+/** The production runtime: the function's environment, the AUTH token from Secrets Manager. */
+export async function consumerRuntimeFromEnv(
+  env: FunctionEnv<'orderConsumer'>,
+): Promise<ConsumerRuntime> {
+  // Fetched at cold start; the token is never in the environment.
+  const redisPassword = env.redis.authSecretArn
+    ? await getSecret<string>(env.redis.authSecretArn, { maxAge: 300 })
     : undefined;
   return createConsumerRuntime({
-    pgEnv: getPgEnv(),
-    kafkaEnv: getKafkaEnv(),
-    redisEnv,
-    consumerEnv: parseConsumerEnv(process.env),
+    pgEnv: env.pg,
+    kafkaEnv: env.kafka,
+    redisEnv: env.redis,
+    consumerEnv: env.consumer,
     ...(redisPassword ? { redisPassword } : {}),
   });
 }
 
-export const handler = async (event: MSKEvent, context: Context): Promise<BatchResponse> => {
-  runtime ??= setUp().catch((error: unknown) => {
-    runtime = undefined; // retry the set-up on the next invocation
-    throw error;
-  });
-  const rt = await runtime;
-  // Lets Powertools expire an in-progress record if this invocation times out.
-  rt.idempotencyConfig.registerLambdaContext(context);
-  try {
-    const summary = await consumeBatch(event, rt.deps, rt.options);
-    logger.info('batch consumed', {
-      applied: summary.applied,
-      duplicates: summary.duplicates,
-      deadLettered: summary.deadLettered,
-      handedBack: summary.batchItemFailures.length,
-    });
-    return { batchItemFailures: summary.batchItemFailures };
-  } finally {
-    metrics.publishStoredMetrics();
-  }
-};
+// Parsed at module load: a missing variable fails the cold start, naming it.
+const functionEnv = getFunctionEnv('orderConsumer');
+
+export const handler = createConsumerHandler({
+  runtime: () => consumerRuntimeFromEnv(functionEnv),
+});

@@ -12,6 +12,7 @@ import { encodeDeadLetter } from '../shared/dead-letter/message';
 import type { ConsumerEnv, KafkaEnv, PgEnv, RedisEnv } from '../shared/env';
 import { IdempotencyConflictError } from '../shared/errors/taxonomy';
 import { createKafka } from '../shared/kafka/client';
+import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
 import { METRICS } from '../shared/metrics-catalog';
 import { logger as defaultLogger, metrics } from '../shared/powertools';
@@ -178,11 +179,12 @@ export async function createConsumerRuntime(options: {
   const pool = options.pool ?? createPool(options.pgEnv, { applicationName: 'order-consumer' });
   const redis = connectRedis(redisEnv, options.redisPassword);
   redis.on('error', (error: unknown) => logger.warn('redis connection error', { error }));
-  const producer: Producer = createKafka({
-    clientId: 'order-consumer',
-    connection: options.kafkaEnv,
-    logger,
-  }).producer({ idempotent: true, maxInFlightRequests: 5, retry: { retries: 5 } });
+  const client = KAFKA_CLIENTS.orderConsumer;
+  const producer: Producer = producerFor(
+    createKafka({ clientId: client.clientId, connection: options.kafkaEnv, logger }),
+    client,
+    { retry: { retries: 5 } },
+  );
   await Promise.all([redis.connect(), producer.connect()]);
 
   const { gate, config } = powertoolsGate(

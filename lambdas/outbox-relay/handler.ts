@@ -1,29 +1,47 @@
-// Lambda adapter: one relay runtime per execution environment; each scheduled invocation
-// loops until just before its time runs out (the next tick starts a new loop).
+// Lambda adapter: one relay runtime per execution environment; each scheduled invocation loops
+// until just before its time runs out (the next tick starts a new loop). `createRelayHandler`
+// is the handler itself over a runtime factory, so local runs invoke the same function.
 import type { Context } from 'aws-lambda';
-import { getKafkaEnv, getPgEnv, getRelayEnv } from '../shared/env';
+import { type FunctionEnv, getFunctionEnv } from '../shared/env';
 import type { RelaySummary } from './relay';
 import { runRelay } from './relay';
 import { createRelayRuntime, type RelayRuntime, relayOptions } from './runtime';
 
-let runtime: Promise<RelayRuntime> | undefined;
+export type RelayHandler = (event: unknown, context: Context) => Promise<RelaySummary>;
 
-export const handler = async (_event: unknown, context: Context): Promise<RelaySummary> => {
-  runtime ??= createRelayRuntime({
-    pgEnv: getPgEnv(),
-    kafkaEnv: getKafkaEnv(),
-    relayEnv: getRelayEnv(),
-  }).catch((error: unknown) => {
-    runtime = undefined; // retry the set-up on the next invocation
-    throw error;
-  });
-  const rt = await runtime;
-  const margin = rt.env.stopBeforeTimeoutMs;
-  return runRelay(
-    rt.deps,
-    relayOptions(rt.env, {
-      shouldContinue: () => context.getRemainingTimeInMillis() > margin,
-      maxWaitMs: () => context.getRemainingTimeInMillis() - margin,
-    }),
-  );
-};
+export interface RelayHandlerOptions {
+  /** Builds the runtime once per execution environment; a failed set-up is retried next time. */
+  readonly runtime: () => Promise<RelayRuntime>;
+  /** Ends the loop early (a local run stopping); Lambda only ends it at the time margin. */
+  readonly keepRunning?: () => boolean;
+}
+
+export function createRelayHandler(options: RelayHandlerOptions): RelayHandler {
+  const keepRunning = options.keepRunning ?? (() => true);
+  let runtime: Promise<RelayRuntime> | undefined;
+  return async (_event, context) => {
+    runtime ??= options.runtime().catch((error: unknown) => {
+      runtime = undefined; // retry the set-up on the next invocation
+      throw error;
+    });
+    const rt = await runtime;
+    const margin = rt.env.stopBeforeTimeoutMs;
+    return runRelay(
+      rt.deps,
+      relayOptions(rt.env, {
+        shouldContinue: () => keepRunning() && context.getRemainingTimeInMillis() > margin,
+        maxWaitMs: () => context.getRemainingTimeInMillis() - margin,
+      }),
+    );
+  };
+}
+
+/** The production runtime from the function's environment. */
+export function relayRuntimeFromEnv(env: FunctionEnv<'outboxRelay'>): Promise<RelayRuntime> {
+  return createRelayRuntime({ pgEnv: env.pg, kafkaEnv: env.kafka, relayEnv: env.relay });
+}
+
+// Parsed at module load: a missing variable fails the cold start, naming it.
+const functionEnv = getFunctionEnv('outboxRelay');
+
+export const handler = createRelayHandler({ runtime: () => relayRuntimeFromEnv(functionEnv) });

@@ -4,6 +4,7 @@ import type { Producer } from 'kafkajs';
 import { createPool, pgClientConfig } from '../shared/db/pool';
 import type { KafkaEnv, PgEnv, RelayEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
+import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
 import { METRICS } from '../shared/metrics-catalog';
 import type { OutboxRow } from '../shared/outbox/outbox';
@@ -19,10 +20,9 @@ export interface RelayRuntime {
 
 /** Producer settings of DESIGN §2: acks=all on every send, idempotence, ≤5 in flight. */
 export function createRelayProducer(kafkaEnv: KafkaEnv, logger: LogSink): Producer {
-  const kafka = createKafka({ clientId: 'outbox-relay', connection: kafkaEnv, logger });
-  return kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 5,
+  const client = KAFKA_CLIENTS.outboxRelay;
+  const kafka = createKafka({ clientId: client.clientId, connection: kafkaEnv, logger });
+  return producerFor(kafka, client, {
     // kafkajs keeps retrying an idempotent send (unbounded); back off up to 5 s between tries.
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5_000 },
   });

@@ -1,10 +1,53 @@
-// The one place that reads environment variables. Parsers are pure (take an env record) so
-// they are unit-testable; the get* accessors parse process.env once per execution environment.
-// Each section is parsed on first use, so a function only fails on the variables it needs.
+// The environment contract: the one module that names every variable, reads them (pure parsers
+// over an env record, so they are unit-testable) and writes them (the CDK stacks and the local
+// runs build each function's environment through the *Environment writers below). Deployed
+// (STAGE other than local, or inside Lambda) every variable a function needs is required: a
+// missing one fails the cold start naming it, never a silent default. Locally the defaults
+// match the local services.
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type EnvRecord = Readonly<Record<string, string | undefined>>;
+
+/** Every variable the functions read, by meaning. Lambda itself sets the `lambda*` ones. */
+export const ENV = {
+  stage: 'STAGE',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+  region: 'AWS_REGION',
+  lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
+  lambdaTaskRoot: 'LAMBDA_TASK_ROOT',
+  kafkaAuth: 'KAFKA_AUTH',
+  kafkaBrokers: 'KAFKA_BROKERS',
+  kafkaClusterArn: 'KAFKA_CLUSTER_ARN',
+  orderEventsTopic: 'ORDER_EVENTS_TOPIC',
+  deadLetterTopic: 'DLQ_TOPIC',
+  pgHost: 'PGHOST',
+  pgPort: 'PGPORT',
+  pgDatabase: 'PGDATABASE',
+  pgUser: 'PGUSER',
+  pgIamAuth: 'PG_IAM_AUTH',
+  pgPoolMax: 'PG_POOL_MAX',
+  redisHost: 'REDIS_HOST',
+  redisPort: 'REDIS_PORT',
+  redisTls: 'REDIS_TLS',
+  redisAuthSecretArn: 'REDIS_AUTH_SECRET_ARN',
+  consumerChunkSize: 'CONSUMER_CHUNK_SIZE',
+  consumerRetryAttempts: 'CONSUMER_RETRY_ATTEMPTS',
+  consumerMaxDeliveryAttempts: 'CONSUMER_MAX_DELIVERY_ATTEMPTS',
+  idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
+  outboxBatchSize: 'OUTBOX_BATCH_SIZE',
+  outboxPollIntervalMs: 'OUTBOX_POLL_INTERVAL_MS',
+  outboxPublishedRetentionHours: 'OUTBOX_PUBLISHED_RETENTION_HOURS',
+  relayStopBeforeTimeoutMs: 'RELAY_STOP_BEFORE_TIMEOUT_MS',
+  triageMaxRedrives: 'TRIAGE_MAX_REDRIVES',
+  triageMaxProcessingFailureRedrives: 'TRIAGE_MAX_PROCESSING_FAILURE_REDRIVES',
+  triageRedriveBaseDelayMs: 'TRIAGE_REDRIVE_BASE_DELAY_MS',
+  triageRedriveMaxDelayMs: 'TRIAGE_REDRIVE_MAX_DELAY_MS',
+  triageStopBeforeTimeoutMs: 'TRIAGE_STOP_BEFORE_TIMEOUT_MS',
+  migrationsDir: 'MIGRATIONS_DIR',
+} as const;
 
 export const STAGES = ['dev', 'prod', 'localstack', 'local'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -66,13 +109,36 @@ function required(env: EnvRecord, name: string, why: string): string {
   return value;
 }
 
+/**
+ * Deployed: STAGE names a deployed stage, or the process runs in Lambda. There a variable the
+ * stacks must write has no default: its absence is a deployment fault.
+ */
+export function isDeployed(env: EnvRecord): boolean {
+  const stage = raw(env, ENV.stage);
+  return (
+    (stage !== undefined && stage !== 'local') || raw(env, ENV.lambdaFunctionName) !== undefined
+  );
+}
+
+/** The value, or the local default; deployed, a missing value fails naming the variable. */
+function setting(env: EnvRecord, name: string): string | undefined {
+  const value = raw(env, name);
+  if (value === undefined && isDeployed(env)) {
+    throw new EnvError(
+      name,
+      `is required in a deployed function (STAGE=${raw(env, ENV.stage) ?? 'unset'}); the stack did not set it`,
+    );
+  }
+  return value;
+}
+
 function oneOf<T extends string>(
   env: EnvRecord,
   name: string,
   allowed: readonly T[],
   fallback: T,
 ): T {
-  const value = raw(env, name);
+  const value = setting(env, name);
   if (value === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(value)) {
     throw new EnvError(name, `must be one of ${allowed.join('|')}, got "${value}"`);
@@ -81,7 +147,7 @@ function oneOf<T extends string>(
 }
 
 function int(env: EnvRecord, name: string, fallback: number, min: number, max: number): number {
-  const value = raw(env, name);
+  const value = setting(env, name);
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new EnvError(name, `must be an integer, got "${value}"`);
   const n = Number(value);
@@ -90,41 +156,40 @@ function int(env: EnvRecord, name: string, fallback: number, min: number, max: n
 }
 
 function bool(env: EnvRecord, name: string, fallback: boolean): boolean {
-  const value = raw(env, name);
+  const value = setting(env, name);
   if (value === undefined) return fallback;
   if (value === 'true') return true;
   if (value === 'false') return false;
   throw new EnvError(name, `must be "true" or "false", got "${value}"`);
 }
 
-/** Primitive readers for function-specific settings parsed next to their function. */
-export { int as envInt, raw as envString };
+/** A string setting: the local default, or required when deployed. */
+function str(env: EnvRecord, name: string, fallback: string): string {
+  return setting(env, name) ?? fallback;
+}
 
 // --- section parsers (pure) --------------------------------------------------------------
 
 export function parseStage(env: EnvRecord): Stage {
-  return oneOf(env, 'STAGE', STAGES, 'local');
+  return oneOf(env, ENV.stage, STAGES, 'local');
 }
 
 export function parseObservabilityEnv(env: EnvRecord): ObservabilityEnv {
   const stage = parseStage(env);
-  const level = raw(env, 'POWERTOOLS_LOG_LEVEL')?.toUpperCase();
+  const level = raw(env, ENV.logLevel)?.toUpperCase();
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new EnvError(
-      'POWERTOOLS_LOG_LEVEL',
-      `must be one of ${LOG_LEVELS.join('|')}, got "${level}"`,
-    );
+    throw new EnvError(ENV.logLevel, `must be one of ${LOG_LEVELS.join('|')}, got "${level}"`);
   }
   return {
     stage,
-    serviceName: raw(env, 'POWERTOOLS_SERVICE_NAME') ?? 'order-pipeline',
+    serviceName: str(env, ENV.serviceName, 'order-pipeline'),
     // Same shape as the CDK stage config (`OrderPipeline/<stage>`), so local runs line up.
-    metricsNamespace: raw(env, 'POWERTOOLS_METRICS_NAMESPACE') ?? `OrderPipeline/${stage}`,
+    metricsNamespace: str(env, ENV.metricsNamespace, `OrderPipeline/${stage}`),
     logLevel: level as LogLevelName | undefined,
   };
 }
 
-export function parseBrokerList(value: string, variable = 'KAFKA_BROKERS'): string[] {
+export function parseBrokerList(value: string, variable: string = ENV.kafkaBrokers): string[] {
   const brokers = value
     .split(',')
     .map((b) => b.trim())
@@ -139,28 +204,28 @@ export function parseBrokerList(value: string, variable = 'KAFKA_BROKERS'): stri
 }
 
 export function parseKafkaEnv(env: EnvRecord): KafkaEnv {
-  const auth = oneOf(env, 'KAFKA_AUTH', ['iam', 'none'] as const, 'none');
+  const auth = oneOf(env, ENV.kafkaAuth, ['iam', 'none'] as const, 'none');
   if (auth === 'none') {
-    return { auth, brokers: parseBrokerList(raw(env, 'KAFKA_BROKERS') ?? '127.0.0.1:9092') };
+    return { auth, brokers: parseBrokerList(str(env, ENV.kafkaBrokers, '127.0.0.1:9092')) };
   }
-  const clusterArn = required(env, 'KAFKA_CLUSTER_ARN', 'when KAFKA_AUTH=iam');
+  const clusterArn = required(env, ENV.kafkaClusterArn, 'when KAFKA_AUTH=iam');
   if (!/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+/.test(clusterArn)) {
-    throw new EnvError('KAFKA_CLUSTER_ARN', `is not an MSK cluster ARN: "${clusterArn}"`);
+    throw new EnvError(ENV.kafkaClusterArn, `is not an MSK cluster ARN: "${clusterArn}"`);
   }
-  return { auth, clusterArn, region: required(env, 'AWS_REGION', 'when KAFKA_AUTH=iam') };
+  return { auth, clusterArn, region: required(env, ENV.region, 'when KAFKA_AUTH=iam') };
 }
 
 export function parsePgEnv(env: EnvRecord): PgEnv {
-  const iamAuth = bool(env, 'PG_IAM_AUTH', false);
+  const iamAuth = bool(env, ENV.pgIamAuth, false);
   return {
-    host: raw(env, 'PGHOST') ?? '127.0.0.1',
-    port: int(env, 'PGPORT', 5432, 1, 65535),
-    database: raw(env, 'PGDATABASE') ?? 'test',
-    user: raw(env, 'PGUSER') ?? 'postgres',
+    host: str(env, ENV.pgHost, '127.0.0.1'),
+    port: int(env, ENV.pgPort, 5432, 1, 65535),
+    database: str(env, ENV.pgDatabase, 'test'),
+    user: str(env, ENV.pgUser, 'postgres'),
     iamAuth,
-    region: iamAuth ? required(env, 'AWS_REGION', 'when PG_IAM_AUTH=true') : raw(env, 'AWS_REGION'),
+    region: iamAuth ? required(env, ENV.region, 'when PG_IAM_AUTH=true') : raw(env, ENV.region),
     // Small on purpose: one Lambda environment handles one event at a time, behind RDS Proxy.
-    poolMax: int(env, 'PG_POOL_MAX', 2, 1, 100),
+    poolMax: int(env, ENV.pgPoolMax, 2, 1, 100),
   };
 }
 
@@ -174,10 +239,11 @@ export interface RedisEnv {
 
 export function parseRedisEnv(env: EnvRecord): RedisEnv {
   return {
-    host: raw(env, 'REDIS_HOST') ?? '127.0.0.1',
-    port: int(env, 'REDIS_PORT', 6379, 1, 65535),
-    tls: bool(env, 'REDIS_TLS', false),
-    authSecretArn: raw(env, 'REDIS_AUTH_SECRET_ARN'),
+    host: str(env, ENV.redisHost, '127.0.0.1'),
+    port: int(env, ENV.redisPort, 6379, 1, 65535),
+    tls: bool(env, ENV.redisTls, false),
+    // Deployed, ElastiCache requires AUTH: the secret is required there, absent locally.
+    authSecretArn: setting(env, ENV.redisAuthSecretArn),
   };
 }
 
@@ -192,11 +258,11 @@ export interface ConsumerEnv {
 
 export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
   return {
-    deadLetterTopic: raw(env, 'DLQ_TOPIC') ?? 'order-events-dlq',
-    chunkSize: int(env, 'CONSUMER_CHUNK_SIZE', 100, 1, 10_000),
-    retryAttempts: int(env, 'CONSUMER_RETRY_ATTEMPTS', 2, 0, 10),
-    maxDeliveryAttempts: int(env, 'CONSUMER_MAX_DELIVERY_ATTEMPTS', 3, 1, 100),
-    idempotencyTtlSeconds: int(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 30 * 86_400),
+    deadLetterTopic: str(env, ENV.deadLetterTopic, 'order-events-dlq'),
+    chunkSize: int(env, ENV.consumerChunkSize, 100, 1, 10_000),
+    retryAttempts: int(env, ENV.consumerRetryAttempts, 2, 0, 10),
+    maxDeliveryAttempts: int(env, ENV.consumerMaxDeliveryAttempts, 3, 1, 100),
+    idempotencyTtlSeconds: int(env, ENV.idempotencyTtlSeconds, 86_400, 60, 30 * 86_400),
   };
 }
 
@@ -213,11 +279,57 @@ export interface RelayEnv {
 
 export function parseRelayEnv(env: EnvRecord): RelayEnv {
   return {
-    topic: raw(env, 'ORDER_EVENTS_TOPIC') ?? 'order-events',
-    batchSize: int(env, 'OUTBOX_BATCH_SIZE', 1_000, 1, 10_000),
-    pollIntervalMs: int(env, 'OUTBOX_POLL_INTERVAL_MS', 1_000, 10, 600_000),
-    publishedRetentionHours: int(env, 'OUTBOX_PUBLISHED_RETENTION_HOURS', 72, 1, 24 * 365),
-    stopBeforeTimeoutMs: int(env, 'RELAY_STOP_BEFORE_TIMEOUT_MS', 5_000, 0, 600_000),
+    topic: str(env, ENV.orderEventsTopic, 'order-events'),
+    batchSize: int(env, ENV.outboxBatchSize, 1_000, 1, 10_000),
+    pollIntervalMs: int(env, ENV.outboxPollIntervalMs, 1_000, 10, 600_000),
+    publishedRetentionHours: int(env, ENV.outboxPublishedRetentionHours, 72, 1, 24 * 365),
+    stopBeforeTimeoutMs: int(env, ENV.relayStopBeforeTimeoutMs, 2_000, 0, 600_000),
+  };
+}
+
+export interface TriageEnv {
+  /** Redrives of a TRANSIENT message before it is parked. */
+  readonly maxRedrives: number;
+  /**
+   * Redrives of a PROCESSING_FAILURE message. Smaller by default: an unclassified error is
+   * usually a bug that fails the same way every time; two redrives still cover a cause the
+   * taxonomy does not recognise yet.
+   */
+  readonly maxProcessingFailureRedrives: number;
+  readonly redriveBaseDelayMs: number;
+  readonly redriveMaxDelayMs: number;
+  /** Kept free at the end of an invocation for the last produce/insert and the response. */
+  readonly stopBeforeTimeoutMs: number;
+  /** Topics triage may produce to; a dead letter naming another source topic is parked. */
+  readonly redriveTopics: readonly string[];
+}
+
+export const PROCESSING_FAILURE_REDRIVES_DEFAULT = 2;
+
+export function parseTriageEnv(env: EnvRecord): TriageEnv {
+  const maxRedrives = int(env, ENV.triageMaxRedrives, 5, 0, 100);
+  const redriveBaseDelayMs = int(env, ENV.triageRedriveBaseDelayMs, 2_000, 0, 3_600_000);
+  const redriveMaxDelayMs = int(env, ENV.triageRedriveMaxDelayMs, 60_000, 0, 3_600_000);
+  if (redriveMaxDelayMs < redriveBaseDelayMs) {
+    throw new EnvError(
+      ENV.triageRedriveMaxDelayMs,
+      `must not be below ${ENV.triageRedriveBaseDelayMs} (${redriveBaseDelayMs}), got ${redriveMaxDelayMs}`,
+    );
+  }
+  return {
+    maxRedrives,
+    maxProcessingFailureRedrives: int(
+      env,
+      ENV.triageMaxProcessingFailureRedrives,
+      Math.min(PROCESSING_FAILURE_REDRIVES_DEFAULT, maxRedrives),
+      0,
+      100,
+    ),
+    redriveBaseDelayMs,
+    redriveMaxDelayMs,
+    stopBeforeTimeoutMs: int(env, ENV.triageStopBeforeTimeoutMs, 10_000, 0, 600_000),
+    // Same variable the relay publishes to: the only topic the consumer dead-letters from.
+    redriveTopics: [str(env, ENV.orderEventsTopic, 'order-events')],
   };
 }
 
@@ -231,11 +343,139 @@ export function repoMigrationsDir(): string {
 }
 
 export function parseMigrationsDir(env: EnvRecord): string {
-  const explicit = raw(env, 'MIGRATIONS_DIR');
+  const explicit = raw(env, ENV.migrationsDir);
   if (explicit !== undefined) return explicit;
   // In Lambda the CDK copies the folder next to the bundle.
-  const taskRoot = raw(env, 'LAMBDA_TASK_ROOT');
+  const taskRoot = raw(env, ENV.lambdaTaskRoot);
   return taskRoot !== undefined ? join(taskRoot, 'migrations') : repoMigrationsDir();
+}
+
+// --- each function's environment -------------------------------------------------------
+
+/** What each function reads: parsing its whole environment at cold start fails fast. */
+export const FUNCTION_ENV = {
+  orderApi: (env: EnvRecord) => ({
+    observability: parseObservabilityEnv(env),
+    pg: parsePgEnv(env),
+  }),
+  outboxRelay: (env: EnvRecord) => ({
+    observability: parseObservabilityEnv(env),
+    pg: parsePgEnv(env),
+    kafka: parseKafkaEnv(env),
+    relay: parseRelayEnv(env),
+  }),
+  orderConsumer: (env: EnvRecord) => ({
+    observability: parseObservabilityEnv(env),
+    pg: parsePgEnv(env),
+    kafka: parseKafkaEnv(env),
+    redis: parseRedisEnv(env),
+    consumer: parseConsumerEnv(env),
+  }),
+  dlqTriage: (env: EnvRecord) => ({
+    observability: parseObservabilityEnv(env),
+    pg: parsePgEnv(env),
+    kafka: parseKafkaEnv(env),
+    triage: parseTriageEnv(env),
+  }),
+  migrate: (env: EnvRecord) => ({
+    observability: parseObservabilityEnv(env),
+    pg: parsePgEnv(env),
+    migrationsDir: parseMigrationsDir(env),
+  }),
+  kafkaTopics: (env: EnvRecord) => ({
+    observability: parseObservabilityEnv(env),
+    kafka: parseKafkaEnv(env),
+  }),
+} as const;
+
+export type FunctionName = keyof typeof FUNCTION_ENV;
+export type FunctionEnv<F extends FunctionName> = ReturnType<(typeof FUNCTION_ENV)[F]>;
+
+// --- writers: what the stacks (and local runs) set ---------------------------------------
+// Values may be CDK tokens (strings that resolve at deploy time); numbers are written as
+// decimal strings the readers above parse back.
+
+export type Environment = Record<string, string>;
+
+export function observabilityEnvironment(o: {
+  readonly stage: Stage;
+  readonly serviceName: string;
+  readonly metricsNamespace: string;
+  readonly logLevel?: LogLevelName;
+}): Environment {
+  return {
+    [ENV.stage]: o.stage,
+    [ENV.serviceName]: o.serviceName,
+    [ENV.metricsNamespace]: o.metricsNamespace,
+    ...(o.logLevel !== undefined ? { [ENV.logLevel]: o.logLevel } : {}),
+  };
+}
+
+/** Lambda sets AWS_REGION itself, so the IAM variant needs only the cluster. */
+export function kafkaEnvironment(
+  k:
+    | { readonly auth: 'iam'; readonly clusterArn: string }
+    | { readonly auth: 'none'; readonly brokers: readonly string[] },
+): Environment {
+  return k.auth === 'iam'
+    ? { [ENV.kafkaAuth]: 'iam', [ENV.kafkaClusterArn]: k.clusterArn }
+    : { [ENV.kafkaAuth]: 'none', [ENV.kafkaBrokers]: k.brokers.join(',') };
+}
+
+export function pgEnvironment(p: Omit<PgEnv, 'region'>): Environment {
+  return {
+    [ENV.pgHost]: p.host,
+    [ENV.pgPort]: String(p.port),
+    [ENV.pgDatabase]: p.database,
+    [ENV.pgUser]: p.user,
+    [ENV.pgIamAuth]: String(p.iamAuth),
+    [ENV.pgPoolMax]: String(p.poolMax),
+  };
+}
+
+export function redisEnvironment(r: RedisEnv): Environment {
+  return {
+    [ENV.redisHost]: r.host,
+    [ENV.redisPort]: String(r.port),
+    [ENV.redisTls]: String(r.tls),
+    // The AUTH token itself is read from Secrets Manager at cold start, never put in env.
+    ...(r.authSecretArn !== undefined ? { [ENV.redisAuthSecretArn]: r.authSecretArn } : {}),
+  };
+}
+
+export function consumerEnvironment(c: ConsumerEnv): Environment {
+  return {
+    [ENV.deadLetterTopic]: c.deadLetterTopic,
+    [ENV.consumerChunkSize]: String(c.chunkSize),
+    [ENV.consumerRetryAttempts]: String(c.retryAttempts),
+    [ENV.consumerMaxDeliveryAttempts]: String(c.maxDeliveryAttempts),
+    [ENV.idempotencyTtlSeconds]: String(c.idempotencyTtlSeconds),
+  };
+}
+
+export function relayEnvironment(r: RelayEnv): Environment {
+  return {
+    [ENV.orderEventsTopic]: r.topic,
+    [ENV.outboxBatchSize]: String(r.batchSize),
+    [ENV.outboxPollIntervalMs]: String(r.pollIntervalMs),
+    [ENV.outboxPublishedRetentionHours]: String(r.publishedRetentionHours),
+    [ENV.relayStopBeforeTimeoutMs]: String(r.stopBeforeTimeoutMs),
+  };
+}
+
+export function triageEnvironment(t: TriageEnv): Environment {
+  const [topic, ...more] = t.redriveTopics;
+  if (topic === undefined || more.length > 0) {
+    throw new Error(`triage redrives to exactly one topic, got ${t.redriveTopics.length}`);
+  }
+  return {
+    [ENV.orderEventsTopic]: topic,
+    [ENV.triageMaxRedrives]: String(t.maxRedrives),
+    [ENV.triageMaxProcessingFailureRedrives]: String(t.maxProcessingFailureRedrives),
+    [ENV.triageRedriveBaseDelayMs]: String(t.redriveBaseDelayMs),
+    [ENV.triageRedriveMaxDelayMs]: String(t.redriveMaxDelayMs),
+    [ENV.triageStopBeforeTimeoutMs]: String(t.stopBeforeTimeoutMs),
+  };
 }
 
 // --- cached accessors for process.env ----------------------------------------------------
@@ -253,6 +493,10 @@ export const getKafkaEnv = (): KafkaEnv => cached('kafka', parseKafkaEnv);
 export const getPgEnv = (): PgEnv => cached('pg', parsePgEnv);
 export const getMigrationsDir = (): string => cached('migrationsDir', parseMigrationsDir);
 export const getRelayEnv = (): RelayEnv => cached('relay', parseRelayEnv);
+export const getTriageEnv = (): TriageEnv => cached('triage', parseTriageEnv);
+/** A function's whole environment from process.env, parsed once per execution environment. */
+export const getFunctionEnv = <F extends FunctionName>(name: F): FunctionEnv<F> =>
+  cached(`function:${name}`, FUNCTION_ENV[name] as (env: EnvRecord) => FunctionEnv<F>);
 
 /** Tests only: forget parsed values so a changed process.env is read again. */
 export function resetEnvCache(): void {

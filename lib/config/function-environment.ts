@@ -1,21 +1,37 @@
-// The settings each function reads from its environment, derived from the stage config. The
-// service stack sets them on the Lambda functions and `npm start` passes them to the same
-// code locally, so both run with one set of numbers.
+// Each function's settings, typed, derived from the stage config: the service stack writes them
+// through the environment writers of lambdas/shared/env.ts, `npm start`, the bench and the
+// drills pass the same values to the same code, and the infra tests compare what the deployed
+// function would read back with these.
+import type { ConsumerEnv, RelayEnv, TriageEnv } from '../../lambdas/shared/env';
 import type { StageConfig } from './stage-config';
 
-export function relaySettings(config: StageConfig): Record<string, string> {
+export function relaySettings(config: StageConfig): RelayEnv {
   return {
-    OUTBOX_PUBLISHED_RETENTION_HOURS: String(config.outbox.publishedRetentionHours),
-    OUTBOX_BATCH_SIZE: String(config.outbox.relayBatchSize),
-    OUTBOX_POLL_INTERVAL_MS: String(config.outbox.relayPollIntervalMs),
-    RELAY_STOP_BEFORE_TIMEOUT_MS: String(config.outbox.relayStopBeforeTimeoutMs),
+    topic: config.kafka.topics.orderEvents.name,
+    batchSize: config.outbox.relayBatchSize,
+    pollIntervalMs: config.outbox.relayPollIntervalMs,
+    publishedRetentionHours: config.outbox.publishedRetentionHours,
+    stopBeforeTimeoutMs: config.outbox.relayStopBeforeTimeoutMs,
   };
 }
 
-export function triageSettings(config: StageConfig): Record<string, string> {
+export function consumerSettings(config: StageConfig): ConsumerEnv {
   return {
-    TRIAGE_MAX_REDRIVES: String(config.triage.maxRedrives),
-    TRIAGE_REDRIVE_BASE_DELAY_MS: String(config.triage.redriveBaseDelayMs),
-    TRIAGE_REDRIVE_MAX_DELAY_MS: String(config.triage.redriveMaxDelayMs),
+    deadLetterTopic: config.kafka.topics.deadLetter.name,
+    chunkSize: config.consumer.chunkSize,
+    retryAttempts: config.consumer.retryAttempts,
+    maxDeliveryAttempts: config.consumer.maxDeliveryAttempts,
+    idempotencyTtlSeconds: config.consumer.idempotencyTtlSeconds,
+  };
+}
+
+export function triageSettings(config: StageConfig): TriageEnv {
+  return {
+    maxRedrives: config.triage.maxRedrives,
+    maxProcessingFailureRedrives: config.triage.maxProcessingFailureRedrives,
+    redriveBaseDelayMs: config.triage.redriveBaseDelayMs,
+    redriveMaxDelayMs: config.triage.redriveMaxDelayMs,
+    stopBeforeTimeoutMs: config.triage.stopBeforeTimeoutMs,
+    redriveTopics: [config.kafka.topics.orderEvents.name],
   };
 }

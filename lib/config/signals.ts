@@ -1,5 +1,6 @@
 // The alarmed signals: one definition drives the CloudWatch alarms, the dashboard widgets
-// and (later) the local dashboard page. Pure data derived from the stage config.
+// and the local dashboard page. Pure data derived from the stage config, plus the names CDK
+// generates at deploy time (SignalRefs).
 import { METRIC_DIMENSION, METRICS, SERVICES } from '../../lambdas/shared/metrics-catalog';
 import type { StageConfig, ThresholdConfig } from './stage-config';
 
@@ -58,7 +59,21 @@ const above = (
   missingData,
 });
 
-export function buildSignals(c: StageConfig): SignalDefinition[] {
+/** Names only known once deployed; the local dashboard uses its stand-ins. */
+export interface SignalRefs {
+  /** The triage mapping's S3 on-failure destination (a generated, globally unique name). */
+  readonly triageBackstopBucket: string;
+}
+
+/** The S3 request-metrics filter that counts writes to the triage backstop bucket. */
+export const BACKSTOP_METRICS_FILTER = 'backstop-writes';
+
+export const LOCAL_SIGNAL_REFS: SignalRefs = { triageBackstopBucket: 'local-triage-backstop' };
+
+export function buildSignals(
+  c: StageConfig,
+  refs: SignalRefs = LOCAL_SIGNAL_REFS,
+): SignalDefinition[] {
   const ns = c.observability.metricsNamespace;
   const a = c.alarms;
   const app = (service: string, metricName: string, statistic: Statistic): MetricSpec => ({
@@ -153,14 +168,16 @@ export function buildSignals(c: StageConfig): SignalDefinition[] {
     },
     {
       id: 'triage-failures',
-      title: 'Triage on-failure queue',
-      unit: 'messages',
-      description: 'Dead letters triage itself could not handle (the triage mapping backstop).',
+      title: 'Triage backstop writes',
+      unit: 'batches',
+      description:
+        'Batches of dead letters triage could not handle, written to the S3 backstop (recover them with npm run dlq -- recover).',
+      // S3 request metrics of the bucket's filter (one PUT per discarded batch).
       source: {
-        namespace: 'AWS/SQS',
-        metricName: 'ApproximateNumberOfMessagesVisible',
-        dimensions: { QueueName: c.triage.failureQueueName },
-        statistic: 'Maximum',
+        namespace: 'AWS/S3',
+        metricName: 'PutRequests',
+        dimensions: { BucketName: refs.triageBackstopBucket, FilterId: BACKSTOP_METRICS_FILTER },
+        statistic: 'Sum',
       },
       thresholds: [above(a.triageFailures)],
       group: 'pipeline',

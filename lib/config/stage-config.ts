@@ -68,6 +68,7 @@ export interface AlarmConfig {
   readonly kafkaDiskUsedPercent: ThresholdConfig;
   readonly lambdaErrors: ThresholdConfig;
   readonly lambdaThrottles: ThresholdConfig;
+  /** Records the triage mapping delivered to its S3 backstop. */
   readonly triageFailures: ThresholdConfig;
 }
 
@@ -154,15 +155,38 @@ export interface StageConfig {
   readonly mappings: {
     readonly orderConsumer: MappingConfig;
     readonly dlqTriage: MappingConfig;
+    /**
+     * The provisioned poller group both MSK mappings share (one VPC): they draw on one pool of
+     * event poller units instead of each holding its own.
+     */
+    readonly pollerGroupName: string;
   };
-  /** Where the triage mapping sends batches it gave up on (it cannot use its own topic). */
+  /** The consumer's own retry and batching settings (its function environment). */
+  readonly consumer: {
+    /** Records per PostgreSQL group commit. */
+    readonly chunkSize: number;
+    /** In-invocation retries of a TRANSIENT failure before the record is handed back. */
+    readonly retryAttempts: number;
+    /** Deliveries of one record (across invocations) before it is dead-lettered as TRANSIENT. */
+    readonly maxDeliveryAttempts: number;
+    /** How long the Redis fast path remembers an applied event. */
+    readonly idempotencyTtlSeconds: number;
+  };
   readonly triage: {
-    readonly failureQueueName: string;
-    /** Redrives of a TRANSIENT or PROCESSING_FAILURE message before it is parked. */
+    /**
+     * Where the triage mapping sends a batch it gave up on (it cannot use its own topic): an S3
+     * bucket, which keeps the whole invocation record; objects expire after this many days.
+     */
+    readonly backstopRetentionDays: number;
+    /** Redrives of a TRANSIENT message before it is parked. */
     readonly maxRedrives: number;
+    /** Redrives of a PROCESSING_FAILURE message (usually a bug: fewer). */
+    readonly maxProcessingFailureRedrives: number;
     /** Delay before redrive n (0-based): min(max, base · 2^n). */
     readonly redriveBaseDelayMs: number;
     readonly redriveMaxDelayMs: number;
+    /** Kept free at the end of an invocation for the last produce or insert. */
+    readonly stopBeforeTimeoutMs: number;
   };
   readonly api: {
     readonly name: string;
@@ -279,8 +303,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       cidr: '10.40.0.0/16',
       egress: 'nat',
       natGateways: 1,
-      // sqs: the triage mapping's on-failure queue is reached from the cluster's VPC.
-      interfaceEndpoints: ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring', 'sqs'],
+      // S3 (the triage mapping's backstop) is reached through a gateway endpoint in every stage.
+      interfaceEndpoints: ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring'],
       flowLogRetentionDays: 30,
     },
     database: {
@@ -367,12 +391,21 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
       },
+      pollerGroupName: `${prefix}-pollers`,
+    },
+    consumer: {
+      chunkSize: 100,
+      retryAttempts: 2,
+      maxDeliveryAttempts: 3,
+      idempotencyTtlSeconds: 86_400,
     },
     triage: {
-      failureQueueName: `${prefix}-dlq-triage-failures`,
+      backstopRetentionDays: 30,
       maxRedrives: 5,
+      maxProcessingFailureRedrives: 2,
       redriveBaseDelayMs: 2_000,
       redriveMaxDelayMs: 60_000,
+      stopBeforeTimeoutMs: 10_000,
     },
     api: { name: `${prefix}-order-api`, throttleRatePerSecond: 100, throttleBurst: 200 },
     observability: {
@@ -442,6 +475,7 @@ function prodConfig(): StageConfig {
     mappings: {
       orderConsumer: { ...base.mappings.orderConsumer, minimumPollers: 1, maximumPollers: 6 },
       dlqTriage: base.mappings.dlqTriage,
+      pollerGroupName: base.mappings.pollerGroupName,
     },
     api: { ...base.api, throttleRatePerSecond: 500, throttleBurst: 1_000 },
     observability: { ...base.observability, logRetentionDays: 90, retainLogs: true },
@@ -523,7 +557,10 @@ export function validateStageConfig(c: StageConfig): void {
   if (!c.kafka.localBrokerVersion.startsWith(`${mskMajorMinor}.`)) {
     problems.push(`local broker ${c.kafka.localBrokerVersion} is not on MSK's ${mskMajorMinor}`);
   }
-  for (const [name, m] of Object.entries(c.mappings)) {
+  for (const [name, m] of [
+    ['orderConsumer', c.mappings.orderConsumer],
+    ['dlqTriage', c.mappings.dlqTriage],
+  ] as const) {
     if (m.retryAttempts < 0 || m.retryAttempts > 10) {
       problems.push(`mappings.${name}.retryAttempts must be 0..10 with an on-failure destination`);
     }
@@ -536,6 +573,12 @@ export function validateStageConfig(c: StageConfig): void {
   }
   if (c.functions.outboxRelay.timeoutSeconds > c.functions.outboxRelay.scheduleMinutes * 60) {
     problems.push('the relay timeout must not exceed its schedule period (one instance at a time)');
+  }
+  if (c.triage.maxProcessingFailureRedrives > c.triage.maxRedrives) {
+    problems.push('triage.maxProcessingFailureRedrives must not exceed triage.maxRedrives');
+  }
+  if (c.triage.stopBeforeTimeoutMs >= c.functions.dlqTriage.timeoutSeconds * 1_000) {
+    problems.push('triage.stopBeforeTimeoutMs must fit inside the triage function timeout');
   }
   if (c.triage.redriveMaxDelayMs >= c.functions.dlqTriage.timeoutSeconds * 1_000) {
     problems.push('triage.redriveMaxDelayMs must fit inside the triage function timeout');

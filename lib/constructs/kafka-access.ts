@@ -1,5 +1,11 @@
 import { ArnFormat, Fn, type Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type {
+  KafkaClientProfile,
+  MappingRole,
+  TopicRole,
+} from '../../lambdas/shared/kafka/clients';
+import type { StageConfig } from '../config/stage-config';
 
 /**
  * MSK data-plane ARNs derived from the cluster ARN
@@ -37,13 +43,43 @@ export class KafkaArns {
 export interface KafkaAccess {
   /** Topics the principal produces to. */
   readonly writeTopics?: readonly string[];
-  /** Idempotent producer (relay): needs WriteDataIdempotently on the cluster. */
+  /** kafkajs `idempotent: true`: InitProducerId needs WriteDataIdempotently on the cluster. */
   readonly idempotentProducer?: boolean;
   /** Topics consumed through a consumer group (event source mapping or local consumer). */
   readonly readTopics?: readonly string[];
   readonly groups?: readonly string[];
   /** Topic administration (the deploy-time topic provider). */
   readonly manageTopics?: readonly string[];
+}
+
+/** The stage's physical names of the topic and mapping roles the client profiles use. */
+export interface KafkaNames {
+  readonly topics: Readonly<Record<TopicRole, string>>;
+  readonly groups: Readonly<Record<MappingRole, string>>;
+}
+
+export function kafkaNames(config: StageConfig): KafkaNames {
+  return {
+    topics: {
+      orderEvents: config.kafka.topics.orderEvents.name,
+      deadLetter: config.kafka.topics.deadLetter.name,
+    },
+    groups: {
+      orderConsumer: config.mappings.orderConsumer.consumerGroupId,
+      dlqTriage: config.mappings.dlqTriage.consumerGroupId,
+    },
+  };
+}
+
+/** The access a client profile (what the code does with Kafka) needs, in physical names. */
+export function kafkaAccessFor(client: KafkaClientProfile, names: KafkaNames): KafkaAccess {
+  return {
+    writeTopics: client.writes.map((t) => names.topics[t]),
+    idempotentProducer: client.idempotentProducer,
+    readTopics: client.reads.map((t) => names.topics[t]),
+    groups: client.mapping === undefined ? [] : [names.groups[client.mapping]],
+    manageTopics: client.manages.map((t) => names.topics[t]),
+  };
 }
 
 /** Least-privilege `kafka-cluster:*` statements for one principal. */

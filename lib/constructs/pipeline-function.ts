@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { observabilityEnvironment } from '../../lambdas/shared/env';
 import type { ServiceName } from '../../lambdas/shared/metrics-catalog';
 import type { FunctionConfig, StageConfig } from '../config/stage-config';
 import { acknowledge } from './nag';
@@ -117,10 +118,12 @@ export class PipelineFunction extends Construct {
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        STAGE: config.stage,
-        POWERTOOLS_SERVICE_NAME: props.service,
-        POWERTOOLS_METRICS_NAMESPACE: config.observability.metricsNamespace,
-        POWERTOOLS_LOG_LEVEL: config.observability.logLevel,
+        ...observabilityEnvironment({
+          stage: config.stage,
+          serviceName: props.service,
+          metricsNamespace: config.observability.metricsNamespace,
+          logLevel: config.observability.logLevel,
+        }),
         ...props.environment,
       },
       bundling: {

@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { type Environment, redisEnvironment } from '../../lambdas/shared/env';
 import type { StageConfig } from '../config/stage-config';
 import { acknowledge } from '../constructs/nag';
 import { retentionDays } from '../constructs/pipeline-function';
@@ -23,14 +24,13 @@ export interface CacheEndpoint {
   readonly authSecret: secretsmanager.ISecret;
 }
 
-export function cacheEnvironment(cache: CacheEndpoint): Record<string, string> {
-  return {
-    REDIS_HOST: cache.host,
-    REDIS_PORT: String(cache.port),
-    REDIS_TLS: 'true',
-    // The token itself is read at cold start from Secrets Manager, never placed in env.
-    REDIS_AUTH_SECRET_ARN: cache.authSecret.secretArn,
-  };
+export function cacheEnvironment(cache: CacheEndpoint): Environment {
+  return redisEnvironment({
+    host: cache.host,
+    port: cache.port,
+    tls: true,
+    authSecretArn: cache.authSecret.secretArn,
+  });
 }
 
 /** ElastiCache (Valkey/Redis 7.x): the idempotency fast path. TLS + AUTH, encrypted at rest. */

@@ -6,6 +6,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
+import { ENV, type Environment, pgEnvironment } from '../../lambdas/shared/env';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
 import type { StageConfig } from '../config/stage-config';
 import { acknowledge } from '../constructs/nag';
@@ -30,15 +31,15 @@ export interface DatabaseEndpoint {
 }
 
 /** Environment for a function that talks to PostgreSQL through RDS Proxy with an IAM token. */
-export function databaseEnvironment(db: DatabaseEndpoint): Record<string, string> {
-  return {
-    PGHOST: db.proxy.endpoint,
-    PGPORT: String(PORTS.postgres),
-    PGDATABASE: db.databaseName,
-    PGUSER: db.user,
-    PG_IAM_AUTH: 'true',
-    PG_POOL_MAX: String(db.poolMax),
-  };
+export function databaseEnvironment(db: DatabaseEndpoint): Environment {
+  return pgEnvironment({
+    host: db.proxy.endpoint,
+    port: PORTS.postgres,
+    database: db.databaseName,
+    user: db.user,
+    iamAuth: true,
+    poolMax: db.poolMax,
+  });
 }
 
 export function grantDatabaseConnect(db: DatabaseEndpoint, grantee: iam.IGrantable): void {
@@ -209,7 +210,7 @@ export class DataStack extends Stack {
       securityGroups: [securityGroups.functions],
       environment: {
         ...databaseEnvironment(this.database),
-        MIGRATIONS_DIR: '/var/task/migrations',
+        [ENV.migrationsDir]: '/var/task/migrations',
       },
       copyIntoBundle: [{ from: 'lambdas/migrate/migrations', to: 'migrations' }],
     });

@@ -12,18 +12,21 @@ import {
   type MetricSpec,
   PERIOD_SECONDS,
   type SignalDefinition,
+  type SignalRefs,
   type SignalThreshold,
 } from '../config/signals';
 import type { StageConfig } from '../config/stage-config';
 
 export interface ObservabilityStackProps extends StackProps {
   readonly config: StageConfig;
+  /** Names the other stacks generate (the triage backstop bucket). */
+  readonly refs: SignalRefs;
 }
 
 /**
  * The alarm topic, one alarm per signal threshold (DESIGN §4), one dashboard showing each
  * alarmed signal beside its threshold, and the monthly budget. Metric names and dimensions
- * are config-derived, so this stack has no references into the others.
+ * are config-derived except the backstop bucket's generated name (SignalRefs).
  */
 export class ObservabilityStack extends Stack {
   readonly alarmTopic: sns.Topic;
@@ -69,7 +72,7 @@ export class ObservabilityStack extends Stack {
       }),
     );
 
-    const signals = buildSignals(config);
+    const signals = buildSignals(config, props.refs);
     const action = new actions.SnsAction(this.alarmTopic);
     const widgets: cloudwatch.IWidget[] = [
       new cloudwatch.TextWidget({

@@ -7,22 +7,29 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { KafkaDlq, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import {
+  consumerEnvironment,
+  type Environment,
+  relayEnvironment,
+  triageEnvironment,
+} from '../../lambdas/shared/env';
+import { KAFKA_CLIENTS, type KafkaClientProfile } from '../../lambdas/shared/kafka/clients';
 import { SERVICES, type ServiceName } from '../../lambdas/shared/metrics-catalog';
-import { relaySettings, triageSettings } from '../config/function-environment';
+import { consumerSettings, relaySettings, triageSettings } from '../config/function-environment';
+import { BACKSTOP_METRICS_FILTER } from '../config/signals';
 import type { FunctionConfig, MappingConfig, StageConfig } from '../config/stage-config';
-import { grantKafka, type KafkaAccess } from '../constructs/kafka-access';
+import { grantKafka, kafkaAccessFor, kafkaNames } from '../constructs/kafka-access';
 import { acknowledge } from '../constructs/nag';
 import { PipelineFunction, retentionDays } from '../constructs/pipeline-function';
 import { type CacheEndpoint, cacheEnvironment } from './cache-stack';
 import { type DatabaseEndpoint, databaseEnvironment, grantDatabaseConnect } from './data-stack';
 import type { PipelineSecurityGroups } from './network-stack';
-import { type KafkaEndpoint, kafkaEnvironment } from './streaming-stack';
+import { clusterEnvironment, type KafkaEndpoint } from './streaming-stack';
 
 export interface ServiceStackProps extends StackProps {
   readonly config: StageConfig;
@@ -41,24 +48,26 @@ export class ServiceStack extends Stack {
   readonly orderConsumer: PipelineFunction;
   readonly dlqTriage: PipelineFunction;
   readonly api: apigw.HttpApi;
-  readonly triageFailures: sqs.Queue;
+  /** The triage mapping's on-failure destination: whole invocation records of discarded batches. */
+  readonly triageBackstop: s3.Bucket;
+  readonly mappings: {
+    readonly orderConsumer: lambda.EventSourceMapping;
+    readonly dlqTriage: lambda.EventSourceMapping;
+  };
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
     const { config, kafka, database } = props;
     const topics = { events: kafka.orderEventsTopic, dlq: kafka.deadLetterTopic };
-    const groups = {
-      consumer: config.mappings.orderConsumer.consumerGroupId,
-      triage: config.mappings.dlqTriage.consumerGroupId,
-    };
+    const names = kafkaNames(config);
 
     const fn = (
       id: string,
       service: ServiceName,
       fnConfig: FunctionConfig,
       description: string,
-      environment: Record<string, string>,
-      kafkaAccess: KafkaAccess,
+      environment: Environment,
+      kafkaClient?: KafkaClientProfile,
     ): PipelineFunction => {
       const f = new PipelineFunction(this, id, {
         config,
@@ -72,7 +81,8 @@ export class ServiceStack extends Stack {
         environment: { ...databaseEnvironment(database), ...environment },
       });
       grantDatabaseConnect(database, f.role);
-      if (Object.keys(kafkaAccess).length > 0) grantKafka(f.role, kafka.arns, kafkaAccess);
+      // The grants follow from what the code does with Kafka (lambdas/shared/kafka/clients.ts).
+      if (kafkaClient) grantKafka(f.role, kafka.arns, kafkaAccessFor(kafkaClient, names));
       return f;
     };
 
@@ -82,24 +92,26 @@ export class ServiceStack extends Stack {
       config.functions.orderApi,
       'HTTP API: validates order commands and writes order + outbox event in one transaction',
       {},
-      {},
     );
     this.outboxRelay = fn(
       'OutboxRelay',
       SERVICES.outboxRelay,
       config.functions.outboxRelay,
       'Publishes committed outbox rows to MSK in order with an idempotent producer',
-      { ...kafkaEnvironment(kafka), ...relaySettings(config) },
-      { writeTopics: [topics.events], idempotentProducer: true },
+      { ...clusterEnvironment(kafka), ...relayEnvironment(relaySettings(config)) },
+      KAFKA_CLIENTS.outboxRelay,
     );
     this.orderConsumer = fn(
       'OrderConsumer',
       SERVICES.orderConsumer,
       config.functions.orderConsumer,
       'Applies order events idempotently; dead-letters classified failures',
-      { ...kafkaEnvironment(kafka), ...cacheEnvironment(props.cache) },
-      // Reads through its mapping; writes dead letters itself (and the mapping's backstop does).
-      { readTopics: [topics.events], groups: [groups.consumer], writeTopics: [topics.dlq] },
+      {
+        ...clusterEnvironment(kafka),
+        ...cacheEnvironment(props.cache),
+        ...consumerEnvironment(consumerSettings(config)),
+      },
+      KAFKA_CLIENTS.orderConsumer,
     );
     props.cache.authSecret.grantRead(this.orderConsumer.role);
     this.dlqTriage = fn(
@@ -107,8 +119,8 @@ export class ServiceStack extends Stack {
       SERVICES.dlqTriage,
       config.functions.dlqTriage,
       'Triage of dead letters: redrive with backoff or park',
-      { ...kafkaEnvironment(kafka), ...triageSettings(config) },
-      { readTopics: [topics.dlq], groups: [groups.triage], writeTopics: [topics.events] },
+      { ...clusterEnvironment(kafka), ...triageEnvironment(triageSettings(config)) },
+      KAFKA_CLIENTS.dlqTriage,
     );
 
     // Relay: every minute, one instance at a time (reserved concurrency in config).
@@ -121,50 +133,54 @@ export class ServiceStack extends Stack {
     });
 
     // Consumer mapping: failures that exhaust retries land on the dead-letter topic.
-    this.addKafkaMapping(
+    const orderConsumerMapping = this.addKafkaMapping(
       this.orderConsumer,
       kafka,
       topics.events,
       config.mappings.orderConsumer,
+      config,
       new KafkaDlq(topics.dlq),
-      config.features.kafkaMappingErrorHandling,
     );
-    // Triage cannot fall back to its own topic: its backstop is an encrypted queue with an alarm.
-    const queueKey = new kms.Key(this, 'TriageFailuresKey', {
-      alias: `alias/${config.prefix}/triage-failures`,
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.triageFailures = new sqs.Queue(this, 'TriageFailures', {
-      queueName: config.triage.failureQueueName,
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: queueKey,
+    // Triage cannot fall back to its own topic. Its backstop is an S3 bucket: unlike SQS or SNS
+    // it receives the whole invocation record (the records, not only their positions), and the
+    // cluster's subnets reach it through the S3 gateway endpoint (network stack).
+    this.triageBackstop = new s3.Bucket(this, 'TriageBackstop', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: false,
+      lifecycleRules: [{ expiration: Duration.days(config.triage.backstopRetentionDays) }],
+      // Request metrics: PutRequests counts batches written here (the backstop alarm).
+      metrics: [{ id: BACKSTOP_METRICS_FILTER }],
+      // Records in it may exist nowhere else: deleting the stack keeps the bucket.
+      removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.addKafkaMapping(
+    const dlqTriageMapping = this.addKafkaMapping(
       this.dlqTriage,
       kafka,
       topics.dlq,
       config.mappings.dlqTriage,
-      new SqsDlq(this.triageFailures),
-      config.features.kafkaMappingErrorHandling,
+      config,
+      new S3Backstop(this.triageBackstop),
     );
-    if (config.features.kafkaMappingErrorHandling) {
-      acknowledge(this.dlqTriage.role, [
-        ...['kms:GenerateDataKey*', 'kms:ReEncrypt*'].map((action) => ({
-          id: `AwsSolutions-IAM5[Action::${action}]`,
-          reason:
-            'CDK queue grant for the on-failure destination: KMS action families on that queue key only.',
-        })),
-      ]);
-    }
-    acknowledge(this.triageFailures, [
+    this.mappings = { orderConsumer: orderConsumerMapping, dlqTriage: dlqTriageMapping };
+    acknowledge(this.triageBackstop, [
       {
-        id: 'AwsSolutions-SQS3',
-        reason: 'This queue is itself the dead-letter destination of the triage mapping.',
+        id: 'AwsSolutions-S1',
+        reason:
+          'Written only by the Lambda service for the triage mapping and read by the dlq recover command; its delivery count is alarmed and objects expire by config.',
       },
     ]);
+    if (config.features.kafkaMappingErrorHandling) {
+      acknowledge(this.dlqTriage.role, [
+        {
+          id: 'AwsSolutions-IAM5[Resource::<TriageBackstop6B8AF7B5.Arn>/*]',
+          reason:
+            'The S3 on-failure destination writes objects under keys Lambda chooses (aws/lambda/<mapping>/...): PutObject on this bucket only.',
+        },
+      ]);
+    }
 
     this.api = this.createApi(config);
   }
@@ -174,16 +190,21 @@ export class ServiceStack extends Stack {
     kafka: KafkaEndpoint,
     topic: string,
     m: MappingConfig,
+    config: StageConfig,
     onFailure: lambda.IEventSourceDlq,
-    withErrorHandling: boolean,
   ): lambda.EventSourceMapping {
+    const withErrorHandling = config.features.kafkaMappingErrorHandling;
     // Lambda's own EventSourceMapping instead of ManagedKafkaEventSource: the latter attaches
     // AWSLambdaMSKExecutionRole (kafka:* describe on every cluster); grantKafka scopes it instead.
     const errorHandling = {
       provisionedPollerConfig: {
         minimumPollers: m.minimumPollers,
         maximumPollers: m.maximumPollers,
+        // Both mappings share one group's event poller units instead of one EPU each.
+        pollerGroupName: config.mappings.pollerGroupName,
       },
+      // Counts records delivered to the on-failure destination (the backstop alarm reads it).
+      metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
       retryAttempts: m.retryAttempts,
       bisectBatchOnError: m.bisectBatchOnError,
       reportBatchItemFailures: m.reportBatchItemFailures,
@@ -251,5 +272,30 @@ export class ServiceStack extends Stack {
       integration: new HttpLambdaIntegration('OrderApiIntegration', this.orderApi.function),
     });
     return api;
+  }
+}
+
+/**
+ * Lambda's S3 on-failure destination with the documented permissions only (s3:PutObject and
+ * s3:ListBucket, per "Capturing discarded batches for Amazon MSK and self-managed Apache Kafka
+ * event sources"). CDK's S3OnFailureDestination grants read-write, delete included.
+ */
+class S3Backstop implements lambda.IEventSourceDlq {
+  constructor(private readonly bucket: s3.IBucket) {}
+
+  bind(
+    _target: lambda.IEventSourceMapping,
+    targetHandler: lambda.IFunction,
+  ): lambda.DlqDestinationConfig {
+    targetHandler.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+    );
+    targetHandler.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    return { destination: this.bucket.bucketArn };
   }
 }

@@ -11,10 +11,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { type Environment, kafkaEnvironment } from '../../lambdas/shared/env';
+import { KAFKA_CLIENTS } from '../../lambdas/shared/kafka/clients';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
 import type { StageConfig } from '../config/stage-config';
 import { topicSpecs } from '../config/topics';
-import { grantKafka, KafkaArns } from '../constructs/kafka-access';
+import { grantKafka, KafkaArns, kafkaAccessFor, kafkaNames } from '../constructs/kafka-access';
 import { acknowledge } from '../constructs/nag';
 import { PipelineFunction, retentionDays } from '../constructs/pipeline-function';
 import type { PipelineSecurityGroups } from './network-stack';
@@ -34,13 +36,9 @@ export interface KafkaEndpoint {
   readonly deadLetterTopic: string;
 }
 
-export function kafkaEnvironment(kafka: KafkaEndpoint): Record<string, string> {
-  return {
-    KAFKA_AUTH: 'iam',
-    KAFKA_CLUSTER_ARN: kafka.clusterArn,
-    ORDER_EVENTS_TOPIC: kafka.orderEventsTopic,
-    DLQ_TOPIC: kafka.deadLetterTopic,
-  };
+/** MSK IAM auth against this cluster (the topics are each function's own settings). */
+export function clusterEnvironment(kafka: Pick<KafkaEndpoint, 'clusterArn'>): Environment {
+  return kafkaEnvironment({ auth: 'iam', clusterArn: kafka.clusterArn });
 }
 
 /** Broker settings that must hold on the cluster (DESIGN §3). */
@@ -139,10 +137,10 @@ export class StreamingStack extends Stack {
       vpc: props.vpc,
       vpcSubnets: props.appSubnets,
       securityGroups: [props.securityGroups.functions],
-      environment: { KAFKA_AUTH: 'iam', KAFKA_CLUSTER_ARN: this.cluster.attrArn },
+      environment: clusterEnvironment({ clusterArn: this.cluster.attrArn }),
     });
     const specs = topicSpecs(config);
-    grantKafka(topicsFn.role, arns, { manageTopics: specs.map((t) => t.name) });
+    grantKafka(topicsFn.role, arns, kafkaAccessFor(KAFKA_CLIENTS.kafkaTopics, kafkaNames(config)));
 
     const provider = new cr.Provider(this, 'TopicsProvider', {
       onEventHandler: topicsFn.function,

@@ -3,6 +3,7 @@
 // its own; the raw limits are measured in the same run on scratch copies of the real tables.
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { pgClientConfig } from '../../lambdas/shared/db/pool';
@@ -292,7 +293,6 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
       await run.part(`triage: ${sizes.deadLetters} dead letters parked`, async () => {
         const topic = await run.topic('triage-dlq', dlqPartitions);
         const redrive = await run.topic('triage-redrive', partitions);
-        const failures = await run.topic('triage-failures', 1);
         const producer = await directProducer(run);
         await produceAll(producer, topic, deadLetterMessages(sizes.deadLetters, redrive));
         await producer.disconnect();
@@ -301,7 +301,7 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
           kind: 'triage',
           topic,
           redriveTopic: redrive,
-          failureTopic: failures,
+          backstopDirectory: path.join(os.tmpdir(), `bench-${run.runId}-backstop`),
           groupId: `bench-${run.runId}-triage`,
           expected: sizes.deadLetters,
         }).result;

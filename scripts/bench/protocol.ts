@@ -27,7 +27,8 @@ export type WorkerJob =
       readonly kind: 'triage';
       readonly topic: string;
       readonly redriveTopic: string;
-      readonly failureTopic: string;
+      /** The triage backstop's local stand-in. */
+      readonly backstopDirectory: string;
       readonly groupId: string;
       readonly expected: number;
     })

@@ -3,20 +3,24 @@
 // pipeline module (the relay loop, and the consumer and triage handlers behind the MSK
 // event-source-mapping emulator), so its peak RSS is that function's alone.
 import { randomUUID } from 'node:crypto';
+import type { MSKEvent } from 'aws-lambda';
 import { orderCommands } from '../../lambdas/order-api/commands';
-import { consumeBatch } from '../../lambdas/order-consumer/consumer';
+import { createConsumerHandler } from '../../lambdas/order-consumer/handler';
 import { createConsumerRuntime } from '../../lambdas/order-consumer/runtime';
 import { createPool } from '../../lambdas/shared/db/pool';
 import {
+  consumerEnvironment,
   parseConsumerEnv,
   parseKafkaEnv,
   parsePgEnv,
   parseRedisEnv,
 } from '../../lambdas/shared/env';
 import { METRICS } from '../../lambdas/shared/metrics-catalog';
+import { consumerSettings } from '../../lib/config/function-environment';
 import { loadStageConfig, type StageName } from '../../lib/config/stage-config';
 import { dataFor } from '../../test/unit/order-consumer/events';
 import { startMapping } from '../local/esm-emulator';
+import { lambdaContext } from '../local/lambda-context';
 import type { MetricDatum, MetricSink } from '../local/metric-sink';
 import { startConsumerMapping, startRelayLoop, startTriageMapping } from '../local/pipeline';
 import { type ChildMessage, countingLogger, type ParentMessage, type WorkerJob } from './protocol';
@@ -145,7 +149,10 @@ async function consumerOneEnvironment(job: Job<'consumer'>): Promise<Result> {
     pgEnv: parsePgEnv(env),
     kafkaEnv,
     redisEnv: parseRedisEnv(env),
-    consumerEnv: parseConsumerEnv({ ...env, DLQ_TOPIC: job.deadLetterTopic }),
+    consumerEnv: parseConsumerEnv({
+      ...env,
+      ...consumerEnvironment({ ...consumerSettings(config), deadLetterTopic: job.deadLetterTopic }),
+    }),
     logger,
     telemetry: {
       applied: () => counts.applied++,
@@ -161,13 +168,19 @@ async function consumerOneEnvironment(job: Job<'consumer'>): Promise<Result> {
         }),
     },
   });
+  const fn = config.functions.orderConsumer;
+  const lambdaHandler = createConsumerHandler({
+    runtime: async () => rt,
+    logger,
+    flushMetrics: () => {},
+  });
   const mapping = await startMapping({
     kafkaEnv,
     topic: job.topic,
     mapping: { ...config.mappings.orderConsumer, consumerGroupId: job.groupId },
-    handler: async (event) => ({
-      batchItemFailures: (await consumeBatch(event, rt.deps, rt.options)).batchItemFailures,
-    }),
+    // The Lambda handler itself over this runtime, with the function's timeout per invocation.
+    handler: (event) =>
+      lambdaHandler(event as unknown as MSKEvent, lambdaContext(fn.name, fn.timeoutSeconds * 1000)),
     onFailureTopic: job.deadLetterTopic,
     logger,
     partitionConcurrency: 1,
@@ -231,7 +244,7 @@ async function triage(job: Job<'triage'>): Promise<Result> {
     logger,
     topic: job.topic,
     redriveTopic: job.redriveTopic,
-    failureTopic: job.failureTopic,
+    backstopDirectory: job.backstopDirectory,
     groupId: job.groupId,
   });
   const c = running.counters;

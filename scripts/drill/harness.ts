@@ -252,7 +252,7 @@ export async function createHarness(
         logger,
         topic: topics.topics.deadLetter,
         redriveTopic: topics.topics.orderEvents,
-        failureTopic: topics.topics.triageFailures,
+        backstopDirectory: topics.backstopDirectory,
         groupId: groups.triage,
       }),
     appliedButUncommitted,

@@ -2,6 +2,9 @@
 // with the project's migrations, fresh topics and consumer-group suffixes, all with unique
 // names, removed again at the end.
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Admin } from 'kafkajs';
 import type { KafkaEnv, PgEnv } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
@@ -30,6 +33,8 @@ export function createDrillDatabase(base: PgEnv, prefix: string): Promise<DrillD
 
 export interface DrillTopics {
   readonly topics: PipelineTopics;
+  /** This drill's stand-in for the triage mapping's S3 backstop. */
+  readonly backstopDirectory: string;
   /** Appended to the stage's consumer group ids. */
   readonly groupSuffix: string;
   drop(): Promise<void>;
@@ -53,8 +58,8 @@ export async function createDrillTopics(
   const topics: PipelineTopics = {
     orderEvents: `drill-${prefix}-events-${suffix}`,
     deadLetter: `drill-${prefix}-dlq-${suffix}`,
-    triageFailures: `drill-${prefix}-triage-failures-${suffix}`,
   };
+  const backstopDirectory = path.join(os.tmpdir(), `drill-${prefix}-backstop-${suffix}`);
   const admin = drillAdmin(kafkaEnv);
   await admin.connect();
   try {
@@ -71,7 +76,6 @@ export async function createDrillTopics(
           numPartitions: config.kafka.topics.deadLetter.partitions,
           replicationFactor: 1,
         },
-        { topic: topics.triageFailures, numPartitions: 1, replicationFactor: 1 },
       ],
     });
   } finally {
@@ -80,8 +84,10 @@ export async function createDrillTopics(
   const groupSuffix = `-drill-${suffix}`;
   return {
     topics,
+    backstopDirectory,
     groupSuffix,
     async drop() {
+      await rm(backstopDirectory, { recursive: true, force: true });
       const a = drillAdmin(kafkaEnv);
       await a.connect();
       try {

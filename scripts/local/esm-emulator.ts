@@ -3,6 +3,8 @@
 // offset only once its record was handled (or sent to the on-failure destination), and applies
 // the mapping's retry, bisect and partial-batch-response settings from the stage config.
 import { Buffer } from 'node:buffer';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Consumer, ConsumerConfig, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import { headersFromKafkaJs, toKafkaJsHeaders } from '../../lambdas/shared/dead-letter/headers';
 import type { KafkaEnv } from '../../lambdas/shared/env';
@@ -12,6 +14,10 @@ import {
   type MskRecordLike,
   readBatchResponse,
 } from '../../lambdas/shared/kafka/msk-event';
+import {
+  buildOnFailureRecord,
+  onFailureObjectKey,
+} from '../../lambdas/shared/kafka/on-failure-record';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import type { MappingConfig } from '../../lib/config/stage-config';
 
@@ -51,8 +57,20 @@ export interface StartMappingOptions {
   readonly topic: string;
   readonly mapping: EmulatedMapping;
   readonly handler: MappingHandler;
-  /** Kafka topic for records whose retries are exhausted; without it they are retried forever. */
+  /**
+   * Where records whose retries are exhausted go: a Kafka topic (records as they were, with
+   * failure headers), or a directory standing in for an S3 bucket (Lambda's invocation record,
+   * lambdas/shared/kafka/on-failure-record.ts, under Lambda's object key). Without either, they
+   * are retried forever.
+   */
   readonly onFailureTopic?: string;
+  readonly onFailureDirectory?: {
+    readonly path: string;
+    /** The mapping's UUID in the object keys. */
+    readonly mappingUuid: string;
+    /** The function ARN (or name) recorded in each document. */
+    readonly functionArn: string;
+  };
   readonly logger: LogSink;
   /** Overrides of the kafkajs consumer settings (groupId always comes from the mapping). */
   readonly consumerSettings?: Partial<Omit<ConsumerConfig, 'groupId'>>;
@@ -76,6 +94,8 @@ export interface MappingStats {
   readonly bisects: number;
   /** Records written to the on-failure topic. */
   readonly sentToOnFailure: number;
+  /** Invocation records written to the on-failure directory (one per discarded batch). */
+  readonly onFailureDocuments: number;
   /** Responses that broke the Kafka partial batch contract (each failed its whole batch). */
   readonly malformedResponses: number;
 }
@@ -134,7 +154,13 @@ interface Segment {
 
 type Outcome =
   | { readonly ok: true }
-  | { readonly ok: false; readonly handled: number; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly handled: number;
+      readonly reason: string;
+      /** What the handler threw, when it threw. */
+      readonly error?: unknown;
+    };
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -149,7 +175,11 @@ function describe(error: unknown): string {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function startMapping(options: StartMappingOptions): Promise<RunningMapping> {
-  const { mapping, topic, handler, logger, onFailureTopic } = options;
+  const { mapping, topic, handler, logger, onFailureTopic, onFailureDirectory } = options;
+  if (onFailureTopic !== undefined && onFailureDirectory !== undefined) {
+    throw new Error('a mapping has one on-failure destination: a topic or a directory');
+  }
+  const hasOnFailure = onFailureTopic !== undefined || onFailureDirectory !== undefined;
   if (!Number.isInteger(mapping.batchSize) || mapping.batchSize < 1) {
     throw new Error(`batchSize must be a positive integer, got ${mapping.batchSize}`);
   }
@@ -174,6 +204,7 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
     retries: 0,
     bisects: 0,
     sentToOnFailure: 0,
+    onFailureDocuments: 0,
     malformedResponses: 0,
   };
   let stopping = false;
@@ -194,7 +225,7 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
     try {
       response = await handler(event);
     } catch (error) {
-      return { ok: false, handled: 0, reason: `handler threw: ${describe(error)}` };
+      return { ok: false, handled: 0, reason: `handler threw: ${describe(error)}`, error };
     }
     // Without ReportBatchItemFailures Lambda ignores the response: the batch succeeded.
     if (!mapping.reportBatchItemFailures) return { ok: true };
@@ -222,11 +253,60 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
     ]);
   }
 
+  /** Lambda's S3 destination: one invocation record per discarded batch, records included. */
+  async function writeOnFailureDocument(
+    partition: number,
+    segment: Segment,
+    outcome: Outcome & { ok: false },
+  ): Promise<boolean> {
+    if (onFailureDirectory === undefined) return false;
+    const timestamp = new Date();
+    try {
+      const document = buildOnFailureRecord({
+        event: eventOf(partition, segment.messages),
+        functionArn: onFailureDirectory.functionArn,
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: segment.retries + 1,
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+        timestamp,
+      });
+      const key = onFailureObjectKey({
+        mappingUuid: onFailureDirectory.mappingUuid,
+        shard: `${topic}-${partition}`,
+        timestamp,
+      });
+      const file = path.join(onFailureDirectory.path, ...key.split('/'));
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, JSON.stringify(document));
+      stats.onFailureDocuments += 1;
+      stats.sentToOnFailure += segment.messages.length;
+      logger.warn('esm emulator: batch written to the on-failure directory', {
+        topic,
+        partition,
+        file,
+        offsets: segment.messages.map((m) => m.offset),
+        reason: outcome.reason,
+      });
+      return true;
+    } catch (error) {
+      logger.error('esm emulator: on-failure directory write failed; retrying the records', {
+        topic,
+        partition,
+        error: describe(error),
+      });
+      return false;
+    }
+  }
+
   async function sendToOnFailure(
     partition: number,
     segment: Segment,
-    reason: string,
+    outcome: Outcome & { ok: false },
   ): Promise<boolean> {
+    if (onFailureDirectory !== undefined) {
+      return writeOnFailureDocument(partition, segment, outcome);
+    }
+    const reason = outcome.reason;
     if (producer === undefined || onFailureTopic === undefined) return false;
     try {
       await producer.send({
@@ -308,7 +388,7 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
         );
         continue;
       }
-      if (failed.retries < mapping.retryAttempts || onFailureTopic === undefined) {
+      if (failed.retries < mapping.retryAttempts || !hasOnFailure) {
         if (failed.retries >= mapping.retryAttempts) {
           logger.error(
             'esm emulator: RETRIES EXHAUSTED and no on-failure destination; retrying the ' +
@@ -329,7 +409,7 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
         queue.unshift({ messages: failed.messages, retries });
         continue;
       }
-      if (await sendToOnFailure(partition, failed, outcome.reason)) {
+      if (await sendToOnFailure(partition, failed, outcome)) {
         await commitThrough(payload, partition, failed.messages.at(-1));
       } else {
         await sleep(backoff.maxMs);
@@ -361,6 +441,7 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
     bisectBatchOnError: mapping.bisectBatchOnError,
     reportBatchItemFailures: mapping.reportBatchItemFailures,
     onFailureTopic,
+    onFailureDirectory: onFailureDirectory?.path,
   });
 
   let stopped: Promise<void> | undefined;

@@ -2,32 +2,43 @@
 // consumer and triage handlers fed by the event-source-mapping emulator over the real broker.
 // Settings come from the stage config exactly as the CDK passes them to the functions.
 
-import type { Context } from 'aws-lambda';
-import { parseTriageEnv } from '../../lambdas/dlq-triage/config';
-import { createTriageRuntime } from '../../lambdas/dlq-triage/runtime';
-import { triageBatch } from '../../lambdas/dlq-triage/triage';
-import { consumeBatch } from '../../lambdas/order-consumer/consumer';
-import { createConsumerRuntime } from '../../lambdas/order-consumer/runtime';
-import { type RelaySummary, runRelay } from '../../lambdas/outbox-relay/relay';
-import { createRelayRuntime, relayOptions } from '../../lambdas/outbox-relay/runtime';
+import path from 'node:path';
+import type { MSKEvent } from 'aws-lambda';
+import { createTriageHandler } from '../../lambdas/dlq-triage/handler';
+import { createTriageRuntime, type TriageRuntime } from '../../lambdas/dlq-triage/runtime';
+import { createConsumerHandler } from '../../lambdas/order-consumer/handler';
+import { type ConsumerRuntime, createConsumerRuntime } from '../../lambdas/order-consumer/runtime';
+import { createRelayHandler } from '../../lambdas/outbox-relay/handler';
+import type { RelaySummary } from '../../lambdas/outbox-relay/relay';
+import { createRelayRuntime, type RelayRuntime } from '../../lambdas/outbox-relay/runtime';
 import { createPool } from '../../lambdas/shared/db/pool';
 import type { DeadLetterMessage } from '../../lambdas/shared/dead-letter/message';
 import {
+  consumerEnvironment,
   type EnvRecord,
   parseConsumerEnv,
   parseKafkaEnv,
   parsePgEnv,
   parseRedisEnv,
   parseRelayEnv,
+  parseTriageEnv,
+  relayEnvironment as writeRelayEnvironment,
+  triageEnvironment as writeTriageEnvironment,
 } from '../../lambdas/shared/env';
 import type { ErrorType } from '../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import { METRIC_DIMENSION, METRICS, SERVICES } from '../../lambdas/shared/metrics-catalog';
 import type { OutboxRow } from '../../lambdas/shared/outbox/outbox';
-import { relaySettings, triageSettings } from '../../lib/config/function-environment';
+import {
+  consumerSettings,
+  relaySettings,
+  triageSettings,
+} from '../../lib/config/function-environment';
+import { BACKSTOP_METRICS_FILTER, LOCAL_SIGNAL_REFS } from '../../lib/config/signals';
 import type { StageConfig } from '../../lib/config/stage-config';
 import { type MappingHandler, type RunningMapping, startMapping } from './esm-emulator';
+import { lambdaContext } from './lambda-context';
 import { discardMetrics, type MetricSink } from './metric-sink';
 
 /** Connections of the local consumer's pool (see startConsumerMapping). */
@@ -36,18 +47,27 @@ const LOCAL_CONSUMER_POOL = 8;
 export interface PipelineTopics {
   readonly orderEvents: string;
   readonly deadLetter: string;
-  /** Local stand-in for the triage mapping's on-failure SQS queue. */
-  readonly triageFailures: string;
 }
 
-/** The stage's topic names (and the triage failure queue's name for its local stand-in). */
+/** The stage's topic names. */
 export function stageTopics(config: StageConfig): PipelineTopics {
   return {
     orderEvents: config.kafka.topics.orderEvents.name,
     deadLetter: config.kafka.topics.deadLetter.name,
-    triageFailures: config.triage.failureQueueName,
   };
 }
+
+/**
+ * The local stand-in for the triage mapping's S3 backstop: a directory holding the invocation
+ * records Lambda would put in the bucket, under the same object keys.
+ */
+export const LOCAL_TRIAGE_BACKSTOP = path.resolve(__dirname, '../../.cache/triage-backstop');
+
+/** An invocation with no records: sets a runtime up the way the first batch would. */
+const emptyBatch = { eventSource: 'aws:kafka', records: {} } as unknown as MSKEvent;
+
+/** The mapping UUID the local emulator writes into backstop object keys. */
+export const LOCAL_MAPPING_UUID = '00000000-0000-4000-8000-000000000001';
 
 interface ComponentOptions {
   readonly config: StageConfig;
@@ -84,9 +104,14 @@ export interface RunningRelay {
 
 /** The relay's environment as the service stack sets it. */
 export function relayEnvironment(config: StageConfig, topic: string): EnvRecord {
-  return { ORDER_EVENTS_TOPIC: topic, ...relaySettings(config) };
+  return writeRelayEnvironment({ ...relaySettings(config), topic });
 }
 
+/**
+ * The relay function as the schedule runs it: the Lambda handler invoked again as soon as an
+ * invocation ends (on AWS the next tick starts about the stop margin later), each with the
+ * function's timeout, until stopped.
+ */
 export async function startRelayLoop(
   options: ComponentOptions & {
     readonly topic?: string;
@@ -98,7 +123,7 @@ export async function startRelayLoop(
   const topic = options.topic ?? stageTopics(config).orderEvents;
   const metric = appMetric(config, options.metrics ?? discardMetrics, SERVICES.outboxRelay);
   const counters: RelayCounters = { published: 0 };
-  const rt = await createRelayRuntime({
+  const rt: RelayRuntime = await createRelayRuntime({
     pgEnv: parsePgEnv(env),
     kafkaEnv: parseKafkaEnv(env),
     relayEnv: parseRelayEnv({ ...env, ...relayEnvironment(config, topic) }),
@@ -116,7 +141,15 @@ export async function startRelayLoop(
     ...(options.afterPublish ? { afterPublish: options.afterPublish } : {}),
   });
   let running = true;
-  const loop = runRelay(rt.deps, relayOptions(rt.env, { shouldContinue: () => running }));
+  const handler = createRelayHandler({ runtime: async () => rt, keepRunning: () => running });
+  const fn = config.functions.outboxRelay;
+  const loop = (async () => {
+    const invocations: RelaySummary[] = [];
+    while (running) {
+      invocations.push(await handler({}, lambdaContext(fn.name, fn.timeoutSeconds * 1000)));
+    }
+    return addSummaries(invocations);
+  })();
   return {
     counters,
     async stop() {
@@ -129,6 +162,25 @@ export async function startRelayLoop(
       }
     },
   };
+}
+
+function addSummaries(summaries: readonly RelaySummary[]): RelaySummary {
+  const total = {
+    published: 0,
+    batches: 0,
+    deleted: 0,
+    failures: 0,
+    wakes: { notify: 0, poll: 0 },
+  };
+  for (const s of summaries) {
+    total.published += s.published;
+    total.batches += s.batches;
+    total.deleted += s.deleted;
+    total.failures += s.failures;
+    total.wakes.notify += s.wakes.notify;
+    total.wakes.poll += s.wakes.poll;
+  }
+  return total;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -204,46 +256,57 @@ export async function startConsumerMapping(
     deadLetteredByType: {},
     errors: 0,
   };
-  const rt = await createConsumerRuntime({
-    // One runtime serves every partition here; Lambda gives each concurrent batch its own
-    // environment and pool, so the local pool is sized for the partitions handled at once.
-    pgEnv: { ...parsePgEnv(env), poolMax: LOCAL_CONSUMER_POOL },
-    kafkaEnv: parseKafkaEnv(env),
-    redisEnv: parseRedisEnv(env),
-    consumerEnv: parseConsumerEnv({ ...env, DLQ_TOPIC: deadLetterTopic }),
-    logger,
-    breakerMetrics: breakerSink(metric),
-    telemetry: {
-      applied(event, endToEndMs) {
-        counters.applied++;
-        metric(METRICS.eventsProcessed, 1);
-        metric(METRICS.endToEndLatency, Math.max(0, endToEndMs));
-        options.onApplied?.(event, endToEndMs);
+  let runtime: ConsumerRuntime | undefined;
+  const createRuntime = async () => {
+    runtime = await createConsumerRuntime({
+      // One runtime serves every partition here; Lambda gives each concurrent batch its own
+      // environment and pool, so the local pool is sized for the partitions handled at once.
+      pgEnv: { ...parsePgEnv(env), poolMax: LOCAL_CONSUMER_POOL },
+      kafkaEnv: parseKafkaEnv(env),
+      redisEnv: parseRedisEnv(env),
+      consumerEnv: parseConsumerEnv({
+        ...env,
+        ...consumerEnvironment({ ...consumerSettings(config), deadLetterTopic }),
+      }),
+      logger,
+      breakerMetrics: breakerSink(metric),
+      telemetry: {
+        applied(event, endToEndMs) {
+          counters.applied++;
+          metric(METRICS.eventsProcessed, 1);
+          metric(METRICS.endToEndLatency, Math.max(0, endToEndMs));
+          options.onApplied?.(event, endToEndMs);
+        },
+        duplicate(event) {
+          counters.duplicates++;
+          metric(METRICS.duplicatesSkipped, 1);
+          options.onDuplicate?.(event);
+        },
+        deadLettered(errorType) {
+          counters.deadLettered++;
+          counters.deadLetteredByType[errorType] =
+            (counters.deadLetteredByType[errorType] ?? 0) + 1;
+          metric(METRICS.eventsFailed, 1);
+          metric(METRICS.deadLettered, 1);
+        },
+        cacheBypassed: () => metric(METRICS.idempotencyCacheBypassed, 1),
+        chunkDuration: (ms) => metric(METRICS.eventProcessingDuration, ms),
       },
-      duplicate(event) {
-        counters.duplicates++;
-        metric(METRICS.duplicatesSkipped, 1);
-        options.onDuplicate?.(event);
-      },
-      deadLettered(errorType) {
-        counters.deadLettered++;
-        counters.deadLetteredByType[errorType] = (counters.deadLetteredByType[errorType] ?? 0) + 1;
-        metric(METRICS.eventsFailed, 1);
-        metric(METRICS.deadLettered, 1);
-      },
-      chunkDuration: (ms) => metric(METRICS.eventProcessingDuration, ms),
-    },
-  });
-  const timeoutMs = config.functions.orderConsumer.timeoutSeconds * 1000;
-  const handler: MappingHandler = async (event) => {
-    // As the Lambda handler does: an in-progress record expires if the invocation times out.
-    const deadline = Date.now() + timeoutMs;
-    rt.idempotencyConfig.registerLambdaContext({
-      getRemainingTimeInMillis: () => deadline - Date.now(),
-    } as Context);
-    const summary = await consumeBatch(event, rt.deps, rt.options);
-    return { batchItemFailures: summary.batchItemFailures };
+    });
+    return runtime;
   };
+  // The Lambda handler itself, over this runtime; each invocation gets the function's timeout.
+  const fn = config.functions.orderConsumer;
+  const lambdaHandler = createConsumerHandler({
+    runtime: createRuntime,
+    logger,
+    flushMetrics: () => {},
+  });
+  // Set up before the mapping starts, as a warm execution environment would be.
+  await lambdaHandler(emptyBatch, lambdaContext(fn.name, fn.timeoutSeconds * 1000));
+  const rt = runtime as ConsumerRuntime;
+  const handler: MappingHandler = (event) =>
+    lambdaHandler(event as unknown as MSKEvent, lambdaContext(fn.name, fn.timeoutSeconds * 1000));
   try {
     const mapping = await startMapping({
       kafkaEnv: parseKafkaEnv(env),
@@ -285,14 +348,15 @@ export interface RunningTriage {
 
 /** Triage's environment as the service stack sets it. */
 export function triageEnvironment(config: StageConfig, redriveTopic: string): EnvRecord {
-  return { ORDER_EVENTS_TOPIC: redriveTopic, ...triageSettings(config) };
+  return writeTriageEnvironment({ ...triageSettings(config), redriveTopics: [redriveTopic] });
 }
 
 export async function startTriageMapping(
   options: ComponentOptions & {
     readonly topic?: string;
     readonly redriveTopic?: string;
-    readonly failureTopic?: string;
+    /** The local stand-in for the S3 backstop (default LOCAL_TRIAGE_BACKSTOP). */
+    readonly backstopDirectory?: string;
     readonly groupId?: string;
     readonly onParked?: (message: DeadLetterMessage) => void;
   },
@@ -303,45 +367,50 @@ export async function startTriageMapping(
   const metric = appMetric(config, sink, SERVICES.dlqTriage);
   const counters: TriageCounters = { received: 0, redriven: 0, parked: 0, errors: 0 };
   const pool = createPool(parsePgEnv(env), { applicationName: 'dlq-triage' });
-  const rt = await createTriageRuntime({
-    pool,
-    kafkaEnv: parseKafkaEnv(env),
-    triageEnv: parseTriageEnv({
-      ...env,
-      ...triageEnvironment(config, options.redriveTopic ?? topics.orderEvents),
-    }),
+  let runtime: TriageRuntime | undefined;
+  const createRuntime = async () => {
+    runtime = await createTriageRuntime({
+      pool,
+      kafkaEnv: parseKafkaEnv(env),
+      triageEnv: parseTriageEnv({
+        ...env,
+        ...triageEnvironment(config, options.redriveTopic ?? topics.orderEvents),
+      }),
+      logger,
+      breakerMetrics: breakerSink(metric),
+      telemetry: {
+        received() {
+          counters.received++;
+          metric(METRICS.deadLetterReceived, 1);
+        },
+        redriven() {
+          counters.redriven++;
+          metric(METRICS.redriven, 1);
+        },
+        parked(message) {
+          counters.parked++;
+          metric(METRICS.parked, 1);
+          options.onParked?.(message);
+        },
+      },
+    });
+    return runtime;
+  };
+  const fn = config.functions.dlqTriage;
+  const lambdaHandler = createTriageHandler({
+    runtime: createRuntime,
     logger,
-    breakerMetrics: breakerSink(metric),
-    telemetry: {
-      received() {
-        counters.received++;
-        metric(METRICS.deadLetterReceived, 1);
-      },
-      redriven() {
-        counters.redriven++;
-        metric(METRICS.redriven, 1);
-      },
-      parked(message) {
-        counters.parked++;
-        metric(METRICS.parked, 1);
-        options.onParked?.(message);
-      },
-    },
-  }).catch(async (error: unknown) => {
+    flushMetrics: () => {},
+  });
+  try {
+    await lambdaHandler(emptyBatch, lambdaContext(fn.name, fn.timeoutSeconds * 1000));
+  } catch (error) {
     await pool.end();
     throw error;
-  });
-  // Each emulated invocation gets the function's timeout, as Lambda would.
-  const timeoutMs = config.functions.dlqTriage.timeoutSeconds * 1000;
-  const handler: MappingHandler = async (event) => {
-    const deadline = Date.now() + timeoutMs;
-    const summary = await triageBatch(
-      event,
-      { ...rt.deps, remainingMs: () => deadline - Date.now() },
-      rt.options,
-    );
-    return { batchItemFailures: summary.batchItemFailures };
-  };
+  }
+  const rt = runtime as TriageRuntime;
+  const handler: MappingHandler = (event) =>
+    lambdaHandler(event as unknown as MSKEvent, lambdaContext(fn.name, fn.timeoutSeconds * 1000));
   try {
     const mapping = await startMapping({
       kafkaEnv: parseKafkaEnv(env),
@@ -350,9 +419,13 @@ export async function startTriageMapping(
         ...config.mappings.dlqTriage,
         ...(options.groupId ? { consumerGroupId: options.groupId } : {}),
       },
-      handler: countingErrors(handler, config.functions.dlqTriage.name, counters, sink),
-      // Deployed: an SQS queue; locally a topic of the same name stands in for it.
-      onFailureTopic: options.failureTopic ?? topics.triageFailures,
+      handler: countingErrors(handler, fn.name, counters, sink),
+      // Deployed: an S3 bucket; locally a directory holding the same documents under its keys.
+      onFailureDirectory: {
+        path: options.backstopDirectory ?? LOCAL_TRIAGE_BACKSTOP,
+        mappingUuid: LOCAL_MAPPING_UUID,
+        functionArn: fn.name,
+      },
       logger,
     });
     return {
@@ -376,6 +449,8 @@ export async function startTriageMapping(
 
 export interface LocalPipelineOptions extends ComponentOptions {
   readonly topics?: Partial<PipelineTopics>;
+  /** The triage backstop's local stand-in (default LOCAL_TRIAGE_BACKSTOP). */
+  readonly backstopDirectory?: string;
   /** Appended to the stage's consumer group ids (tests keep runs apart). */
   readonly groupSuffix?: string;
   readonly afterPublish?: (rows: readonly OutboxRow[]) => Promise<void>;
@@ -414,7 +489,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       ...options,
       topic: topics.deadLetter,
       redriveTopic: topics.orderEvents,
-      failureTopic: topics.triageFailures,
+      ...(options.backstopDirectory ? { backstopDirectory: options.backstopDirectory } : {}),
       groupId: config.mappings.dlqTriage.consumerGroupId + suffix,
     });
     started.push(triage);
@@ -429,6 +504,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     started.push(relay);
 
     // Lambda metrics the alarms read: errors counted per invocation above; never throttled here.
+    let backstopWrites = 0;
     const lambdaTick = setInterval(() => {
       const now = Date.now();
       for (const fn of Object.values(config.functions)) {
@@ -447,13 +523,19 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           timestamp: now,
         });
       }
+      // The backstop bucket's PutRequests: one per batch written since the last tick.
+      const written = triage.mapping.stats().onFailureDocuments;
       sink.put({
-        namespace: 'AWS/SQS',
-        metricName: 'ApproximateNumberOfMessagesVisible',
-        dimensions: { QueueName: config.triage.failureQueueName },
-        value: triage.mapping.stats().sentToOnFailure,
+        namespace: 'AWS/S3',
+        metricName: 'PutRequests',
+        dimensions: {
+          BucketName: LOCAL_SIGNAL_REFS.triageBackstopBucket,
+          FilterId: BACKSTOP_METRICS_FILTER,
+        },
+        value: written - backstopWrites,
         timestamp: now,
       });
+      backstopWrites = written;
     }, 1_000);
     lambdaTick.unref();
 

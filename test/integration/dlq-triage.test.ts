@@ -4,7 +4,6 @@
 import { Buffer } from 'node:buffer';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTriageEnv } from '../../lambdas/dlq-triage/config';
 import { createTriageRuntime, type TriageRuntime } from '../../lambdas/dlq-triage/runtime';
 import {
   type MskRecordLike,
@@ -16,7 +15,7 @@ import {
   type DeadLetterMessage,
   redriveStateFromHeaders,
 } from '../../lambdas/shared/dead-letter/message';
-import { parseKafkaEnv } from '../../lambdas/shared/env';
+import { parseKafkaEnv, parseTriageEnv } from '../../lambdas/shared/env';
 import { TransientError } from '../../lambdas/shared/errors/taxonomy';
 import { deadLetter, dlqRecord, mskEvent, mskRecord } from '../unit/dlq-triage/fixtures';
 import {

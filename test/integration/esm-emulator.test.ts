@@ -138,6 +138,7 @@ describe('esm emulator', () => {
       retries: 0,
       bisects: 0,
       sentToOnFailure: 0,
+      malformedResponses: 0,
     });
     const offsets = await committed(m.consumerGroupId, topic);
     expect(offsets.get(0)).toBe(String(perPartition));

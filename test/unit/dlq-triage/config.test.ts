@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTriageEnv } from '../../../lambdas/dlq-triage/config';
-import { EnvError } from '../../../lambdas/shared/env';
+import { EnvError, parseTriageEnv } from '../../../lambdas/shared/env';
 
 describe('parseTriageEnv', () => {
   it('has the documented defaults', () => {

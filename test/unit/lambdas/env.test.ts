@@ -31,12 +31,17 @@ describe('parseStage', () => {
 
 describe('parseObservabilityEnv', () => {
   it('has local defaults shaped like the CDK config', () => {
-    expect(parseObservabilityEnv({ STAGE: 'dev' })).toEqual({
-      stage: 'dev',
+    expect(parseObservabilityEnv({})).toEqual({
+      stage: 'local',
       serviceName: 'order-pipeline',
-      metricsNamespace: 'OrderPipeline/dev',
+      metricsNamespace: 'OrderPipeline/local',
       logLevel: undefined,
     });
+  });
+  it('deployed, requires the service name and namespace instead of defaulting', () => {
+    expect(() => parseObservabilityEnv({ STAGE: 'dev' })).toThrow(
+      /POWERTOOLS_SERVICE_NAME: is required in a deployed function/,
+    );
   });
   it('reads the Powertools variables and normalises the level', () => {
     const env = parseObservabilityEnv({

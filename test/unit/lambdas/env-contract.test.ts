@@ -1,0 +1,130 @@
+// The environment contract: what the writers put in a function's environment, that function's
+// reader gets back; deployed, a variable the reader needs cannot be missing.
+import { describe, expect, it } from 'vitest';
+import {
+  consumerEnvironment,
+  ENV,
+  EnvError,
+  FUNCTION_ENV,
+  isDeployed,
+  kafkaEnvironment,
+  observabilityEnvironment,
+  parseRelayEnv,
+  pgEnvironment,
+  redisEnvironment,
+  relayEnvironment,
+  triageEnvironment,
+} from '../../../lambdas/shared/env';
+import {
+  consumerSettings,
+  relaySettings,
+  triageSettings,
+} from '../../../lib/config/function-environment';
+import { loadStageConfig } from '../../../lib/config/stage-config';
+
+const config = loadStageConfig('dev');
+const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/abcd-1234';
+const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cache-auth-AbCdEf';
+
+/** The consumer's environment as the service stack writes it, plus what Lambda sets. */
+function consumerEnv(): Record<string, string> {
+  return {
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_FUNCTION_NAME: config.functions.orderConsumer.name,
+    ...observabilityEnvironment({
+      stage: 'dev',
+      serviceName: 'order-consumer',
+      metricsNamespace: config.observability.metricsNamespace,
+      logLevel: 'INFO',
+    }),
+    ...pgEnvironment({
+      host: 'proxy.example',
+      port: 5432,
+      database: 'orders',
+      user: 'pipeline_admin',
+      iamAuth: true,
+      poolMax: 2,
+    }),
+    ...kafkaEnvironment({ auth: 'iam', clusterArn: ARN }),
+    ...redisEnvironment({ host: 'cache.example', port: 6379, tls: true, authSecretArn: SECRET }),
+    ...consumerEnvironment(consumerSettings(config)),
+  };
+}
+
+describe('the environment contract', () => {
+  it('reads back what the writers wrote, equal to the stage config', () => {
+    const env = FUNCTION_ENV.orderConsumer(consumerEnv());
+    expect(env.consumer).toEqual(consumerSettings(config));
+    expect(env.redis).toEqual({
+      host: 'cache.example',
+      port: 6379,
+      tls: true,
+      authSecretArn: SECRET,
+    });
+    expect(env.pg).toMatchObject({ iamAuth: true, poolMax: 2, region: 'eu-west-1' });
+    expect(env.kafka).toEqual({ auth: 'iam', clusterArn: ARN, region: 'eu-west-1' });
+  });
+
+  it('round-trips the relay and triage settings of every stage', () => {
+    for (const stage of ['dev', 'prod', 'localstack'] as const) {
+      const c = loadStageConfig(stage);
+      const base = {
+        STAGE: stage,
+        POWERTOOLS_SERVICE_NAME: 'x',
+        POWERTOOLS_METRICS_NAMESPACE: 'y',
+      };
+      expect(parseRelayEnv({ ...base, ...relayEnvironment(relaySettings(c)) })).toEqual(
+        relaySettings(c),
+      );
+      expect(
+        FUNCTION_ENV.dlqTriage({
+          ...base,
+          AWS_REGION: 'eu-west-1',
+          ...pgEnvironment({
+            host: 'h',
+            port: 5432,
+            database: 'd',
+            user: 'u',
+            iamAuth: true,
+            poolMax: 2,
+          }),
+          ...kafkaEnvironment({ auth: 'iam', clusterArn: ARN }),
+          ...triageEnvironment(triageSettings(c)),
+        }).triage,
+      ).toEqual(triageSettings(c));
+    }
+  });
+
+  it.each(
+    Object.keys(consumerEnv()).filter(
+      (name) =>
+        name !== 'AWS_REGION' && name !== 'AWS_LAMBDA_FUNCTION_NAME' && name !== ENV.logLevel,
+    ),
+  )('deployed, a missing %s fails naming it instead of defaulting', (name) => {
+    const env: Record<string, string> = consumerEnv();
+    delete env[name];
+    expect(() => FUNCTION_ENV.orderConsumer(env)).toThrow(EnvError);
+    expect(() => FUNCTION_ENV.orderConsumer(env)).toThrow(name);
+  });
+
+  it('inside Lambda without STAGE counts as deployed', () => {
+    expect(isDeployed({ AWS_LAMBDA_FUNCTION_NAME: 'f' })).toBe(true);
+    expect(() => FUNCTION_ENV.orderApi({ AWS_LAMBDA_FUNCTION_NAME: 'f' })).toThrow(/STAGE/);
+  });
+
+  it('locally, every setting falls back to the local services', () => {
+    expect(isDeployed({})).toBe(false);
+    const env = FUNCTION_ENV.dlqTriage({});
+    expect(env.pg).toMatchObject({ host: '127.0.0.1', port: 5432, database: 'test' });
+    expect(env.kafka).toEqual({ auth: 'none', brokers: ['127.0.0.1:9092'] });
+    expect(env.triage.redriveTopics).toEqual(['order-events']);
+  });
+
+  it('writes triage settings with exactly one redrive topic', () => {
+    expect(() => triageEnvironment({ ...triageSettings(config), redriveTopics: [] })).toThrow(
+      /exactly one topic/,
+    );
+    const written = triageEnvironment(triageSettings(config));
+    expect(written[ENV.orderEventsTopic]).toBe(config.kafka.topics.orderEvents.name);
+  });
+});
