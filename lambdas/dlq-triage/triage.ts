@@ -269,6 +269,32 @@ export async function triageBatch(
   return { batchItemFailures: batchItemFailures(failed), ...counts };
 }
 
+export interface Parkable {
+  readonly message: DeadLetterMessage;
+  /** The record's value as text, stored as received (undefined: store `message`). */
+  readonly messageJson: string | undefined;
+  /** Set when the record is not a readable dead letter (parked around its raw bytes). */
+  readonly unreadable?: DeadLetterDecodeError;
+}
+
+/**
+ * What triage parks for a record of the dead-letter topic: a readable dead letter as received
+ * (decoding drops fields of a newer minor version), its source the original record's position;
+ * anything else a PROCESSING_FAILURE around its exact bytes, sourced at its own DLQ position.
+ * Shared with `npm run dlq -- recover`, which parks records of discarded batches.
+ */
+export function parkableDeadLetter(record: DlqRecord, now: number): Parkable {
+  const decoded = decodeDeadLetter(record.value);
+  if (!decoded.ok) {
+    return {
+      message: unreadableDeadLetter(record, decoded.error, now),
+      messageJson: undefined,
+      unreadable: decoded.error,
+    };
+  }
+  return { message: decoded.message, messageJson: utf8Text(record.value) };
+}
+
 async function handleRecord(
   record: DlqRecord,
   deps: TriageDeps,
@@ -286,22 +312,27 @@ async function handleRecord(
     dlqPartition: record.partition,
     dlqOffset: record.offset,
   };
-  const decoded = decodeDeadLetter(record.value);
-  if (!decoded.ok) {
-    const message = unreadableDeadLetter(record, decoded.error, now());
+  const parkable = parkableDeadLetter(record, now());
+  if (parkable.unreadable !== undefined) {
     deps.logger.warn('unreadable dead-letter record: parking its raw bytes', {
       ...position,
-      kind: decoded.error.kind,
-      error: decoded.error.message,
+      kind: parkable.unreadable.kind,
+      error: parkable.unreadable.message,
     });
-    return park(message, undefined, 'unreadable dead-letter record', deps, counts, position);
+    return park(
+      parkable.message,
+      undefined,
+      'unreadable dead-letter record',
+      deps,
+      counts,
+      position,
+    );
   }
 
-  const message = decoded.message;
+  const message = parkable.message;
   const decision = decide(message, options, topics, deps.random);
   if (decision.action === 'PARK') {
-    // Stored as received (decoding drops fields of a newer minor version); same decoder.
-    return park(message, utf8Text(record.value), decision.reason, deps, counts, position);
+    return park(message, parkable.messageJson, decision.reason, deps, counts, position);
   }
 
   const waitMs = decision.dueAt - now();

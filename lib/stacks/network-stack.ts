@@ -88,6 +88,14 @@ export class NetworkStack extends Stack {
 
     this.securityGroups = this.createSecurityGroups();
 
+    // S3 through a gateway endpoint in every stage: the triage mapping's on-failure destination
+    // is an S3 bucket, which Lambda's pollers must reach from the cluster's (data) subnets.
+    // Gateway endpoints cost nothing and need no security group.
+    this.vpc.addGatewayEndpoint('Endpoint-s3', {
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: [this.dataSubnets, this.appSubnets],
+    });
+
     if (!nat) {
       const endpoints = new ec2.SecurityGroup(this, 'EndpointsSg', {
         vpc: this.vpc,

@@ -175,7 +175,7 @@ export class ServiceStack extends Stack {
     if (config.features.kafkaMappingErrorHandling) {
       acknowledge(this.dlqTriage.role, [
         {
-          id: 'AwsSolutions-IAM5[Resource::<TriageBackstop6B8AF7B5.Arn>/*]',
+          id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.triageBackstop.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
           reason:
             'The S3 on-failure destination writes objects under keys Lambda chooses (aws/lambda/<mapping>/...): PutObject on this bucket only.',
         },

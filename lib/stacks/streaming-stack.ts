@@ -61,6 +61,8 @@ export function serverProperties(config: StageConfig): string {
  */
 export class StreamingStack extends Stack {
   readonly kafka: KafkaEndpoint;
+  /** The deploy-time topic provider; absent where the stage leaves it out. */
+  topicsFunction: PipelineFunction | undefined;
   readonly cluster: msk.CfnCluster;
 
   constructor(scope: Construct, id: string, props: StreamingStackProps) {
@@ -139,6 +141,7 @@ export class StreamingStack extends Stack {
       securityGroups: [props.securityGroups.functions],
       environment: clusterEnvironment({ clusterArn: this.cluster.attrArn }),
     });
+    this.topicsFunction = topicsFn;
     const specs = topicSpecs(config);
     grantKafka(topicsFn.role, arns, kafkaAccessFor(KAFKA_CLIENTS.kafkaTopics, kafkaNames(config)));
 

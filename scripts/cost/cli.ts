@@ -4,7 +4,7 @@
  */
 import { STAGES, type StageName } from '../../lib/config/stage-config';
 import { type Estimate, estimate, lpad, money, pad } from './estimate';
-import { DESIGN_REFERENCE, HOURS_PER_MONTH, PRICES } from './prices';
+import { asOfDates, DESIGN_REFERENCE, HOURS_PER_MONTH, PRICES } from './prices';
 import { synthResources } from './synth';
 
 export interface CostArgs {
@@ -93,7 +93,7 @@ export function renderTable(stage: string, e: Estimate): string {
   if (sources) {
     lines.push('');
     lines.push(
-      `Prices: committed table scripts/cost/prices.ts (as of ${sources.kmsKeyMonth.asOf}); list prices — verify against the AWS Price List API.`,
+      `Prices: committed table scripts/cost/prices.ts (as of ${asOfDates(sources).join(', ')}); list prices — verify against the AWS Price List API.`,
     );
   }
   return lines.join('\n');

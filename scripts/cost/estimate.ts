@@ -7,6 +7,7 @@ import {
   ANOMALY_DETECTION_METRICS,
   FREE_BUDGETS,
   HOURS_PER_MONTH,
+  KAFKA_POLLERS_PER_EPU,
   type Price,
   pricesFor,
   RDS_PROXY_MIN_VCPUS,
@@ -71,6 +72,8 @@ interface Context {
   /** Resources by `${stack}/${logicalId}`. */
   readonly byId: ReadonlyMap<string, ResourceInput>;
   readonly all: readonly ResourceInput[];
+  /** Provisioned-mode Kafka mappings by `${stack}/${logicalId}`: the poller group each is in. */
+  readonly pollerGroups: ReadonlyMap<string, PollerGroup>;
 }
 
 type Handler = (r: ResourceInput, ctx: Context) => Outcome[];
@@ -94,6 +97,12 @@ function str(v: unknown): string | undefined {
 
 function bool(v: unknown): boolean {
   return v === true || v === 'true';
+}
+
+/** A CloudFormation intrinsic (`{ Ref }`, `{ 'Fn::If': … }`) in place of a literal object. */
+function isIntrinsic(v: Json): boolean {
+  const keys = Object.keys(v);
+  return keys.length === 1 && (keys[0] === 'Ref' || (keys[0]?.startsWith('Fn::') ?? false));
 }
 
 /** Logical ids referenced by `{ Ref: id }` anywhere inside a value. */
@@ -300,7 +309,12 @@ const cacheCluster: Handler = (r, ctx) =>
   );
 
 const vpcEndpoint: Handler = (r, { prices }) => {
+  // CloudFormation's default VpcEndpointType is Gateway.
   const type = str(r.properties.VpcEndpointType) ?? 'Gateway';
+  // Gateway endpoints (S3, DynamoDB) cost nothing: "There is no additional charge for using
+  // gateway endpoints." (Amazon VPC, AWS PrivateLink guide, "Gateway endpoints" → Pricing,
+  // https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html, read 2026-12-03).
+  // Traffic through them is billed by the target service (S3 requests), not by the endpoint.
   if (type === 'Gateway') return [{ kind: 'free' }];
   if (type !== 'Interface') return [unpriced(`endpoint type ${type} not in the price table`)];
   const subnets = r.properties.SubnetIds;
@@ -309,6 +323,113 @@ const vpcEndpoint: Handler = (r, { prices }) => {
   return [
     hourly(prices.interfaceEndpointAzHour, subnets.length, `${service}: ${subnets.length} AZ`),
   ];
+};
+
+// ---------- Lambda event source mappings in provisioned mode ----------
+//
+// Provisioned mode bills Event Poller Units (EPU) per hour (`esmEventPollerUnitHour`), at least
+// the EPUs that hold the minimum pollers; autoscaling above them is usage. Per the Lambda
+// developer guide (https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html,
+// "Cost Optimization for Provisioned mode", read 2026-12-03):
+// - a Kafka mapping's EPUs are provisioned from its MinimumPollers at `KAFKA_POLLERS_PER_EPU`
+//   (10) pollers per EPU;
+// - "When you configure the `PollerGroupName` parameter with the same value for multiple ESMs
+//   within the same Amazon VPC, those ESMs share EPU resources instead of each requiring
+//   dedicated EPU capacity." Its example: 10 ungrouped mappings of 1 poller need 10 EPUs
+//   ("Each ESM requires its own EPU"); grouped, "10 event pollers fit in 1 EPU".
+// So the EPUs billed at idle for a group (a mapping without a group name, or with "", which
+// removes it from a group, is a group of its own) = max(1, ceil(Σ MinimumPollers / 10)).
+// The group's cost is one line item on its first mapping (resource order), under that
+// mapping's Service tag; the other members get a $0 line naming it.
+
+export interface PollerGroup {
+  /** `PollerGroupName`, or undefined for a mapping with dedicated EPUs. */
+  readonly name: string | undefined;
+  /** Provisioned-mode Kafka mappings in the group, in resource order (the first carries the cost). */
+  readonly members: readonly ResourceInput[];
+}
+
+/** Kafka is the only event source priced here: MSK and self-managed Kafka mappings name Topics. */
+function isKafkaMapping(p: Json): boolean {
+  return p.Topics !== undefined || p.SelfManagedEventSource !== undefined;
+}
+
+/** `{}` turns provisioned mode off (back to on-demand), as in the UpdateEventSourceMapping API. */
+function provisionedConfig(p: Json): Json | 'none' | 'not-literal' {
+  const c = p.ProvisionedPollerConfig;
+  if (c === undefined) return 'none';
+  if (!isObject(c) || isIntrinsic(c)) return 'not-literal';
+  return Object.keys(c).length === 0 ? 'none' : c;
+}
+
+/** The poller groups of the provisioned-mode Kafka mappings whose group is a literal. */
+export function pollerGroups(resources: readonly ResourceInput[]): Map<string, PollerGroup> {
+  const groups = new Map<string, { name: string | undefined; members: ResourceInput[] }>();
+  const byMapping = new Map<string, PollerGroup>();
+  for (const r of resources) {
+    if (r.type !== 'AWS::Lambda::EventSourceMapping' || !isKafkaMapping(r.properties)) continue;
+    const config = provisionedConfig(r.properties);
+    if (!isObject(config)) continue;
+    const raw = config.PollerGroupName;
+    if (raw !== undefined && typeof raw !== 'string') continue; // a token: unpriced
+    const id = `${r.stack}/${r.logicalId}`;
+    const name = raw === undefined || raw === '' ? undefined : raw;
+    const key = name === undefined ? `dedicated:${id}` : `group:${name}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = { name, members: [] };
+      groups.set(key, group);
+    }
+    group.members.push(r);
+    byMapping.set(id, group);
+  }
+  return byMapping;
+}
+
+const esm: Handler = (r, ctx) => {
+  const config = provisionedConfig(r.properties);
+  if (config === 'none') return [usage('on-demand mapping: no charge beyond the invocations')];
+  if (config === 'not-literal') return [unpriced('ProvisionedPollerConfig is not a literal')];
+  if (!isKafkaMapping(r.properties)) {
+    return [
+      unpriced(
+        'provisioned mode of a non-Kafka event source (SQS: one poller per EPU, another price) not in the price table',
+      ),
+    ];
+  }
+  const group = ctx.pollerGroups.get(`${r.stack}/${r.logicalId}`);
+  if (!group)
+    return [unpriced('PollerGroupName is not a literal: cannot tell which mappings share EPUs')];
+  const [first] = group.members;
+  const label = group.name === undefined ? 'dedicated EPUs' : `poller group "${group.name}"`;
+  const mins = group.members.map((m) => {
+    const c = provisionedConfig(m.properties);
+    // MSK and self-managed Kafka mappings default to 1 minimum poller.
+    return { m, min: isObject(c) ? num(c.MinimumPollers ?? 1) : undefined };
+  });
+  const unknown = mins.filter((x) => x.min === undefined).map((x) => x.m.logicalId);
+  if (unknown.length > 0) {
+    return [unpriced(`${label}: MinimumPollers of ${unknown.join(', ')} is not a literal`)];
+  }
+  if (first !== r) {
+    return [
+      {
+        kind: 'item',
+        monthlyUsd: 0,
+        basis: 'hourly',
+        detail: `shares the EPUs of ${label}, priced on ${first?.stack}/${first?.logicalId}`,
+        prices: [],
+      },
+    ];
+  }
+  const pollers = mins.reduce((s, x) => s + (x.min ?? 0), 0);
+  const epus = Math.max(1, Math.ceil(pollers / KAFKA_POLLERS_PER_EPU));
+  const n = group.members.length;
+  const what =
+    group.name === undefined
+      ? `${epus} EPU (dedicated: ${pollers} minimum poller${pollers === 1 ? '' : 's'}, ${KAFKA_POLLERS_PER_EPU} per EPU)`
+      : `${epus} EPU (${label}: ${n} mapping${n === 1 ? '' : 's'}, ${pollers} minimum poller${pollers === 1 ? '' : 's'}, ${KAFKA_POLLERS_PER_EPU} per EPU)`;
+  return [hourly(ctx.prices.esmEventPollerUnitHour, epus, what)];
 };
 
 /** Alarm metrics per the CloudWatch pricing page: one per metric an alarm evaluates. */
@@ -348,6 +469,8 @@ const USAGE_NOTES: Readonly<Record<string, string>> = {
   'AWS::EC2::FlowLog': 'vended-log ingestion per GB',
   'AWS::SNS::Topic': 'per publish and delivery',
   'AWS::SQS::Queue': 'per request (first 1M/month free)',
+  // "Pay only for what you use. There is no minimum charge." (https://aws.amazon.com/s3/pricing/)
+  'AWS::S3::Bucket': 'storage per GB-month + requests; no minimum charge',
   'AWS::ApiGatewayV2::Api': 'per request',
   'AWS::ApiGateway::RestApi': 'per request',
   'AWS::Events::Rule': 'scheduled and AWS-service events are free; custom events per event',
@@ -384,6 +507,7 @@ const FREE_TYPES = [
   'AWS::Lambda::Alias',
   'AWS::Lambda::Permission',
   'AWS::SQS::QueuePolicy',
+  'AWS::S3::BucketPolicy',
   'AWS::SNS::TopicPolicy',
   'AWS::SNS::Subscription',
   'AWS::ApiGatewayV2::Stage',
@@ -411,14 +535,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   'AWS::CloudWatch::Dashboard': (_r, { prices }) => [
     fixed(prices.dashboardMonth, 1, '1 dashboard (first 3 per account free; priced anyway)'),
   ],
-  'AWS::Lambda::EventSourceMapping': (r) =>
-    r.properties.ProvisionedPollerConfig !== undefined
-      ? [
-          unpriced(
-            'provisioned mode: billed per Event Poller Unit-hour for at least MinimumPollers — EPU price not in the table',
-          ),
-        ]
-      : [usage('on-demand mapping: no charge beyond the invocations')],
+  'AWS::Lambda::EventSourceMapping': esm,
   ...Object.fromEntries(Object.entries(USAGE_NOTES).map(([t, note]) => [t, () => [usage(note)]])),
   ...Object.fromEntries(FREE_TYPES.map((t) => [t, FREE])),
 };
@@ -437,6 +554,7 @@ export function estimate(resources: readonly ResourceInput[], region: string): E
     prices,
     all: resources,
     byId: new Map(resources.map((r) => [`${r.stack}/${r.logicalId}`, r])),
+    pollerGroups: pollerGroups(resources),
   };
   const lineItems: LineItem[] = [];
   const unpricedList: Unpriced[] = [];

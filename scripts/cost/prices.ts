@@ -12,7 +12,14 @@
 
 export const HOURS_PER_MONTH = 730;
 
-export type PriceUnit = 'hour' | 'vCPU-hour' | 'GB-month' | 'month' | 'metric-month' | 'day';
+export type PriceUnit =
+  | 'hour'
+  | 'vCPU-hour'
+  | 'EPU-hour'
+  | 'GB-month'
+  | 'month'
+  | 'metric-month'
+  | 'day';
 
 export interface Price {
   readonly usd: number;
@@ -57,6 +64,11 @@ export interface RegionPrices {
   readonly dashboardMonth: Price;
   /** AWS Budgets: each budget beyond the account's first two, per day. */
   readonly budgetDay: Price;
+  /**
+   * Lambda event source mapping in provisioned mode (Amazon MSK / self-managed Kafka), per
+   * Event Poller Unit-hour. How many EPUs a set of mappings holds: `KAFKA_POLLERS_PER_EPU`.
+   */
+  readonly esmEventPollerUnitHour: Price;
 }
 
 /** vCPUs per RDS instance class (what RDS Proxy bills on). */
@@ -77,7 +89,23 @@ export const FREE_BUDGETS = 2;
 /** Alarm metrics an anomaly-detection band counts as (CloudWatch pricing page). */
 export const ANOMALY_DETECTION_METRICS = 3;
 
+/**
+ * Event pollers one Event Poller Unit (EPU) holds by default, for Amazon MSK and self-managed
+ * Kafka mappings in provisioned mode. Lambda developer guide, "Apache Kafka event poller scaling
+ * modes in Lambda" → "Enhanced EPU Utilization"
+ * (https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html#kafka-enhanced-epu-utilization),
+ * read 2026-12-03: "Each EPU supports up to 20 MB/s throughput capacity for event polling and
+ * supports a default of 10 event pollers. When you create a Provisioned mode for Kafka ESM by
+ * setting minimum and maximum pollers, it uses minimum poller number to provision EPUs based on
+ * default of 10 event pollers per EPU." The Lambda pricing page says the same ("Each EPU supports
+ * up to 20 MB/s throughput capacity for event polling, with a default of 10 event pollers").
+ * (SQS mappings differ: one poller per EPU, another price; this project has none.)
+ */
+export const KAFKA_POLLERS_PER_EPU = 10;
+
 const AS_OF = '2025-01-15';
+/** Date the provisioned-mode event poller entries were recorded. */
+const AS_OF_EPU = '2026-12-03';
 const P = {
   msk: 'Amazon MSK pricing — https://aws.amazon.com/msk/pricing/',
   rds: 'Amazon RDS for PostgreSQL pricing — https://aws.amazon.com/rds/postgresql/pricing/',
@@ -89,6 +117,8 @@ const P = {
   secrets: 'AWS Secrets Manager pricing — https://aws.amazon.com/secrets-manager/pricing/',
   cw: 'Amazon CloudWatch pricing — https://aws.amazon.com/cloudwatch/pricing/',
   budgets: 'AWS Budgets pricing — https://aws.amazon.com/aws-cost-management/aws-budgets/pricing/',
+  lambda:
+    'AWS Lambda pricing, "Provisioned Mode for Event Source Mapping (ESM) Pricing" — https://aws.amazon.com/lambda/pricing/',
 } as const;
 
 function p(
@@ -97,11 +127,16 @@ function p(
   source: string,
   confidence: Price['confidence'] = 'list',
   note?: string,
+  asOf: string = AS_OF,
 ): Price {
   return note === undefined
-    ? { usd, unit, source, asOf: AS_OF, confidence }
-    : { usd, unit, source, asOf: AS_OF, confidence, note };
+    ? { usd, unit, source, asOf, confidence }
+    : { usd, unit, source, asOf, confidence, note };
 }
+
+const EPU_NOTE =
+  'MSK/Kafka mapping in provisioned mode; billed per second (1-minute minimum) for the EPUs in use, ' +
+  'at least those of the minimum pollers; autoscaling above them is usage';
 
 const VALKEY_NOTE = 'Valkey node-based = Redis OSS price − 20 %';
 
@@ -166,6 +201,10 @@ export const PRICES: Readonly<Record<string, RegionPrices>> = {
     },
     natGatewayHour: p(0.045, 'hour', P.vpc, 'list', 'plus $0.045/GB processed (usage)'),
     interfaceEndpointAzHour: p(0.01, 'hour', P.privatelink, 'list', 'plus $0.01/GB (usage)'),
+    // "Cost per EPU: $0.185/hour in US East (N. Virginia)" (Lambda developer guide, Kafka scaling
+    // modes, cost optimization example); "EPU charges = 800 EPU-hours * $0.185" (pricing page,
+    // pricing example 1, US East (N. Virginia)).
+    esmEventPollerUnitHour: p(0.185, 'EPU-hour', P.lambda, 'list', EPU_NOTE, AS_OF_EPU),
     ...globalPrices(),
   },
   'eu-west-1': {
@@ -198,9 +237,32 @@ export const PRICES: Readonly<Record<string, RegionPrices>> = {
     },
     natGatewayHour: p(0.048, 'hour', P.vpc, 'list', 'plus $0.048/GB processed (usage)'),
     interfaceEndpointAzHour: p(0.011, 'hour', P.privatelink, 'list', 'plus $0.01/GB (usage)'),
+    // No AWS-published EU (Ireland) EPU figure was found (the pricing page renders its region
+    // table client-side; its worked examples and the developer guide quote US East only): the
+    // us-east-1 rate, to verify with the Price List API (AWSLambda, "Event-Poller-Unit-Hours").
+    esmEventPollerUnitHour: p(
+      0.185,
+      'EPU-hour',
+      P.lambda,
+      'approximate',
+      `${EPU_NOTE}; us-east-1 rate, no EU (Ireland) figure found: verify`,
+      AS_OF_EPU,
+    ),
     ...globalPrices(),
   },
 };
+
+/** The distinct `asOf` dates of a region's table, oldest first. */
+export function asOfDates(prices: RegionPrices): string[] {
+  const dates = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null) return;
+    if ('usd' in v && 'asOf' in v) dates.add(String((v as Price).asOf));
+    else for (const x of Object.values(v)) walk(x);
+  };
+  walk(prices);
+  return [...dates].sort();
+}
 
 /** DESIGN §3: reference monthly cost of the container-based original. */
 export const DESIGN_REFERENCE = {

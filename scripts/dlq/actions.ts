@@ -1,5 +1,5 @@
-// list / show / redrive / discard over injected dependencies, so tests drive them with fakes or
-// with the real database and broker. Each returns the process exit code.
+// list / show / redrive / discard (recover: recover.ts) over injected dependencies, so tests
+// drive them with fakes or with the real database and broker. Each returns the process exit code.
 import { Buffer } from 'node:buffer';
 import { utf8Text } from '../../lambdas/shared/dead-letter/headers';
 import {
@@ -19,6 +19,7 @@ import {
   selectionQuery,
   showQuery,
 } from './queries';
+import { type OpenSource, recover } from './recover';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -54,6 +55,8 @@ export interface DlqDeps {
   readonly confirm: (question: string) => Promise<boolean>;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
+  /** Opens recover's document source (directory or S3); only recover needs it. */
+  readonly openSource?: OpenSource;
 }
 
 export function run(command: Command, deps: DlqDeps): Promise<number> {
@@ -68,6 +71,8 @@ export function run(command: Command, deps: DlqDeps): Promise<number> {
       return redrive(command, deps);
     case 'discard':
       return discard(command, deps);
+    case 'recover':
+      return recover(command, deps);
   }
 }
 

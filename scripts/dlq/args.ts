@@ -24,6 +24,9 @@ export const USAGE = `usage: npm run dlq -- <command> [options]
       ${DEFAULT_RATE_PER_SECOND}/s), then mark it REPLAYED
   discard (ID... | filters) [--limit N] [--dry-run] [--yes]
       mark PARKED messages DISCARDED (rows are kept)
+  recover (--dir PATH | --s3 s3://BUCKET[/PREFIX] [--region REGION]) [--dry-run]
+      park every dead-letter record of the triage mapping's on-failure documents (batches
+      Lambda discarded) as triage would; re-running parks nothing twice
 
 filters:
   --type ${ERROR_TYPES.join('|')}
@@ -33,7 +36,8 @@ filters:
 
 A bulk redrive or discard (filters, or more than one id) asks for confirmation on a
 terminal; without a terminal it needs --yes.
-Endpoints: PGHOST PGPORT PGDATABASE PGUSER (PGPASSWORD), KAFKA_BROKERS.`;
+Endpoints: PGHOST PGPORT PGDATABASE PGUSER (PGPASSWORD), KAFKA_BROKERS; recover --s3: the
+standard AWS credential chain (AWS_PROFILE, ...) and --region or AWS_REGION.`;
 
 /** Wrong invocation: exit code 2, with the usage text. */
 export class UsageError extends Error {
@@ -56,6 +60,18 @@ export type Selection =
   | { readonly kind: 'ids'; readonly ids: readonly string[] }
   | { readonly kind: 'filters'; readonly filters: Filters };
 
+/** Where `recover` reads on-failure documents from. */
+export type RecoverSource =
+  | { readonly kind: 'dir'; readonly path: string }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      /** Keys starting with this ('' = the whole bucket). */
+      readonly prefix: string;
+      /** undefined: AWS_REGION or the profile's region (the SDK's chain). */
+      readonly region?: string;
+    };
+
 export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'list'; readonly filters: Filters; readonly json: boolean }
@@ -72,7 +88,8 @@ export type Command =
       readonly selection: Selection;
       readonly dryRun: boolean;
       readonly yes: boolean;
-    };
+    }
+  | { readonly kind: 'recover'; readonly source: RecoverSource; readonly dryRun: boolean };
 
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
   s: 1_000,
@@ -259,9 +276,55 @@ export function parseCommand(argv: readonly string[]): Command {
         yes: values.yes === true,
       };
     }
+    case 'recover':
+      return parseRecover(rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+// General purpose bucket names (S3 User Guide, "Bucket naming rules"): 3-63 characters of
+// lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** `s3://bucket` or `s3://bucket/prefix` → bucket and key prefix (kept as written). */
+export function parseS3Url(text: string): { readonly bucket: string; readonly prefix: string } {
+  const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(text);
+  const bucket = match?.[1];
+  if (bucket === undefined) {
+    throw new UsageError(`--s3 must be s3://BUCKET or s3://BUCKET/PREFIX, got "${text}"`);
+  }
+  if (!BUCKET_NAME.test(bucket)) throw new UsageError(`"${bucket}" is not an S3 bucket name`);
+  return { bucket, prefix: match?.[2] ?? '' };
+}
+
+function parseRecover(args: readonly string[]): Command {
+  const { values, positionals } = parse(args, {
+    dir: { type: 'string' },
+    s3: { type: 'string' },
+    region: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  });
+  if (positionals.length > 0) throw new UsageError(`recover takes no arguments: ${positionals[0]}`);
+  const dryRun = values['dry-run'] === true;
+  if ((values.dir === undefined) === (values.s3 === undefined)) {
+    throw new UsageError('recover needs exactly one of --dir PATH and --s3 s3://BUCKET[/PREFIX]');
+  }
+  if (values.dir !== undefined) {
+    if (values.region !== undefined) throw new UsageError('--region goes with --s3 only');
+    if (values.dir.trim() === '') throw new UsageError('--dir must not be empty');
+    return { kind: 'recover', source: { kind: 'dir', path: values.dir }, dryRun };
+  }
+  const { bucket, prefix } = parseS3Url(values.s3 ?? '');
+  const region = values.region;
+  if (region !== undefined && !/^[a-z]{2}(-[a-z0-9]+)+-\d+$/.test(region)) {
+    throw new UsageError(`--region must be an AWS Region such as eu-west-1, got "${region}"`);
+  }
+  return {
+    kind: 'recover',
+    source: { kind: 's3', bucket, prefix, ...(region === undefined ? {} : { region }) },
+    dryRun,
+  };
 }
 
 /** Filters or several ids: a typo could touch many rows, so it needs a confirmation. */

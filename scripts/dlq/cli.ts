@@ -1,4 +1,4 @@
-// `npm run dlq -- list|show|redrive|discard`: triage of parked dead letters (issue 4).
+// `npm run dlq -- list|show|redrive|discard|recover`: triage of parked dead letters (issue 4).
 // Exit codes: 0 done (also when nothing matched), 1 failure or aborted, 2 usage error or refusal.
 import { EnvError, parseKafkaEnv, parsePgEnv } from '../../lambdas/shared/env';
 import { EXIT, errorText, isYes, run } from './actions';
@@ -7,6 +7,7 @@ import {
   dlqPool,
   isInteractive,
   kafkaRedriveProducer,
+  openOnFailureSource,
   poolDb,
   promptYesNo,
   stderrLogSink,
@@ -37,6 +38,7 @@ async function main(argv: readonly string[]): Promise<number> {
       confirm: (question) => promptYesNo(question, isYes),
       now: () => Date.now(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      openSource: openOnFailureSource,
     });
   } finally {
     await Promise.allSettled([producer.close(), pool.end()]);

@@ -124,3 +124,21 @@ export function markDiscardedQuery(ids: readonly string[]): SqlQuery {
     values: [ids],
   };
 }
+
+/**
+ * The row a dead letter parks into, if it is there: the key of `dead_letters_record_key`
+ * (migration 0003), the same one triage's `ON CONFLICT` uses.
+ */
+export function parkedRecordQuery(key: {
+  readonly source_topic: string;
+  readonly source_partition: number;
+  readonly source_offset: string;
+  readonly record_digest: string;
+}): SqlQuery {
+  return {
+    text: `SELECT id::text AS id, status FROM dead_letters
+      WHERE source_topic = $1 AND source_partition = $2 AND source_offset = $3::bigint
+        AND record_digest = $4`,
+    values: [key.source_topic, key.source_partition, key.source_offset, key.record_digest],
+  };
+}

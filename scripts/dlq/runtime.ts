@@ -1,14 +1,19 @@
 // Real dependencies for the dlq actions: a pg pool, a kafkajs idempotent producer (connected on
-// the first send, so list/show/dry runs never touch the broker), stdio and a readline prompt.
+// the first send, so list/show/dry runs never touch the broker), stdio, a readline prompt, and
+// recover's document sources (a directory, or S3 through the SDK's default credential chain).
 import { createInterface } from 'node:readline';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
 import { createPool } from '../../lambdas/shared/db/pool';
 import { toKafkaJsHeaders } from '../../lambdas/shared/dead-letter/headers';
 import type { KafkaEnv, PgEnv } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
+import { KAFKA_CLIENTS, producerFor } from '../../lambdas/shared/kafka/clients';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import type { DlqDb, Output, Queryable, RedriveProducer } from './actions';
+import type { RecoverSource } from './args';
+import { directorySource, type OnFailureSource, s3Source } from './recover';
 
 export function poolDb(pool: pg.Pool): DlqDb {
   const run = (client: pg.Pool | pg.PoolClient): Queryable => ({
@@ -42,18 +47,19 @@ export interface KafkaRedriveProducer extends RedriveProducer {
   close(): Promise<void>;
 }
 
-/** DESIGN §2 producer settings: idempotent, acks=all, at most 5 in flight. */
+/** The operator's producer (KAFKA_CLIENTS.dlqOperator): idempotent, acks=all, ≤5 in flight. */
 export function kafkaRedriveProducer(kafkaEnv: KafkaEnv, logger: LogSink): KafkaRedriveProducer {
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
   const connected = () => {
     connecting ??= (async () => {
-      const p = createKafka({ clientId: 'dlq-cli', connection: kafkaEnv, logger }).producer({
-        idempotent: true,
-        maxInFlightRequests: 5,
+      const client = KAFKA_CLIENTS.dlqOperator;
+      const p = producerFor(
+        createKafka({ clientId: client.clientId, connection: kafkaEnv, logger }),
+        client,
         // Bounded, unlike the relay: an operator at a terminal should see a dead broker fail.
-        retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
-      });
+        { retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 } },
+      );
       await p.connect();
       producer = p;
       return p;
@@ -114,4 +120,15 @@ export async function promptYesNo(
 
 export function dlqPool(pgEnv: PgEnv): pg.Pool {
   return createPool({ ...pgEnv, poolMax: 2 }, { applicationName: 'dlq-cli' });
+}
+
+/**
+ * Recover's documents: files under a directory, or objects under an S3 prefix. The S3 client
+ * takes credentials from the SDK's default chain (environment, AWS_PROFILE / SSO, container or
+ * instance role) and the region from --region, else AWS_REGION or the profile.
+ */
+export function openOnFailureSource(source: RecoverSource): OnFailureSource {
+  if (source.kind === 'dir') return directorySource(source.path);
+  const client = new S3Client(source.region === undefined ? {} : { region: source.region });
+  return s3Source(client, source);
 }

@@ -261,6 +261,7 @@ export const SERVICE_PLANS: readonly ServicePlan[] = [
   { namespaces: ['CloudWatch'], service: 'CloudWatch', plan: 'Hobby', url: `${DOCS}/cloudwatch/` },
   { namespaces: ['Logs'], service: 'CloudWatch Logs', plan: 'Hobby', url: `${DOCS}/logs/` },
   { namespaces: ['SQS'], service: 'SQS', plan: 'Free', url: `${DOCS}/sqs/` },
+  { namespaces: ['S3'], service: 'S3', plan: 'Free', url: `${DOCS}/s3/` },
   { namespaces: ['SNS'], service: 'SNS', plan: 'Free', url: `${DOCS}/sns/` },
   {
     namespaces: ['CloudFormation', 'CDK'],

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BACKSTOP_METRICS_FILTER } from '../../lib/config/signals';
 import { props, resourcesOfType, type SynthesizedPipeline, synthPipeline } from './synth';
 
 type Json = Record<string, unknown>;
@@ -44,7 +45,7 @@ describe('event source mappings', () => {
     expect(m.MaximumRetryAttempts as number).toBeLessThanOrEqual(10);
   });
 
-  it('triages order-events-dlq with an encrypted queue as its own backstop', () => {
+  it('triages order-events-dlq with an S3 bucket as its backstop (whole invocation records)', () => {
     const m = mappingFor(p, 'order-events-dlq');
     const c = p.config.mappings.dlqTriage;
     expect(m).toMatchObject({
@@ -53,14 +54,21 @@ describe('event source mappings', () => {
       ProvisionedPollerConfig: {
         MinimumPollers: c.minimumPollers,
         MaximumPollers: c.maximumPollers,
+        PollerGroupName: p.config.mappings.pollerGroupName,
       },
       MaximumRetryAttempts: c.retryAttempts,
       BisectBatchOnFunctionError: true,
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: c.consumerGroupId },
+      MetricsConfig: { Metrics: ['EventCount'] },
     });
     const destination = JSON.stringify(m.DestinationConfig);
-    expect(destination).toContain('TriageFailures');
+    expect(destination).toMatch(/"Fn::GetAtt":\["TriageBackstop[0-9A-F]+","Arn"\]/);
     expect(destination).not.toContain('kafka://');
+    const bucket = one(p, 'AWS::S3::Bucket');
+    expect(bucket.MetricsConfigurations).toEqual([{ Id: BACKSTOP_METRICS_FILTER }]);
+    expect(JSON.stringify(bucket.LifecycleConfiguration)).toContain(
+      `"ExpirationInDays":${p.config.triage.backstopRetentionDays}`,
+    );
   });
 
   it('runs the relay every minute with one instance at most', () => {

@@ -117,16 +117,23 @@ describe.each<StageName>(['dev', 'prod', 'localstack'])('security (%s)', (stage)
     expect(server).toContain('unclean.leader.election.enable=false');
   });
 
-  it('encrypts the alarm topic and the triage failure queue, and rotates every key', () => {
+  it('encrypts the alarm topic and the triage backstop bucket, and rotates every key', () => {
     expect(only('AWS::SNS::Topic').KmsMasterKeyId).toBeDefined();
-    expect(only('AWS::SQS::Queue').KmsMasterKeyId).toBeDefined();
+    const bucket = only('AWS::S3::Bucket');
+    expect(JSON.stringify(bucket.BucketEncryption)).toContain('"SSEAlgorithm":"AES256"');
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
     for (const [, , r] of resourcesOfType(p, 'AWS::KMS::Key')) {
       expect(props(r).EnableKeyRotation).toBe(true);
     }
   });
 
-  it('denies non-TLS access to the topic and the queue', () => {
-    for (const type of ['AWS::SNS::TopicPolicy', 'AWS::SQS::QueuePolicy']) {
+  it('denies non-TLS access to the topic and the bucket', () => {
+    for (const type of ['AWS::SNS::TopicPolicy', 'AWS::S3::BucketPolicy']) {
       const statements = asList((only(type).PolicyDocument as Json).Statement as Json[]);
       expect(statements).toContainEqual(
         expect.objectContaining({
@@ -212,7 +219,8 @@ describe.each<StageName>(['dev', 'prod', 'localstack'])('security (%s)', (stage)
       find('OrderConsumerRole', 'kafka-cluster:DescribeClusterDynamicConfiguration'),
     ).toBeDefined();
     expect(find('OutboxRelayRole', 'kafka-cluster:WriteDataIdempotently')).toBeDefined();
-    expect(find('OrderConsumerRole', 'kafka-cluster:WriteDataIdempotently')).toBeUndefined();
+    // The consumer dead-letters with an idempotent producer (see test/infra/contracts.test.ts).
+    expect(find('OrderConsumerRole', 'kafka-cluster:WriteDataIdempotently')).toBeDefined();
     expect(topicArn(find('OutboxRelayRole', 'kafka-cluster:WriteData'))).toMatch(/order-events"/);
     expect(find('OutboxRelayRole', 'kafka-cluster:ReadData')).toBeUndefined();
     expect(topicArn(find('DlqTriageRole', 'kafka-cluster:ReadData'))).toMatch(/order-events-dlq/);
@@ -242,7 +250,7 @@ describe('network egress per stage', () => {
     const services = resourcesOfType(p, 'AWS::EC2::VPCEndpoint').map(([, , r]) =>
       JSON.stringify(props(r).ServiceName),
     );
-    for (const s of ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring', 'sqs']) {
+    for (const s of ['sts', 'secretsmanager', 'kafka', 'lambda', 'logs', 'monitoring', 's3']) {
       expect(services.some((name) => name.includes(`.${s}`))).toBe(true);
     }
   });
@@ -250,6 +258,28 @@ describe('network egress per stage', () => {
   it('dev uses one NAT gateway and no interface endpoints', () => {
     const p = synthPipeline('dev');
     expect(resourcesOfType(p, 'AWS::EC2::NatGateway')).toHaveLength(1);
-    expect(resourcesOfType(p, 'AWS::EC2::VPCEndpoint')).toHaveLength(0);
+    const endpoints = resourcesOfType(p, 'AWS::EC2::VPCEndpoint').map(([, , r]) => props(r));
+    // Only the free S3 gateway endpoint (the triage backstop), no interface endpoint.
+    expect(endpoints.map((e) => e.VpcEndpointType)).toEqual(['Gateway']);
   });
+
+  it.each<StageName>(['dev', 'prod', 'localstack'])(
+    '%s: the cluster subnets reach S3 (the triage backstop) through a gateway endpoint',
+    (stage) => {
+      const p = synthPipeline(stage);
+      const [gateway] = resourcesOfType(p, 'AWS::EC2::VPCEndpoint')
+        .map(([, , r]) => props(r))
+        .filter((e) => e.VpcEndpointType === 'Gateway');
+      expect(JSON.stringify(gateway?.ServiceName)).toContain('.s3');
+      const routeTables = JSON.stringify(gateway?.RouteTableIds);
+      const dataTables = resourcesOfType(p, 'AWS::EC2::RouteTable')
+        .map(([, id]) => id)
+        .filter((id) => id.includes('data'));
+      expect(dataTables.length).toBe(p.config.availabilityZones.length);
+      for (const id of dataTables) expect(routeTables).toContain(id);
+      // MSK brokers (and so the mappings' pollers) live in those subnets.
+      const cluster = resourcesOfType(p, 'AWS::MSK::Cluster').map(([, , r]) => props(r))[0];
+      expect(JSON.stringify(cluster?.BrokerNodeGroupInfo)).toMatch(/datasubnet/i);
+    },
+  );
 });

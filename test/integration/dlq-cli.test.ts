@@ -1,8 +1,11 @@
 // `npm run dlq` against the real PostgreSQL and broker: rows parked with real dead-letter
-// messages; list/show/redrive/discard driven through the actions with the CLI's real
-// dependencies, and one spawned CLI for the no-terminal refusal.
+// messages; list/show/redrive/discard/recover driven through the actions with the CLI's real
+// dependencies, and spawned CLIs for the no-terminal refusal and for recover.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Admin, IHeaders } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +14,7 @@ import {
   DEAD_LETTER_ROW_COLUMNS,
   type DeadLetterMessage,
   deadLetterRowValues,
+  encodeDeadLetter,
   toDeadLetterRow,
   toRedriveRecord,
 } from '../../lambdas/shared/dead-letter/message';
@@ -20,11 +24,17 @@ import {
   SchemaViolationError,
   TransientError,
 } from '../../lambdas/shared/errors/taxonomy';
+import {
+  buildOnFailureRecord,
+  type OnFailureEventInput,
+  onFailureObjectKey,
+} from '../../lambdas/shared/kafka/on-failure-record';
 import { type DlqDeps, run } from '../../scripts/dlq/actions';
 import { parseCommand } from '../../scripts/dlq/args';
 import {
   type KafkaRedriveProducer,
   kafkaRedriveProducer,
+  openOnFailureSource,
   poolDb,
   toKafkaJsHeaders,
 } from '../../scripts/dlq/runtime';
@@ -125,6 +135,7 @@ async function dlq(argv: string[]): Promise<{ code: number; stdout: string[]; st
     confirm: () => Promise.reject(new Error('nobody to ask in a test')),
     now: () => Date.now(),
     sleep,
+    openSource: openOnFailureSource,
   };
   const code = await run(parseCommand(argv), deps);
   return { code, stdout, stderr };
@@ -345,5 +356,192 @@ describe('dlq CLI', () => {
     );
     expect(stdout).toContain(`discarded #${a.id}`);
     expect(await statusOf(a.id)).toEqual({ status: 'DISCARDED', resolved: true });
+  });
+});
+
+describe('dlq recover (on-failure documents in a directory, as the local emulator writes them)', () => {
+  const DLQ_TOPIC = `order-events-dlq-it-${randomUUID().slice(0, 8)}`;
+  const MAPPING = randomUUID();
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dlq-recover-it-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A dead letter of `topic` as the consumer would write it to the dead-letter topic. */
+  function deadLetterRecord(
+    aggregateId: string,
+    sourceOffset: number,
+    error: unknown,
+    dlqOffset: number,
+  ) {
+    const message = buildDeadLetter({
+      value: Buffer.from(
+        JSON.stringify({ eventId: randomUUID(), eventType: 'OrderPaid', aggregateId, data: {} }),
+      ),
+      key: aggregateId,
+      headers: [{ key: 'correlationId', value: `corr-${aggregateId}` }],
+      source: { topic, partition: 0, offset: sourceOffset },
+      error,
+      attempts: 3,
+      firstFailureAt: new Date(Date.now() - 120_000),
+      context: { aggregateId },
+    });
+    const encoded = encodeDeadLetter(message);
+    return {
+      message,
+      record: {
+        topic: DLQ_TOPIC,
+        partition: 1,
+        offset: dlqOffset,
+        timestamp: Date.now() - 60_000,
+        timestampType: 'CREATE_TIME',
+        key: encoded.key?.toString('base64') ?? null,
+        value: encoded.value.toString('base64'),
+        headers: Object.entries(encoded.headers).map(([k, v]) => ({ [k]: [...Buffer.from(v)] })),
+      },
+    };
+  }
+
+  async function writeDocument(records: OnFailureEventInput['records'][string], at: Date) {
+    const doc = buildOnFailureRecord({
+      event: {
+        eventSource: 'aws:kafka',
+        eventSourceArn: 'local',
+        bootstrapServers: '127.0.0.1:9092',
+        records: { [`${DLQ_TOPIC}-1`]: records },
+      },
+      functionArn: 'dlq-triage',
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 3,
+      error: new Error('PostgreSQL unreachable'),
+      timestamp: at,
+    });
+    const key = onFailureObjectKey({
+      mappingUuid: MAPPING,
+      shard: `${DLQ_TOPIC}-1`,
+      timestamp: at,
+    });
+    await mkdir(join(dir, key, '..'), { recursive: true });
+    await writeFile(join(dir, key), JSON.stringify(doc));
+    return key;
+  }
+
+  async function recoveredRows() {
+    const { rows } = await db.pool.query<{
+      id: string;
+      status: string;
+      error_type: string;
+      source_topic: string;
+      source_offset: string;
+      aggregate_id: string | null;
+      message: DeadLetterMessage;
+    }>(
+      `SELECT id::text AS id, status, error_type, source_topic, source_offset::text AS source_offset,
+         aggregate_id, message FROM dead_letters
+       WHERE source_topic IN ($1, $2) AND (aggregate_id LIKE 'rec-%' OR source_topic = $2)
+       ORDER BY id`,
+      [topic, DLQ_TOPIC],
+    );
+    return rows;
+  }
+
+  it('parks each record as triage would, twice run parks nothing twice, then redrive works', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const transient = deadLetterRecord(`rec-${tag}-a`, 9_001, new TransientError('timeout'), 40);
+    const schema = deadLetterRecord(
+      `rec-${tag}-b`,
+      9_002,
+      new SchemaViolationError('data.amount: Required'),
+      41,
+    );
+    const failure = deadLetterRecord(`rec-${tag}-c`, 9_003, new ProcessingFailureError('boom'), 42);
+    const garbage = {
+      topic: DLQ_TOPIC,
+      partition: 1,
+      offset: 43,
+      timestamp: Date.now() - 60_000,
+      timestampType: 'CREATE_TIME',
+      key: null,
+      value: Buffer.from('not a dead letter').toString('base64'),
+      headers: [],
+    };
+    // Two discarded batches; the second overlaps the first (a retried batch), so 41 is in both.
+    const first = await writeDocument(
+      [transient.record, schema.record],
+      new Date(Date.now() - 30_000),
+    );
+    await writeDocument([schema.record, failure.record, garbage], new Date(Date.now() - 10_000));
+
+    const dry = await dlq(['recover', '--dir', dir, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toHaveLength(5);
+    expect(dry.stdout[2]).toMatch(
+      new RegExp(`^already parked \\(earlier in this run\\) ${DLQ_TOPIC}/1@41 `),
+    );
+    expect(dry.stdout[0]).toMatch(new RegExp(`^would park ${DLQ_TOPIC}/1@40 \\[${first}\\]`));
+    expect(dry.stderr.at(-1)).toMatch(
+      /records 5 .* would park 4, already parked 1; nothing changed$/,
+    );
+    expect(await recoveredRows()).toEqual([]);
+
+    const once = await dlq(['recover', '--dir', dir]);
+    expect(once.code).toBe(0);
+    expect(once.stderr.at(-1)).toBe(
+      'dlq: recover: documents read 2 (unreadable 0), records 5 (not dead letters 1), parked 4, already parked 1',
+    );
+    const rows = await recoveredRows();
+    expect(rows.map((r) => [r.error_type, r.source_topic, r.source_offset, r.status])).toEqual([
+      ['TRANSIENT', topic, '9001', 'PARKED'],
+      ['SCHEMA_VIOLATION', topic, '9002', 'PARKED'],
+      ['PROCESSING_FAILURE', topic, '9003', 'PARKED'],
+      // Not a dead letter: parked around its bytes, its source its own dead-letter position.
+      ['PROCESSING_FAILURE', DLQ_TOPIC, '43', 'PARKED'],
+    ]);
+    // The whole message as received, so redrive is faithful.
+    expect(rows[0]?.message).toEqual(JSON.parse(JSON.stringify(transient.message)));
+    expect(rows[3]?.message.original.value).toBe(garbage.value);
+
+    // The real CLI, end to end: the same documents again park nothing.
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/dlq/cli.ts', 'recover', '--dir', dir],
+      { cwd: process.cwd(), env: { ...process.env, ...db.envVars }, timeout: 60_000 },
+    );
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .every((l) => l.startsWith('already parked #')),
+    ).toBe(true);
+    expect(stderr).toContain('parked 0, already parked 5');
+    expect(await recoveredRows()).toEqual(rows);
+
+    // The operator then works on them with the existing commands.
+    const listed = await listedIds(['--aggregate', `rec-${tag}-a`]);
+    expect(listed).toEqual([rows[0]?.id]);
+    const before = Number(await topicEnd());
+    const redriven = await dlq(['redrive', rows[0]?.id ?? '', '--yes']);
+    expect(redriven.code).toBe(0);
+    expect(redriven.stdout).toEqual([`redriven #${rows[0]?.id} → ${topic}`]);
+    expect(Number(await topicEnd())).toBe(before + 1);
+    expect(await statusOf(rows[0]?.id ?? '')).toEqual({ status: 'REPLAYED', resolved: true });
+  });
+
+  it('parks what it can read and exits 1 on an unreadable document', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const good = deadLetterRecord(`rec-${tag}-d`, 9_100, new SchemaViolationError('x'), 60);
+    await mkdir(join(dir, 'more'), { recursive: true });
+    await writeFile(join(dir, 'more', 'broken.json'), '{"requestContext": {"requestId": "x"}}');
+    await writeDocument([good.record], new Date());
+    const result = await dlq(['recover', '--dir', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.join('\n')).toMatch(/more\/broken\.json: unreadable on-failure document/);
+    expect(result.stderr.join('\n')).toMatch(/parked 1, already parked 5/);
+    const rows = await recoveredRows();
+    expect(rows.some((r) => r.aggregate_id === `rec-${tag}-d`)).toBe(true);
   });
 });

@@ -91,7 +91,8 @@ function input(actual: ActualSpend, over: Partial<CompareInput> = {}): CompareIn
     granularity: 'DAILY',
     actual,
     estimate: ESTIMATE,
-    budgetUsd: prod.budget.monthlyLimitUsd,
+    // The prod budget when these responses were recorded (an over-budget month).
+    budgetUsd: 1_300,
     ...over,
   };
 }

@@ -200,7 +200,7 @@ describe('estimate (eu-west-1)', () => {
     expect(e.lineItems.map((i) => i.monthlyUsd)).toEqual([0, 0, expect.closeTo(0.1 * (H / 24), 6)]);
   });
 
-  it('usage-based types are $0 line items with basis usage; provisioned ESMs are unpriced', () => {
+  it('usage-based types are $0 line items with basis usage; a provisioned non-Kafka ESM is unpriced', () => {
     const e = estimate(
       [
         res('Fn', 'AWS::Lambda::Function', { Tags: tags('order-api') }),

@@ -28,6 +28,8 @@ describe('cost of the synthesized stages', () => {
     expect(e.unpriced.filter((u) => u.reason === 'resource type not in the price table')).toEqual(
       [],
     );
+    // Nothing is left unpriced (the provisioned event pollers included).
+    expect(e.unpriced).toEqual([]);
 
     const prod = synthResources('prod');
     const p = estimate(prod.resources, prod.config.region);

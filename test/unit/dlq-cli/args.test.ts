@@ -6,6 +6,8 @@ import {
   isBulk,
   parseCommand,
   parseDuration,
+  parseS3Url,
+  USAGE,
   UsageError,
 } from '../../../scripts/dlq/args';
 
@@ -113,6 +115,42 @@ describe('parseCommand: valid', () => {
       ['discard', '7'],
       { kind: 'discard', selection: { kind: 'ids', ids: ['7'] }, dryRun: false, yes: false },
     ],
+    [
+      'recover from a directory',
+      ['recover', '--dir', '.cache/triage-failures'],
+      { kind: 'recover', source: { kind: 'dir', path: '.cache/triage-failures' }, dryRun: false },
+    ],
+    [
+      'recover from an S3 prefix with a region, dry run',
+      [
+        'recover',
+        '--s3',
+        's3://order-pipeline-prod-triage-failures/aws/lambda/',
+        '--region',
+        'eu-west-1',
+        '--dry-run',
+      ],
+      {
+        kind: 'recover',
+        source: {
+          kind: 's3',
+          bucket: 'order-pipeline-prod-triage-failures',
+          prefix: 'aws/lambda/',
+          region: 'eu-west-1',
+        },
+        dryRun: true,
+      },
+    ],
+    [
+      'recover a whole bucket (no prefix, no region: the SDK chain decides)',
+      ['recover', '--s3', 's3://my.bucket-1'],
+      { kind: 'recover', source: { kind: 's3', bucket: 'my.bucket-1', prefix: '' }, dryRun: false },
+    ],
+    [
+      'recover with a trailing slash only',
+      ['recover', '--s3=s3://bkt/'],
+      { kind: 'recover', source: { kind: 's3', bucket: 'bkt', prefix: '' }, dryRun: false },
+    ],
   ];
   it.each(cases)('%s', (_name, argv, expected) => {
     expect(parseCommand(argv)).toEqual(expected);
@@ -144,6 +182,24 @@ describe('parseCommand: invalid', () => {
     ['status on an action', ['redrive', '--status', 'REPLAYED', '--type', 'TRANSIENT'], /status/],
     ['zero rate', ['redrive', '1', '--rate', '0'], /--rate/],
     ['rate not a number', ['redrive', '1', '--rate', 'fast'], /--rate/],
+    ['recover without a source', ['recover'], /exactly one of --dir PATH and --s3/],
+    ['recover with both sources', ['recover', '--dir', 'd', '--s3', 's3://bkt'], /exactly one of/],
+    ['recover positional', ['recover', 'd', '--dir', 'd'], /no arguments/],
+    ['recover empty dir', ['recover', '--dir', ' '], /--dir must not be empty/],
+    [
+      'recover --region with --dir',
+      ['recover', '--dir', 'd', '--region', 'eu-west-1'],
+      /--s3 only/,
+    ],
+    [
+      'recover not an s3 URL',
+      ['recover', '--s3', 'https://bkt.s3.amazonaws.com/x'],
+      /s3:\/\/BUCKET/,
+    ],
+    ['recover no bucket', ['recover', '--s3', 's3:///prefix'], /s3:\/\/BUCKET/],
+    ['recover bad bucket name', ['recover', '--s3', 's3://My_Bucket/x'], /not an S3 bucket name/],
+    ['recover bad region', ['recover', '--s3', 's3://bkt', '--region', 'Ireland'], /--region/],
+    ['recover unknown flag', ['recover', '--dir', 'd', '--yes'], /yes/],
   ];
   it.each(cases)('%s', (_name, argv, message) => {
     let thrown: unknown;
@@ -164,5 +220,25 @@ describe('isBulk', () => {
     expect(isBulk({ kind: 'filters', filters: { status: 'PARKED', type: 'TRANSIENT' } })).toBe(
       true,
     );
+  });
+});
+
+describe('parseS3Url', () => {
+  it('splits bucket and prefix, keeping the prefix as written', () => {
+    expect(parseS3Url('s3://bkt')).toEqual({ bucket: 'bkt', prefix: '' });
+    expect(parseS3Url('s3://bkt/a/b/')).toEqual({ bucket: 'bkt', prefix: 'a/b/' });
+    expect(parseS3Url('s3://bkt/aws/lambda/uuid')).toEqual({
+      bucket: 'bkt',
+      prefix: 'aws/lambda/uuid',
+    });
+  });
+});
+
+describe('USAGE', () => {
+  it('documents recover', () => {
+    expect(USAGE).toMatch(
+      /recover \(--dir PATH \| --s3 s3:\/\/BUCKET\[\/PREFIX\] \[--region REGION\]\) \[--dry-run\]/,
+    );
+    expect(USAGE).toMatch(/AWS_REGION/);
   });
 });
