@@ -41,7 +41,7 @@ export class NetworkStack extends Stack {
   readonly securityGroups: PipelineSecurityGroups;
   /** Functions and rotation Lambdas. */
   readonly appSubnets: ec2.SubnetSelection;
-  /** RDS, RDS Proxy, ElastiCache, MSK brokers: never routable from outside the VPC. */
+  /** RDS, RDS Proxy, ElastiCache, MSK brokers (and the mappings' pollers): never reachable from outside the VPC. */
   readonly dataSubnets: ec2.SubnetSelection;
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
@@ -62,7 +62,15 @@ export class NetworkStack extends Stack {
           subnetType: nat ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED,
           cidrMask: 20,
         },
-        { name: 'data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 },
+        {
+          name: 'data',
+          // The MSK mappings' pollers run in the cluster's subnets and must reach Lambda and STS
+          // (Lambda guide, "Configuring your Amazon MSK cluster and Amazon VPC network for
+          // Lambda"): through the NAT gateway here, or the interface endpoints in `endpoints`
+          // mode. Nothing here accepts traffic from outside the VPC either way.
+          subnetType: nat ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED,
+          cidrMask: 22,
+        },
       ],
     });
     this.appSubnets = { subnetGroupName: 'app' };

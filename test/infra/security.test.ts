@@ -283,3 +283,32 @@ describe('network egress per stage', () => {
     },
   );
 });
+
+describe('the MSK pollers reach Lambda and STS from the cluster subnets', () => {
+  it('dev (NAT): every data subnet routes 0.0.0.0/0 to the NAT gateway', () => {
+    const p = synthPipeline('dev');
+    const dataTables = resourcesOfType(p, 'AWS::EC2::RouteTable')
+      .map(([, id]) => id)
+      .filter((id) => id.includes('data'));
+    expect(dataTables).toHaveLength(p.config.availabilityZones.length);
+    const natRoutes = resourcesOfType(p, 'AWS::EC2::Route')
+      .map(([, , r]) => props(r))
+      .filter((r) => r.DestinationCidrBlock === '0.0.0.0/0' && r.NatGatewayId !== undefined);
+    for (const table of dataTables) {
+      expect(natRoutes.some((r) => JSON.stringify(r.RouteTableId).includes(table))).toBe(true);
+    }
+  });
+
+  it('prod (endpoints): Lambda and STS interface endpoints admit the pollers’ security group', () => {
+    const p = synthPipeline('prod');
+    const services = resourcesOfType(p, 'AWS::EC2::VPCEndpoint').map(([, , r]) =>
+      JSON.stringify(props(r).ServiceName),
+    );
+    for (const s of ['.lambda', '.sts']) expect(services.some((n) => n.includes(s))).toBe(true);
+    const ingress = resourcesOfType(p, 'AWS::EC2::SecurityGroupIngress')
+      .map(([, , r]) => props(r))
+      .filter((r) => r.Description === 'MSK event pollers');
+    expect(ingress).toHaveLength(1);
+    expect(ingress[0]?.FromPort).toBe(443);
+  });
+});
