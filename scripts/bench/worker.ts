@@ -2,9 +2,10 @@
 // `node`): each job runs one function's work in its own process, through the lead's local
 // pipeline module (the relay loop, and the consumer and triage handlers behind the MSK
 // event-source-mapping emulator), so its peak RSS is that function's alone.
-import { randomUUID } from 'node:crypto';
 import type { MSKEvent } from 'aws-lambda';
 import { orderCommands } from '../../lambdas/order-api/commands';
+import { createOrderApiHandler } from '../../lambdas/order-api/handler';
+import { createOrderApi } from '../../lambdas/order-api/http';
 import { createConsumerHandler } from '../../lambdas/order-consumer/handler';
 import { createConsumerRuntime } from '../../lambdas/order-consumer/runtime';
 import { createPool } from '../../lambdas/shared/db/pool';
@@ -20,6 +21,7 @@ import { consumerSettings } from '../../lib/config/function-environment';
 import { loadStageConfig, type StageName } from '../../lib/config/stage-config';
 import { dataFor } from '../../test/unit/order-consumer/events';
 import { startMapping } from '../local/esm-emulator';
+import { httpEvent } from '../local/http-event';
 import { lambdaContext } from '../local/lambda-context';
 import type { MetricDatum, MetricSink } from '../local/metric-sink';
 import { startConsumerMapping, startRelayLoop, startTriageMapping } from '../local/pipeline';
@@ -314,14 +316,31 @@ async function e2eConsumer(job: Job<'e2e-consumer'>): Promise<Result> {
 }
 
 /**
- * The order API's work at a fixed rate, open loop: every event is started when it is due,
- * whatever is still in flight (stats.dueCount), through the same commands the handler calls.
+ * The order API at a fixed rate, open loop: every request is started when it is due, whatever
+ * is still in flight (stats.dueCount), through the Lambda handler itself with API Gateway
+ * (payload 2.0) events.
  */
 async function e2eWriter(job: Job<'e2e-writer'>): Promise<Result> {
   const pool = createPool(parsePgEnv({ ...job.env, PG_POOL_MAX: String(job.poolMax) }), {
     applicationName: 'bench-order-api',
   });
-  const commands = orderCommands(pool);
+  const silent = () => undefined;
+  const handler = createOrderApiHandler({
+    flushMetrics: silent,
+    api: () =>
+      createOrderApi({
+        commands: orderCommands(pool),
+        logger: {
+          error: silent,
+          warn: silent,
+          info: silent,
+          debug: silent,
+          appendKeys: silent,
+          removeKeys: silent,
+        },
+      }),
+  });
+  const fn = loadStageConfig(job.stage as StageName).functions.orderApi;
   const total = Math.round((job.ratePerSec * job.durationMs) / 1000);
   const acceptedByType: Record<string, number> = {};
   const errorSamples: string[] = [];
@@ -339,21 +358,26 @@ async function e2eWriter(job: Job<'e2e-writer'>): Promise<Result> {
     maxLateMs = Math.max(maxLateMs, performance.now() - t0 - dueAtMs(index, job.ratePerSec));
     const action = workloadAction(index, job.lag);
     const orderId = `${job.runId}-${action.order}`;
-    const ids = { eventId: randomUUID(), correlationId: randomUUID() };
     const data = dataFor(action.eventType, orderId);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    const call =
+    const event =
       action.eventType === 'OrderPlaced'
-        ? commands.placeOrder(data, ids)
-        : commands.recordOrderEvent(orderId, { eventType: action.eventType, data }, ids);
-    call
+        ? httpEvent({ method: 'POST', path: '/orders', body: data })
+        : httpEvent({
+            method: 'POST',
+            path: `/orders/${orderId}/events`,
+            body: { eventType: action.eventType, data },
+          });
+    handler(event, lambdaContext(fn.name, fn.timeoutSeconds * 1000))
       .then((result) => {
-        if (result.kind === 'accepted') {
-          acceptedByType[result.eventType] = (acceptedByType[result.eventType] ?? 0) + 1;
+        if (result.statusCode === 202) {
+          acceptedByType[action.eventType] = (acceptedByType[action.eventType] ?? 0) + 1;
         } else {
           errors++;
-          if (errorSamples.length < 5) errorSamples.push(`${action.eventType}: ${result.kind}`);
+          if (errorSamples.length < 5) {
+            errorSamples.push(`${action.eventType}: ${result.statusCode} ${result.body ?? ''}`);
+          }
         }
       })
       .catch((error: unknown) => {
