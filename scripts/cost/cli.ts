@@ -109,7 +109,11 @@ export function main(argv: readonly string[]): number {
   }
   const { config, resources } = synthResources(args.stage);
   const result = estimate(resources, config.region);
+  const budgetUsd = config.budget.monthlyLimitUsd;
   console.log(renderTable(args.stage, result));
+  console.log(
+    `\nBudget: ${money(budgetUsd)} a month (lib/config/stage-config.ts); the fixed cost at idle is ${Math.round((result.totalUsd / budgetUsd) * 100)} % of it${result.totalUsd > budgetUsd ? ' — OVER BUDGET before any usage' : ''}.`,
+  );
   if (args.json) {
     console.log(
       JSON.stringify({
@@ -117,6 +121,8 @@ export function main(argv: readonly string[]): number {
         region: result.region,
         hoursPerMonth: HOURS_PER_MONTH,
         totalUsd: Math.round(result.totalUsd * 100) / 100,
+        budgetUsd,
+        withinBudget: result.totalUsd <= budgetUsd,
         byService: Object.fromEntries(
           Object.entries(result.byService).map(([k, v]) => [k, Math.round(v * 100) / 100]),
         ),

@@ -4,7 +4,7 @@ import { estimate } from '../../../scripts/cost/estimate';
 import { synthResources } from '../../../scripts/cost/synth';
 
 describe('cost of the synthesized stages', () => {
-  it('accounts for every resource of dev, and prod costs more than dev', {
+  it('accounts for every resource of dev and prod, within each stage budget', {
     timeout: 120_000,
   }, () => {
     const dev = synthResources('dev');
@@ -34,6 +34,14 @@ describe('cost of the synthesized stages', () => {
     const prod = synthResources('prod');
     const p = estimate(prod.resources, prod.config.region);
     expect(p.totalUsd).toBeGreaterThan(e.totalUsd);
+    expect(p.unpriced).toEqual([]);
+    // Each stage's budget covers its fixed cost at idle (pollers included).
+    expect(e.totalUsd).toBeLessThanOrEqual(dev.config.budget.monthlyLimitUsd);
+    expect(p.totalUsd).toBeLessThanOrEqual(prod.config.budget.monthlyLimitUsd);
+    // Both mappings share one poller group: one EPU's worth, priced once.
+    const pollers = e.lineItems.filter((i) => i.type === 'AWS::Lambda::EventSourceMapping');
+    expect(pollers).toHaveLength(2);
+    expect(pollers.filter((i) => i.monthlyUsd > 0)).toHaveLength(1);
   });
 });
 
