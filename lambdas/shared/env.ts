@@ -238,12 +238,15 @@ export interface RedisEnv {
 }
 
 export function parseRedisEnv(env: EnvRecord): RedisEnv {
+  const tls = bool(env, ENV.redisTls, false);
   return {
     host: str(env, ENV.redisHost, '127.0.0.1'),
     port: int(env, ENV.redisPort, 6379, 1, 65535),
-    tls: bool(env, ENV.redisTls, false),
-    // Deployed, ElastiCache requires AUTH: the secret is required there, absent locally.
-    authSecretArn: setting(env, ENV.redisAuthSecretArn),
+    tls,
+    // ElastiCache here always has TLS and AUTH together; the local Redis has neither.
+    authSecretArn: tls
+      ? required(env, ENV.redisAuthSecretArn, `when ${ENV.redisTls}=true (ElastiCache AUTH)`)
+      : raw(env, ENV.redisAuthSecretArn),
   };
 }
 
@@ -433,7 +436,9 @@ export function pgEnvironment(p: Omit<PgEnv, 'region'>): Environment {
   };
 }
 
-export function redisEnvironment(r: RedisEnv): Environment {
+export function redisEnvironment(
+  r: Omit<RedisEnv, 'authSecretArn'> & { readonly authSecretArn?: string | undefined },
+): Environment {
   return {
     [ENV.redisHost]: r.host,
     [ENV.redisPort]: String(r.port),

@@ -6,9 +6,17 @@ import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import pg from 'pg';
 import { pgClientConfig } from '../../lambdas/shared/db/pool';
-import type { PgEnv } from '../../lambdas/shared/env';
+import {
+  consumerEnvironment,
+  kafkaEnvironment,
+  observabilityEnvironment,
+  type PgEnv,
+  pgEnvironment,
+  redisEnvironment,
+} from '../../lambdas/shared/env';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
+import { consumerSettings } from '../../lib/config/function-environment';
 import type { StageConfig } from '../../lib/config/stage-config';
 import { dataFor } from '../../test/unit/order-consumer/events';
 import { httpEvent } from '../local/http-event';
@@ -77,8 +85,16 @@ const noItemFailures = (response: unknown) => {
     : `batch item failures: ${JSON.stringify(failures)}`;
 };
 
-function pgVars(env: PgEnv, database = env.database): Record<string, string> {
-  return { PGHOST: env.host, PGPORT: String(env.port), PGUSER: env.user, PGDATABASE: database };
+/** PostgreSQL as the data stack writes it, pointed at the local server (no IAM auth here). */
+function pgVars(config: StageConfig, env: PgEnv, database = env.database): Record<string, string> {
+  return pgEnvironment({
+    host: env.host,
+    port: env.port,
+    database,
+    user: env.user,
+    iamAuth: false,
+    poolMax: config.database.poolMaxPerEnvironment,
+  });
 }
 
 /** The MSK event Lambda delivers for these records (one partition, consecutive offsets). */
@@ -114,14 +130,19 @@ function mskEvent(
 
 function cases(ctx: ColdInitContext, bundles: ReadonlyMap<FunctionKey, BuiltBundle>) {
   const { config, db, endpoints } = ctx;
-  const kafka = { KAFKA_BROKERS: endpoints.KAFKA_BROKERS ?? '127.0.0.1:9092' };
-  const redis = {
-    REDIS_HOST: endpoints.REDIS_HOST ?? '127.0.0.1',
-    REDIS_PORT: endpoints.REDIS_PORT ?? '6379',
-  };
+  // Each function's whole environment through the writers the stacks use, local endpoints.
+  const kafka = kafkaEnvironment({
+    auth: 'none',
+    brokers: (endpoints.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  });
+  const redis = redisEnvironment({
+    host: endpoints.REDIS_HOST ?? '127.0.0.1',
+    port: Number(endpoints.REDIS_PORT ?? '6379'),
+    tls: false,
+  });
   const all: Record<FunctionKey, ColdInitCase> = {
     orderApi: {
-      env: pgVars(db.env),
+      env: pgVars(config, db.env),
       context: 'normal',
       prepare: async (run) => ({
         event: httpEvent({
@@ -133,7 +154,7 @@ function cases(ctx: ColdInitContext, bundles: ReadonlyMap<FunctionKey, BuiltBund
       check: (r) => (field(r, 'statusCode') === 202 ? undefined : `answered ${JSON.stringify(r)}`),
     },
     outboxRelay: {
-      env: { ...pgVars(db.env), ...kafka, ...relayEnvironment(config, ctx.topic) },
+      env: { ...pgVars(config, db.env), ...kafka, ...relayEnvironment(config, ctx.topic) },
       context: 'single-pass',
       prepare: async (run) => {
         const events = lifecycleEvents([`${ctx.runId}-cold-relay-${run}`]).slice(0, 1);
@@ -149,11 +170,13 @@ function cases(ctx: ColdInitContext, bundles: ReadonlyMap<FunctionKey, BuiltBund
     },
     orderConsumer: {
       env: {
-        ...pgVars(db.env),
+        ...pgVars(config, db.env),
         ...kafka,
         ...redis,
-        ORDER_EVENTS_TOPIC: ctx.topic,
-        DLQ_TOPIC: ctx.deadLetterTopic,
+        ...consumerEnvironment({
+          ...consumerSettings(config),
+          deadLetterTopic: ctx.deadLetterTopic,
+        }),
       },
       context: 'normal',
       prepare: async (run) => {
@@ -171,7 +194,7 @@ function cases(ctx: ColdInitContext, bundles: ReadonlyMap<FunctionKey, BuiltBund
       check: noItemFailures,
     },
     dlqTriage: {
-      env: { ...pgVars(db.env), ...kafka, ...triageEnvironment(config, ctx.topic) },
+      env: { ...pgVars(config, db.env), ...kafka, ...triageEnvironment(config, ctx.topic) },
       context: 'normal',
       prepare: async (run) => {
         const letter = deadLetterMessages(run + 1, `${ctx.topic}-cold`)[run];
@@ -193,7 +216,7 @@ function cases(ctx: ColdInitContext, bundles: ReadonlyMap<FunctionKey, BuiltBund
         return {
           event: {},
           env: {
-            ...pgVars(db.env, name),
+            ...pgVars(config, db.env, name),
             LAMBDA_TASK_ROOT: bundles.get('migrate')?.dir ?? '',
           },
           cleanup: () => adminQuery(db.env, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
@@ -264,11 +287,12 @@ function lambdaVars(config: StageConfig, fn: FunctionKey, dir: string): Record<s
     AWS_LAMBDA_FUNCTION_NAME: f.name,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(f.memoryMiB),
     LAMBDA_TASK_ROOT: dir,
-    STAGE: config.stage,
-    POWERTOOLS_SERVICE_NAME: SERVICES[fn],
-    POWERTOOLS_METRICS_NAMESPACE: config.observability.metricsNamespace,
-    POWERTOOLS_LOG_LEVEL: config.observability.logLevel,
-    PG_POOL_MAX: String(config.database.poolMaxPerEnvironment),
+    ...observabilityEnvironment({
+      stage: config.stage,
+      serviceName: SERVICES[fn],
+      metricsNamespace: config.observability.metricsNamespace,
+      logLevel: config.observability.logLevel,
+    }),
   };
 }
 

@@ -15,6 +15,7 @@ import { createPool } from '../../lambdas/shared/db/pool';
 import type { DeadLetterMessage } from '../../lambdas/shared/dead-letter/message';
 import {
   consumerEnvironment,
+  type Environment,
   type EnvRecord,
   parseConsumerEnv,
   parseKafkaEnv,
@@ -59,9 +60,10 @@ export function stageTopics(config: StageConfig): PipelineTopics {
 
 /**
  * The local stand-in for the triage mapping's S3 backstop: a directory holding the invocation
- * records Lambda would put in the bucket, under the same object keys.
+ * records Lambda would put in the bucket, under the same object keys. Relative to the working
+ * directory (npm runs scripts from the repository root; bundled runs have no __dirname).
  */
-export const LOCAL_TRIAGE_BACKSTOP = path.resolve(__dirname, '../../.cache/triage-backstop');
+export const localTriageBackstop = (): string => path.resolve('.cache', 'triage-backstop');
 
 /** An invocation with no records: sets a runtime up the way the first batch would. */
 const emptyBatch = { eventSource: 'aws:kafka', records: {} } as unknown as MSKEvent;
@@ -103,7 +105,7 @@ export interface RunningRelay {
 }
 
 /** The relay's environment as the service stack sets it. */
-export function relayEnvironment(config: StageConfig, topic: string): EnvRecord {
+export function relayEnvironment(config: StageConfig, topic: string): Environment {
   return writeRelayEnvironment({ ...relaySettings(config), topic });
 }
 
@@ -347,7 +349,7 @@ export interface RunningTriage {
 }
 
 /** Triage's environment as the service stack sets it. */
-export function triageEnvironment(config: StageConfig, redriveTopic: string): EnvRecord {
+export function triageEnvironment(config: StageConfig, redriveTopic: string): Environment {
   return writeTriageEnvironment({ ...triageSettings(config), redriveTopics: [redriveTopic] });
 }
 
@@ -355,7 +357,7 @@ export async function startTriageMapping(
   options: ComponentOptions & {
     readonly topic?: string;
     readonly redriveTopic?: string;
-    /** The local stand-in for the S3 backstop (default LOCAL_TRIAGE_BACKSTOP). */
+    /** The local stand-in for the S3 backstop (default localTriageBackstop()). */
     readonly backstopDirectory?: string;
     readonly groupId?: string;
     readonly onParked?: (message: DeadLetterMessage) => void;
@@ -422,7 +424,7 @@ export async function startTriageMapping(
       handler: countingErrors(handler, fn.name, counters, sink),
       // Deployed: an S3 bucket; locally a directory holding the same documents under its keys.
       onFailureDirectory: {
-        path: options.backstopDirectory ?? LOCAL_TRIAGE_BACKSTOP,
+        path: options.backstopDirectory ?? localTriageBackstop(),
         mappingUuid: LOCAL_MAPPING_UUID,
         functionArn: fn.name,
       },
@@ -449,7 +451,7 @@ export async function startTriageMapping(
 
 export interface LocalPipelineOptions extends ComponentOptions {
   readonly topics?: Partial<PipelineTopics>;
-  /** The triage backstop's local stand-in (default LOCAL_TRIAGE_BACKSTOP). */
+  /** The triage backstop's local stand-in (default localTriageBackstop()). */
   readonly backstopDirectory?: string;
   /** Appended to the stage's consumer group ids (tests keep runs apart). */
   readonly groupSuffix?: string;
