@@ -2,7 +2,7 @@
 // handler itself over a runtime factory: Lambda runs it with the production runtime; local runs
 // run the same function with their own pool, telemetry and logger.
 import type { Context, MSKEvent } from 'aws-lambda';
-import { createPool } from '../shared/db/pool';
+import { getPool } from '../shared/db/pool';
 import { type FunctionEnv, getFunctionEnv } from '../shared/env';
 import type { LogSink } from '../shared/log-sink';
 import { logger as defaultLogger, metrics } from '../shared/powertools';
@@ -51,7 +51,8 @@ export function createTriageHandler(options: TriageHandlerOptions): TriageHandle
 /** The production runtime: a small pool behind RDS Proxy, the function's environment. */
 export function triageRuntimeFromEnv(env: FunctionEnv<'dlqTriage'>): Promise<TriageRuntime> {
   return createTriageRuntime({
-    pool: createPool(env.pg, { applicationName: 'dlq-triage' }),
+    // The execution environment's pool, from the same PG* variables.
+    pool: getPool(),
     kafkaEnv: env.kafka,
     triageEnv: env.triage,
     logger: defaultLogger,

@@ -6,7 +6,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { createPool } from '../shared/db/pool';
+import { getPool } from '../shared/db/pool';
 import { getFunctionEnv } from '../shared/env';
 import { logger, metrics } from '../shared/powertools';
 import { orderCommands } from './commands';
@@ -37,12 +37,13 @@ export function createOrderApiHandler(options: OrderApiHandlerOptions): OrderApi
 }
 
 // Parsed at module load: a missing variable fails the cold start, naming it.
-const functionEnv = getFunctionEnv('orderApi');
+getFunctionEnv('orderApi');
 
 export const handler = createOrderApiHandler({
   api: () =>
     createOrderApi({
-      commands: orderCommands(createPool(functionEnv.pg), { logger }),
+      // The execution environment's pool, from the same PG* variables parsed above.
+      commands: orderCommands(getPool(), { logger }),
       logger,
       metrics,
     }),

@@ -1,6 +1,6 @@
 // The local dashboard in headless Chromium (Debian's chromium driven by playwright-core): the
 // dashboard runs with its real probes on the local broker, PostgreSQL and Redis, a small feeder
-// puts what the local run would put (app metrics, AWS/Lambda, AWS/SQS), and every signal of
+// puts what the local run would put (app metrics, AWS/Lambda, AWS/S3), and every signal of
 // buildSignals(dev) must show as a widget with its title, a plotted series and its thresholds.
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
 
 const config = loadStageConfig('dev');
 const signals = buildSignals(config);
-const PIPELINE_NAMESPACES = [config.observability.metricsNamespace, 'AWS/Lambda', 'AWS/SQS'];
+const PIPELINE_NAMESPACES = [config.observability.metricsNamespace, 'AWS/Lambda', 'AWS/S3'];
 
 /**
  * Stands in for the local run: every period, each metric the signals read from the pipeline's

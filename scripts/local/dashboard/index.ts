@@ -69,8 +69,8 @@ export async function startLocalDashboard(options: LocalDashboardOptions): Promi
     : undefined;
   const snapshot = snapshotter(`${config.prefix} — local dashboard`, signals, store, {
     probeState: (metric) => runner?.state(metric),
-    // The local run puts the functions' own metrics and the Lambda/SQS service metrics.
-    pipelineNamespaces: [config.observability.metricsNamespace, 'AWS/Lambda', 'AWS/SQS'],
+    // The local run puts the functions' own metrics, Lambda's, and the backstop bucket's S3 ones.
+    pipelineNamespaces: [config.observability.metricsNamespace, 'AWS/Lambda', 'AWS/S3'],
   });
   // Parse every expression before serving: an unsupported one fails the start, loudly.
   snapshot();

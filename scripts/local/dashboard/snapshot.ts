@@ -72,7 +72,7 @@ export interface SnapshotSources {
     metricName: string;
     dimensions: Readonly<Record<string, string>>;
   }) => { source: string; problem: string | undefined; noLocalAnalogue: boolean } | undefined;
-  /** Namespaces the local run puts itself (the app namespace, AWS/Lambda, AWS/SQS). */
+  /** Namespaces the local run puts itself (the app namespace, AWS/Lambda, AWS/S3). */
   readonly pipelineNamespaces: readonly string[];
 }
 
