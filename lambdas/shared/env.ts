@@ -494,11 +494,8 @@ function cached<T>(key: string, parse: (env: EnvRecord) => T): T {
 
 export const getObservabilityEnv = (): ObservabilityEnv =>
   cached('observability', parseObservabilityEnv);
-export const getKafkaEnv = (): KafkaEnv => cached('kafka', parseKafkaEnv);
 export const getPgEnv = (): PgEnv => cached('pg', parsePgEnv);
 export const getMigrationsDir = (): string => cached('migrationsDir', parseMigrationsDir);
-export const getRelayEnv = (): RelayEnv => cached('relay', parseRelayEnv);
-export const getTriageEnv = (): TriageEnv => cached('triage', parseTriageEnv);
 /** A function's whole environment from process.env, parsed once per execution environment. */
 export const getFunctionEnv = <F extends FunctionName>(name: F): FunctionEnv<F> =>
   cached(`function:${name}`, FUNCTION_ENV[name] as (env: EnvRecord) => FunctionEnv<F>);

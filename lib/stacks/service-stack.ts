@@ -50,10 +50,6 @@ export class ServiceStack extends Stack {
   readonly api: apigw.HttpApi;
   /** The triage mapping's on-failure destination: whole invocation records of discarded batches. */
   readonly triageBackstop: s3.Bucket;
-  readonly mappings: {
-    readonly orderConsumer: lambda.EventSourceMapping;
-    readonly dlqTriage: lambda.EventSourceMapping;
-  };
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -133,7 +129,7 @@ export class ServiceStack extends Stack {
     });
 
     // Consumer mapping: failures that exhaust retries land on the dead-letter topic.
-    const orderConsumerMapping = this.addKafkaMapping(
+    this.addKafkaMapping(
       this.orderConsumer,
       kafka,
       topics.events,
@@ -156,7 +152,7 @@ export class ServiceStack extends Stack {
       // Records in it may exist nowhere else: deleting the stack keeps the bucket.
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const dlqTriageMapping = this.addKafkaMapping(
+    this.addKafkaMapping(
       this.dlqTriage,
       kafka,
       topics.dlq,
@@ -164,7 +160,6 @@ export class ServiceStack extends Stack {
       config,
       new S3Backstop(this.triageBackstop),
     );
-    this.mappings = { orderConsumer: orderConsumerMapping, dlqTriage: dlqTriageMapping };
     acknowledge(this.triageBackstop, [
       {
         id: 'AwsSolutions-S1',
@@ -203,7 +198,8 @@ export class ServiceStack extends Stack {
         // Both mappings share one group's event poller units instead of one EPU each.
         pollerGroupName: config.mappings.pollerGroupName,
       },
-      // Counts records delivered to the on-failure destination (the backstop alarm reads it).
+      // The mapping's own event counts (polled, dropped, sent to the on-failure destination),
+      // for diagnosis; the backstop alarm reads the bucket's documented request metrics.
       metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
       retryAttempts: m.retryAttempts,
       bisectBatchOnError: m.bisectBatchOnError,
