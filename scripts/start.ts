@@ -21,6 +21,7 @@ import {
 import { createKafka } from '../lambdas/shared/kafka/client';
 import type { LogFields, LogSink } from '../lambdas/shared/log-sink';
 import { METRIC_DIMENSION, SERVICES } from '../lambdas/shared/metrics-catalog';
+import { orderApiSettings } from '../lib/config/function-environment';
 import { loadStageConfig } from '../lib/config/stage-config';
 import { topicSpecs } from '../lib/config/topics';
 import { startLocalDashboard } from './local/dashboard';
@@ -207,6 +208,7 @@ async function main(): Promise<void> {
     api: () =>
       createOrderApi({
         commands: orderCommands(pool, { logger }),
+        limits: orderApiSettings(config),
         logger: { ...logger, appendKeys() {}, removeKeys() {} },
         metrics: {
           addMetric: (name, _unit, value) =>

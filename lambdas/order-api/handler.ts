@@ -37,7 +37,7 @@ export function createOrderApiHandler(options: OrderApiHandlerOptions): OrderApi
 }
 
 // Parsed at module load: a missing variable fails the cold start, naming it.
-getFunctionEnv('orderApi');
+const functionEnv = getFunctionEnv('orderApi');
 
 export const handler = createOrderApiHandler({
   api: () =>
@@ -46,5 +46,6 @@ export const handler = createOrderApiHandler({
       commands: orderCommands(getPool(), { logger }),
       logger,
       metrics,
+      limits: functionEnv.api,
     }),
 });

@@ -10,7 +10,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import type { SchemaIssue } from '../shared/events/envelope';
+import { formatPath, type SchemaIssue } from '../shared/events/envelope';
 import type { LogSink } from '../shared/log-sink';
 import { METRICS } from '../shared/metrics-catalog';
 import type { CommandResult, OrderCommands, RequestIds } from './commands';
@@ -35,10 +35,22 @@ export interface MetricSink {
   addMetric(name: string, unit: 'Count', value: number): unknown;
 }
 
+/** What a request body may hold (the stage config's `api` limits, through the environment). */
+export interface BodyLimits {
+  /** Bytes of the decoded body: keeps the event far below Kafka's 1 MiB message limit. */
+  readonly maxBodyBytes: number;
+  /** Elements of any one array in the body (an order's items). */
+  readonly maxArrayItems: number;
+}
+
+/** The local defaults; deployed, the stage config's values come through the environment. */
+export const DEFAULT_BODY_LIMITS: BodyLimits = { maxBodyBytes: 262_144, maxArrayItems: 1_000 };
+
 export interface OrderApiDeps {
   readonly commands: OrderCommands;
   readonly logger: RequestLogger;
   readonly metrics?: MetricSink;
+  readonly limits?: BodyLimits;
   /** Id of the event a request may create; also the correlation id when the caller sent none. */
   readonly newId?: () => string;
 }
@@ -64,6 +76,7 @@ const ALLOWED: Record<(typeof ROUTES)[keyof typeof ROUTES], HttpMethod> = {
 
 export function createOrderApi(deps: OrderApiDeps): OrderApi {
   const { commands, logger } = deps;
+  const limits = deps.limits ?? DEFAULT_BODY_LIMITS;
   const newId = deps.newId ?? randomUUID;
   const app = new Router<Env>({ logger });
 
@@ -118,8 +131,8 @@ export function createOrderApi(deps: OrderApiDeps): OrderApi {
   app.post(
     ROUTES.orders,
     guard(async (reqCtx) => {
-      const body = await readJson(reqCtx.req);
-      if (!body.ok) return json(400, { error: 'MalformedJson' });
+      const body = await readJson(reqCtx.req, limits);
+      if (!body.ok) return body.response;
       return toResponse(logger, await commands.placeOrder(body.value, idsOf(reqCtx)));
     }),
   );
@@ -127,8 +140,8 @@ export function createOrderApi(deps: OrderApiDeps): OrderApi {
   app.post(
     ROUTES.orderEvents,
     guard(async (reqCtx) => {
-      const body = await readJson(reqCtx.req);
-      if (!body.ok) return json(400, { error: 'MalformedJson' });
+      const body = await readJson(reqCtx.req, limits);
+      if (!body.ok) return body.response;
       const orderId = reqCtx.params.orderId ?? '';
       return toResponse(
         logger,
@@ -209,14 +222,74 @@ function json(status: number, body: unknown): Response {
   return Response.json(body, { status });
 }
 
-type JsonBody = { readonly ok: true; readonly value: unknown } | { readonly ok: false };
+type JsonBody =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly response: Response };
 
-async function readJson(req: Request): Promise<JsonBody> {
-  try {
-    return { ok: true, value: JSON.parse(await req.text()) as unknown };
-  } catch {
-    return { ok: false };
+/**
+ * The body as JSON, within the limits: too large is 413; not JSON is 400; a string PostgreSQL
+ * cannot store (NUL, a lone UTF-16 surrogate) or an array over the limit is 400 naming its path.
+ */
+async function readJson(req: Request, limits: BodyLimits): Promise<JsonBody> {
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  if (bytes.byteLength > limits.maxBodyBytes) {
+    return {
+      ok: false,
+      response: json(413, {
+        error: 'PayloadTooLarge',
+        message: `body is ${bytes.byteLength} bytes; the limit is ${limits.maxBodyBytes}`,
+      }),
+    };
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+  } catch {
+    return { ok: false, response: json(400, { error: 'MalformedJson' }) };
+  }
+  const issues = unstorable(value, limits);
+  return issues.length > 0 ? { ok: false, response: validationError(issues) } : { ok: true, value };
+}
+
+// A NUL, or a surrogate not part of a pair (JSON can escape one; UTF-8 cannot hold it).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point.
+const UNSTORABLE_TEXT =
+  /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Issues, by path, for what the database would refuse or the limits forbid (at most 10). */
+export function unstorable(value: unknown, limits: BodyLimits): SchemaIssue[] {
+  const issues: SchemaIssue[] = [];
+  const visit = (v: unknown, at: readonly PropertyKey[]): void => {
+    if (issues.length >= 10) return;
+    const path = at.length === 0 ? '(body)' : formatPath(at);
+    if (typeof v === 'string') {
+      if (UNSTORABLE_TEXT.test(v)) {
+        issues.push({ path, message: 'contains a NUL or an unpaired surrogate' });
+      }
+      return;
+    }
+    if (at.length > 32) {
+      issues.push({ path, message: 'is nested too deeply' });
+      return;
+    }
+    if (Array.isArray(v)) {
+      if (v.length > limits.maxArrayItems) {
+        issues.push({ path, message: `has ${v.length} items; at most ${limits.maxArrayItems}` });
+        return;
+      }
+      for (const [i, item] of v.entries()) visit(item, [...at, i]);
+      return;
+    }
+    if (v !== null && typeof v === 'object') {
+      for (const [key, item] of Object.entries(v)) {
+        if (UNSTORABLE_TEXT.test(key)) {
+          issues.push({ path, message: 'has a key with a NUL or an unpaired surrogate' });
+        } else visit(item, [...at, key]);
+      }
+    }
+  };
+  visit(value, []);
+  return issues;
 }
 
 function count(deps: OrderApiDeps, status: number): void {

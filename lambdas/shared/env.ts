@@ -47,6 +47,8 @@ export const ENV = {
   triageRedriveMaxDelayMs: 'TRIAGE_REDRIVE_MAX_DELAY_MS',
   triageStopBeforeTimeoutMs: 'TRIAGE_STOP_BEFORE_TIMEOUT_MS',
   migrationsDir: 'MIGRATIONS_DIR',
+  apiMaxBodyBytes: 'ORDER_API_MAX_BODY_BYTES',
+  apiMaxArrayItems: 'ORDER_API_MAX_ARRAY_ITEMS',
 } as const;
 
 export const STAGES = ['dev', 'prod', 'localstack', 'local'] as const;
@@ -290,6 +292,19 @@ export function parseRelayEnv(env: EnvRecord): RelayEnv {
   };
 }
 
+export interface OrderApiEnv {
+  readonly maxBodyBytes: number;
+  readonly maxArrayItems: number;
+}
+
+export function parseOrderApiEnv(env: EnvRecord): OrderApiEnv {
+  return {
+    // Lambda takes at most 6 MB synchronously; the stage config keeps it under Kafka's 1 MiB.
+    maxBodyBytes: int(env, ENV.apiMaxBodyBytes, 262_144, 1, 6_000_000),
+    maxArrayItems: int(env, ENV.apiMaxArrayItems, 1_000, 1, 100_000),
+  };
+}
+
 export interface TriageEnv {
   /** Redrives of a TRANSIENT message before it is parked. */
   readonly maxRedrives: number;
@@ -360,6 +375,7 @@ export const FUNCTION_ENV = {
   orderApi: (env: EnvRecord) => ({
     observability: parseObservabilityEnv(env),
     pg: parsePgEnv(env),
+    api: parseOrderApiEnv(env),
   }),
   outboxRelay: (env: EnvRecord) => ({
     observability: parseObservabilityEnv(env),
@@ -465,6 +481,13 @@ export function relayEnvironment(r: RelayEnv): Environment {
     [ENV.outboxPollIntervalMs]: String(r.pollIntervalMs),
     [ENV.outboxPublishedRetentionHours]: String(r.publishedRetentionHours),
     [ENV.relayStopBeforeTimeoutMs]: String(r.stopBeforeTimeoutMs),
+  };
+}
+
+export function orderApiEnvironment(a: OrderApiEnv): Environment {
+  return {
+    [ENV.apiMaxBodyBytes]: String(a.maxBodyBytes),
+    [ENV.apiMaxArrayItems]: String(a.maxArrayItems),
   };
 }
 

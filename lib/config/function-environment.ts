@@ -2,8 +2,12 @@
 // through the environment writers of lambdas/shared/env.ts, `npm start`, the bench and the
 // drills pass the same values to the same code, and the infra tests compare what the deployed
 // function would read back with these.
-import type { ConsumerEnv, RelayEnv, TriageEnv } from '../../lambdas/shared/env';
+import type { ConsumerEnv, OrderApiEnv, RelayEnv, TriageEnv } from '../../lambdas/shared/env';
 import type { StageConfig } from './stage-config';
+
+export function orderApiSettings(config: StageConfig): OrderApiEnv {
+  return { maxBodyBytes: config.api.maxBodyBytes, maxArrayItems: config.api.maxArrayItems };
+}
 
 export function relaySettings(config: StageConfig): RelayEnv {
   return {

@@ -192,6 +192,13 @@ export interface StageConfig {
     readonly name: string;
     readonly throttleRatePerSecond: number;
     readonly throttleBurst: number;
+    /**
+     * Largest request body the order API takes (413 above). API Gateway takes 10 MB and Lambda
+     * 6 MB, but the body becomes a Kafka message and MSK's default limit is 1 MiB.
+     */
+    readonly maxBodyBytes: number;
+    /** Most elements any one array of a body may hold (an order's items). */
+    readonly maxArrayItems: number;
   };
   readonly observability: {
     readonly metricsNamespace: string;
@@ -408,7 +415,13 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       redriveMaxDelayMs: 60_000,
       stopBeforeTimeoutMs: 10_000,
     },
-    api: { name: `${prefix}-order-api`, throttleRatePerSecond: 100, throttleBurst: 200 },
+    api: {
+      name: `${prefix}-order-api`,
+      throttleRatePerSecond: 100,
+      throttleBurst: 200,
+      maxBodyBytes: 262_144,
+      maxArrayItems: 1_000,
+    },
     observability: {
       metricsNamespace: `OrderPipeline/${stage}`,
       dashboardName: `${prefix}-pipeline`,
@@ -584,6 +597,12 @@ export function validateStageConfig(c: StageConfig): void {
   }
   if (c.triage.redriveMaxDelayMs >= c.functions.dlqTriage.timeoutSeconds * 1_000) {
     problems.push('triage.redriveMaxDelayMs must fit inside the triage function timeout');
+  }
+  // The event is the body plus an envelope of well under 64 KiB; Kafka's default limit is 1 MiB.
+  if (c.api.maxBodyBytes + 65_536 > 1_048_576) {
+    problems.push(
+      'api.maxBodyBytes must leave room for the envelope under the 1 MiB message limit',
+    );
   }
   if (c.cache.multiAz && c.cache.nodes < 2) problems.push('cache.multiAz needs at least 2 nodes');
   if (c.network.egress === 'nat' && c.network.natGateways < 1)

@@ -15,12 +15,18 @@ import type { Construct } from 'constructs';
 import {
   consumerEnvironment,
   type Environment,
+  orderApiEnvironment,
   relayEnvironment,
   triageEnvironment,
 } from '../../lambdas/shared/env';
 import { KAFKA_CLIENTS, type KafkaClientProfile } from '../../lambdas/shared/kafka/clients';
 import { SERVICES, type ServiceName } from '../../lambdas/shared/metrics-catalog';
-import { consumerSettings, relaySettings, triageSettings } from '../config/function-environment';
+import {
+  consumerSettings,
+  orderApiSettings,
+  relaySettings,
+  triageSettings,
+} from '../config/function-environment';
 import { BACKSTOP_METRICS_FILTER } from '../config/signals';
 import type { FunctionConfig, MappingConfig, StageConfig } from '../config/stage-config';
 import { grantKafka, kafkaAccessFor, kafkaNames } from '../constructs/kafka-access';
@@ -87,7 +93,7 @@ export class ServiceStack extends Stack {
       SERVICES.orderApi,
       config.functions.orderApi,
       'HTTP API: validates order commands and writes order + outbox event in one transaction',
-      {},
+      orderApiEnvironment(orderApiSettings(config)),
     );
     this.outboxRelay = fn(
       'OutboxRelay',

@@ -17,7 +17,7 @@ import {
   parseRedisEnv,
 } from '../../lambdas/shared/env';
 import { METRICS } from '../../lambdas/shared/metrics-catalog';
-import { consumerSettings } from '../../lib/config/function-environment';
+import { consumerSettings, orderApiSettings } from '../../lib/config/function-environment';
 import { loadStageConfig, type StageName } from '../../lib/config/stage-config';
 import { dataFor } from '../../test/unit/order-consumer/events';
 import { startMapping } from '../local/esm-emulator';
@@ -330,6 +330,7 @@ async function e2eWriter(job: Job<'e2e-writer'>): Promise<Result> {
     api: () =>
       createOrderApi({
         commands: orderCommands(pool),
+        limits: orderApiSettings(loadStageConfig(job.stage as StageName)),
         logger: {
           error: silent,
           warn: silent,

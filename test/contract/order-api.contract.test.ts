@@ -155,6 +155,36 @@ describe('order-api handler with HTTP API payload 2.0 fixtures', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('a NUL in customerId (derived from the POST fixture): 400 naming the field, not a 500', async () => {
+    const event = httpEvent('apigw-http-v2-post-orders.json');
+    const body = JSON.stringify({ ...bodyOf(event), customerId: 'cust\u0000-1' });
+    const before = await counts();
+    const { res, json } = await invoke({ ...event, body });
+    expect(res.statusCode).toBe(400);
+    expect(json).toEqual({
+      error: 'ValidationError',
+      issues: [{ path: 'customerId', message: 'contains a NUL or an unpaired surrogate' }],
+    });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('an order of 6,000 items (about 1.4 MB as an event): 413 at the API, nothing written', async () => {
+    const event = httpEvent('apigw-http-v2-post-orders.json');
+    const sent = bodyOf(event);
+    const items = Array.from({ length: 6_000 }, (_, i) => ({
+      sku: `SKU-${String(i).padStart(6, '0')}-${'X'.repeat(180)}`,
+      quantity: 1,
+      unitPriceMinor: 100,
+    }));
+    const body = JSON.stringify({ ...sent, items, totalMinor: 600_000 });
+    expect(Buffer.byteLength(body)).toBeGreaterThan(1_048_576); // over Kafka's default limit
+    const before = await counts();
+    const { res, json } = await invoke({ ...event, body });
+    expect(res.statusCode).toBe(413);
+    expect(json.error).toBe('PayloadTooLarge');
+    expect(await counts()).toEqual(before);
+  });
+
   it('the base64 fixture with a corrupted body: 400 MalformedJson, nothing written', async () => {
     const event = httpEvent('apigw-http-v2-post-orders-base64.json');
     const text = Buffer.from(event.body ?? '', 'base64').toString('utf8');

@@ -9,6 +9,7 @@ import { ENV, type EnvRecord, FUNCTION_ENV, type FunctionName } from '../../lamb
 import { KAFKA_CLIENTS, type KafkaClientName } from '../../lambdas/shared/kafka/clients';
 import {
   consumerSettings,
+  orderApiSettings,
   relaySettings,
   triageSettings,
 } from '../../lib/config/function-environment';
@@ -84,6 +85,7 @@ describe.each<StageName>(['dev', 'prod'])('contracts (%s)', (stage) => {
     }
     if ('kafka' in read)
       expect(read.kafka).toEqual({ auth: 'iam', clusterArn: ARN, region: p.config.region });
+    if ('api' in read) expect(read.api).toEqual(orderApiSettings(p.config));
     if ('relay' in read) expect(read.relay).toEqual(relaySettings(p.config));
     if ('consumer' in read) expect(read.consumer).toEqual(consumerSettings(p.config));
     if ('redis' in read) expect(read.redis).toMatchObject({ tls: true, authSecretArn: SECRET });

@@ -1,8 +1,10 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CommandResult, OrderCommands, RequestIds } from '../../../lambdas/order-api/commands';
 import {
+  type BodyLimits,
   CORRELATION_HEADER,
   createOrderApi,
+  DEFAULT_BODY_LIMITS,
   type MetricSink,
   ORDER_API_METRICS,
   type RequestLogger,
@@ -74,12 +76,13 @@ beforeEach(() => {
   addMetric = vi.fn<MetricSink['addMetric']>();
 });
 
-async function call(input: HttpEventInput) {
+async function call(input: HttpEventInput, limits?: BodyLimits) {
   const api = createOrderApi({
     commands,
     logger: log.logger,
     metrics: { addMetric },
     newId: () => 'generated-id',
+    ...(limits ? { limits } : {}),
   });
   const result = await api(httpEvent(input), lambdaContext);
   return { ...result, json: parseBody(result), header: result.headers?.[CORRELATION_HEADER] };
@@ -176,6 +179,89 @@ describe('POST /orders', () => {
     const res = await call({ method: 'POST', path: '/orders', body: { ...ORDER, orderId: 'o-9' } });
     expect(res.statusCode).toBe(409);
     expect(res.json).toMatchObject({ error: 'Conflict', orderId: 'o-9' });
+  });
+});
+
+describe('body limits and text PostgreSQL cannot store', () => {
+  const item = ORDER.items[0];
+
+  it('answers 413 for a body over the byte limit, before parsing it', async () => {
+    const limits: BodyLimits = { maxBodyBytes: 1_000, maxArrayItems: 1_000 };
+    const big = { ...ORDER, customerId: 'c'.repeat(1_000) };
+    const res = await call({ method: 'POST', path: '/orders', body: big }, limits);
+    expect(res.statusCode).toBe(413);
+    expect(res.json).toMatchObject({ error: 'PayloadTooLarge' });
+    expect(String((res.json as { message: string }).message)).toMatch(/limit is 1000/);
+    expect(commands.placeOrder).not.toHaveBeenCalled();
+  });
+
+  it('counts bytes, not characters (multi-byte text)', async () => {
+    const body = JSON.stringify({ ...ORDER, customerId: 'é'.repeat(300) }); // 600+ bytes
+    const limits: BodyLimits = { maxBodyBytes: body.length + 10, maxArrayItems: 10 };
+    const res = await call({ method: 'POST', path: '/orders', body }, limits);
+    expect(res.statusCode).toBe(413);
+  });
+
+  it('takes a body exactly at the limit', async () => {
+    const body = JSON.stringify(ORDER);
+    const limits: BodyLimits = { maxBodyBytes: Buffer.byteLength(body), maxArrayItems: 10 };
+    const res = await call({ method: 'POST', path: '/orders', body }, limits);
+    expect(res.statusCode).toBe(202);
+  });
+
+  it('answers 400 naming the field for a NUL, before the database sees it', async () => {
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      body: { ...ORDER, customerId: 'c\u0000-1' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json).toEqual({
+      error: 'ValidationError',
+      issues: [{ path: 'customerId', message: 'contains a NUL or an unpaired surrogate' }],
+    });
+    expect(commands.placeOrder).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['a lone high surrogate', '"x\\ud800y"'],
+    ['a lone low surrogate', '"x\\udc00"'],
+  ])('answers 400 for %s (JSON can escape it, UTF-8 cannot hold it)', async (_name, text) => {
+    const body = `{"customerId":"c-1","items":[{"sku":${text},"quantity":1,"unitPriceMinor":1}],"totalMinor":1,"currency":"EUR"}`;
+    const res = await call({ method: 'POST', path: '/orders', body });
+    expect(res.statusCode).toBe(400);
+    expect(res.json).toMatchObject({ issues: [{ path: 'items[0].sku' }] });
+  });
+
+  it('keeps a proper surrogate pair (an emoji)', async () => {
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      body: { ...ORDER, customerId: 'c-😀' },
+    });
+    expect(res.statusCode).toBe(202);
+  });
+
+  it('answers 400 for an array over the item limit', async () => {
+    const limits: BodyLimits = { ...DEFAULT_BODY_LIMITS, maxArrayItems: 3 };
+    const body = { ...ORDER, items: [item, item, item, item] };
+    const res = await call({ method: 'POST', path: '/orders', body }, limits);
+    expect(res.statusCode).toBe(400);
+    expect(res.json).toEqual({
+      error: 'ValidationError',
+      issues: [{ path: 'items', message: 'has 4 items; at most 3' }],
+    });
+  });
+
+  it('applies to events on an order too', async () => {
+    const res = await call({
+      method: 'POST',
+      path: '/orders/o-1/events',
+      body: { eventType: 'OrderShipped', data: { carrier: 'x\u0000', trackingNumber: 't' } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json).toMatchObject({ issues: [{ path: 'data.carrier' }] });
+    expect(commands.recordOrderEvent).not.toHaveBeenCalled();
   });
 });
 
