@@ -10,7 +10,7 @@ import type { Pool } from 'pg';
 import { createPool } from '../shared/db/pool';
 import { encodeDeadLetter } from '../shared/dead-letter/message';
 import type { ConsumerEnv, KafkaEnv, PgEnv, RedisEnv } from '../shared/env';
-import { IdempotencyConflictError } from '../shared/errors/taxonomy';
+import { IdempotencyConflictError, TransientError } from '../shared/errors/taxonomy';
 import { createKafka } from '../shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
@@ -33,16 +33,160 @@ import type {
 } from './consumer';
 import { payloadHash } from './idempotency-key';
 
-function connectRedis(env: RedisEnv, password: string | undefined) {
-  const socket = { host: env.host, port: env.port, connectTimeout: 2_000 };
+/**
+ * Reconnect delays of the Redis client: 100 ms doubling per failed attempt up to 5 s, with
+ * jitter over the upper half of that ceiling so that many execution environments do not retry
+ * in lockstep. It never gives up: the client keeps trying in the background while the consumer
+ * runs with PostgreSQL alone, and is used again as soon as Redis answers.
+ */
+export const REDIS_RECONNECT = { baseMs: 100, capMs: 5_000 } as const;
+
+/** Delay before reconnect attempt `retries` (0 = first retry, as @redis/client counts). */
+export function redisReconnectDelayMs(retries: number, random: () => number = Math.random): number {
+  const n = Number.isSafeInteger(retries) && retries > 0 ? Math.min(retries, 30) : 0;
+  const ceiling = Math.min(REDIS_RECONNECT.capMs, REDIS_RECONNECT.baseMs * 2 ** n);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+const REDIS_CONNECT_TIMEOUT_MS = 2_000;
+/**
+ * Set-up waits at most this long for the first connection attempt's outcome (its connect
+ * timeout, and a margin for AUTH/HELLO), beside the Kafka producer's connect.
+ */
+const REDIS_FIRST_ATTEMPT_BOUND_MS = REDIS_CONNECT_TIMEOUT_MS + 1_000;
+
+function createRedis(env: RedisEnv, password: string | undefined) {
+  const socket = {
+    host: env.host,
+    port: env.port,
+    // One connection attempt (TCP, and TLS on ElastiCache) gives up after this long.
+    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    // Called after every failed attempt and after a lost connection; a number is the delay
+    // before the next attempt (false or an Error would stop reconnecting for good).
+    reconnectStrategy: (retries: number) => redisReconnectDelayMs(retries),
+  };
   return createClient({
     // ElastiCache requires TLS in transit; the local Redis speaks plain TCP.
     socket: env.tls ? { ...socket, tls: true as const } : socket,
+    // A command issued while the client is not connected is rejected at once ("The client is
+    // offline", TRANSIENT) instead of waiting in the offline queue for a connection: the gate
+    // then fails through the Redis breaker and PostgreSQL decides alone.
+    disableOfflineQueue: true,
     ...(password ? { password } : {}),
   });
 }
 
-type Redis = ReturnType<typeof connectRedis>;
+type Redis = ReturnType<typeof createRedis>;
+
+/**
+ * A warning that may repeat many times a second (a reconnect loop): the first is logged at
+ * once, then at most one per `intervalMs`, carrying how many were suppressed in between.
+ * `reset()` (the condition cleared) makes the next one log at once again.
+ */
+export function throttledWarning(
+  logger: Pick<LogSink, 'warn'>,
+  message: string,
+  intervalMs: number,
+  now: () => number = Date.now,
+): { (fields: Record<string, unknown>): void; reset(): void } {
+  let lastAt: number | undefined;
+  let suppressed = 0;
+  const warn = (fields: Record<string, unknown>) => {
+    const at = now();
+    if (lastAt !== undefined && at - lastAt < intervalMs) {
+      suppressed++;
+      return;
+    }
+    lastAt = at;
+    logger.warn(message, suppressed > 0 ? { ...fields, suppressed } : fields);
+    suppressed = 0;
+  };
+  warn.reset = () => {
+    lastAt = undefined;
+    suppressed = 0;
+  };
+  return warn;
+}
+
+/** How often a persisting Redis connection failure is logged again. */
+const REDIS_ERROR_LOG_INTERVAL_MS = 30_000;
+/** How long close() lets commands in flight finish before it drops the connection. */
+const REDIS_CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Starts connecting in the background; nothing waits for a connection. Until Redis answers,
+ * every command fails fast (disableOfflineQueue) and the gate bypasses the cache; the client
+ * reconnects with REDIS_RECONNECT's backoff for as long as the runtime lives. Connection errors
+ * are logged, throttled; none becomes an unhandled rejection.
+ *
+ * `firstAttempt` settles (never rejects) when the first attempt connected or failed, or after
+ * REDIS_FIRST_ATTEMPT_BOUND_MS: set-up waits for it so that a healthy Redis serves the first
+ * batch (otherwise its records would fail "offline" during the handshake and could open the
+ * Redis breaker, which alarms), while a Redis that refuses or does not answer costs set-up at
+ * most that bound.
+ */
+function connectInBackground(
+  redis: Redis,
+  logger: LogSink,
+): { readonly firstAttempt: Promise<void>; close(): Promise<void> } {
+  let closing = false;
+  let settleFirst: () => void = () => undefined;
+  const firstAttempt = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, REDIS_FIRST_ATTEMPT_BOUND_MS);
+    settleFirst = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  const connectionError = throttledWarning(
+    logger,
+    'redis connection error; the idempotency cache is bypassed until redis answers',
+    REDIS_ERROR_LOG_INTERVAL_MS,
+  );
+  redis.on('error', (error: unknown) => {
+    settleFirst();
+    if (!closing) connectionError({ error });
+  });
+  redis.on('ready', () => {
+    settleFirst();
+    // A connection completing after close() (an attempt already in flight) is dropped.
+    if (closing) {
+      redis.destroy();
+      return;
+    }
+    connectionError.reset();
+    logger.info('redis connected; the idempotency cache is in use');
+  });
+  // Resolves once Redis first answers; rejects only when the client is closed while connecting
+  // (the strategy never gives up).
+  redis.connect().catch((error: unknown) => {
+    if (!closing) logger.warn('redis stopped connecting', { error });
+  });
+  return {
+    firstAttempt,
+    async close() {
+      closing = true;
+      settleFirst();
+      if (!redis.isReady) {
+        // Never connected, or reconnecting: nothing to drain; stops the reconnect loop.
+        redis.destroy();
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        redis.close().then(
+          () => true,
+          () => true,
+        ),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), REDIS_CLOSE_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!drained) redis.destroy();
+    },
+  };
+}
 
 export interface ConsumerRuntime {
   readonly deps: ConsumerDeps;
@@ -113,7 +257,7 @@ export function powertoolsGate(
 
 /** Attempts per offset in Redis (INCR + TTL); uncountable when Redis is unavailable. */
 export function redisAttemptTracker(
-  redis: Redis,
+  redis: Pick<Redis, 'isReady' | 'multi'>,
   logger: LogSink,
   ttlSeconds = 86_400,
 ): AttemptTracker {
@@ -121,6 +265,8 @@ export function redisAttemptTracker(
     async increment(record) {
       const key = `consumer-attempts:${record.topic}:${record.partition}:${record.offset}`;
       try {
+        // MULTI is not covered by disableOfflineQueue: it would wait for a connection.
+        if (!redis.isReady) throw new TransientError('redis is not connected');
         const [count] = (await redis
           .multi()
           .incr(key)
@@ -177,15 +323,23 @@ export async function createConsumerRuntime(options: {
     onStateChange: breakerTelemetry(logger, options.breakerMetrics ?? metrics),
   });
   const pool = options.pool ?? createPool(options.pgEnv, { applicationName: 'order-consumer' });
-  const redis = connectRedis(redisEnv, options.redisPassword);
-  redis.on('error', (error: unknown) => logger.warn('redis connection error', { error }));
   const client = KAFKA_CLIENTS.orderConsumer;
   const producer: Producer = producerFor(
     createKafka({ clientId: client.clientId, connection: options.kafkaEnv, logger }),
     client,
     { retry: { retries: 5 } },
   );
-  await Promise.all([redis.connect(), producer.connect()]);
+  // Redis down at cold start must not hold the consumer: set-up waits only for the outcome of
+  // the first attempt (bounded); PostgreSQL decides alone until Redis answers.
+  const redis = createRedis(redisEnv, options.redisPassword);
+  const redisConnection = connectInBackground(redis, logger);
+  try {
+    await Promise.all([producer.connect(), redisConnection.firstAttempt]);
+  } catch (error) {
+    // The next invocation sets up anew: this client must not reconnect in the background.
+    await redisConnection.close();
+    throw error;
+  }
 
   const { gate, config } = powertoolsGate(
     guardedCacheClient(redis, deps3.redis),
@@ -235,7 +389,7 @@ export async function createConsumerRuntime(options: {
     async close() {
       await Promise.allSettled([
         producer.disconnect(),
-        redis.quit(),
+        redisConnection.close(),
         options.pool ? Promise.resolve() : pool.end(),
       ]);
     },
