@@ -251,10 +251,13 @@ async function readJson(req: Request, limits: BodyLimits): Promise<JsonBody> {
   return issues.length > 0 ? { ok: false, response: validationError(issues) } : { ok: true, value };
 }
 
-// A NUL, or a surrogate not part of a pair (JSON can escape one; UTF-8 cannot hold it).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point.
-const UNSTORABLE_TEXT =
-  /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// A surrogate not part of a pair: JSON can escape one, UTF-8 (so PostgreSQL) cannot hold it.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text PostgreSQL refuses: a NUL (text columns and jsonb) or an unpaired surrogate. */
+function isUnstorable(text: string): boolean {
+  return text.includes('\0') || LONE_SURROGATE.test(text);
+}
 
 /** Issues, by path, for what the database would refuse or the limits forbid (at most 10). */
 export function unstorable(value: unknown, limits: BodyLimits): SchemaIssue[] {
@@ -263,7 +266,7 @@ export function unstorable(value: unknown, limits: BodyLimits): SchemaIssue[] {
     if (issues.length >= 10) return;
     const path = at.length === 0 ? '(body)' : formatPath(at);
     if (typeof v === 'string') {
-      if (UNSTORABLE_TEXT.test(v)) {
+      if (isUnstorable(v)) {
         issues.push({ path, message: 'contains a NUL or an unpaired surrogate' });
       }
       return;
@@ -282,7 +285,7 @@ export function unstorable(value: unknown, limits: BodyLimits): SchemaIssue[] {
     }
     if (v !== null && typeof v === 'object') {
       for (const [key, item] of Object.entries(v)) {
-        if (UNSTORABLE_TEXT.test(key)) {
+        if (isUnstorable(key)) {
           issues.push({ path, message: 'has a key with a NUL or an unpaired surrogate' });
         } else visit(item, [...at, key]);
       }
