@@ -5,6 +5,7 @@ import type { Context, MSKEvent } from 'aws-lambda';
 import { getPool } from '../shared/db/pool';
 import { type FunctionEnv, getFunctionEnv } from '../shared/env';
 import type { LogSink } from '../shared/log-sink';
+import { perEnvironment } from '../shared/per-environment';
 import { logger as defaultLogger, metrics } from '../shared/powertools';
 import { createTriageRuntime, type TriageRuntime } from './runtime';
 import { type BatchResponse, triageBatch } from './triage';
@@ -21,14 +22,10 @@ export interface TriageHandlerOptions {
 export function createTriageHandler(options: TriageHandlerOptions): TriageHandler {
   const logger = options.logger ?? defaultLogger;
   const flush = options.flushMetrics ?? (() => metrics.publishStoredMetrics());
-  let runtime: Promise<TriageRuntime> | undefined;
+  const runtime = perEnvironment(options.runtime);
   return async (event, context) => {
-    runtime ??= options.runtime().catch((error: unknown) => {
-      runtime = undefined;
-      throw error;
-    });
     try {
-      const rt = await runtime;
+      const rt = await runtime();
       const summary = await triageBatch(
         event,
         { ...rt.deps, remainingMs: () => context.getRemainingTimeInMillis() },

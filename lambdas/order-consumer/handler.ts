@@ -6,6 +6,7 @@ import type { Context, MSKEvent } from 'aws-lambda';
 import { type FunctionEnv, getFunctionEnv } from '../shared/env';
 import type { BatchResponse } from '../shared/kafka/msk-event';
 import type { LogSink } from '../shared/log-sink';
+import { perEnvironment } from '../shared/per-environment';
 import { logger as defaultLogger, metrics } from '../shared/powertools';
 import { consumeBatch } from './consumer';
 import { type ConsumerRuntime, createConsumerRuntime } from './runtime';
@@ -23,14 +24,10 @@ export interface ConsumerHandlerOptions {
 export function createConsumerHandler(options: ConsumerHandlerOptions): ConsumerHandler {
   const logger = options.logger ?? defaultLogger;
   const flush = options.flushMetrics ?? (() => metrics.publishStoredMetrics());
-  let runtime: Promise<ConsumerRuntime> | undefined;
+  const runtime = perEnvironment(options.runtime);
   return async (event, context) => {
-    runtime ??= options.runtime().catch((error: unknown) => {
-      runtime = undefined;
-      throw error;
-    });
     try {
-      const rt = await runtime;
+      const rt = await runtime();
       // Lets Powertools expire an in-progress record if this invocation times out.
       rt.idempotencyConfig.registerLambdaContext(context);
       const summary = await consumeBatch(event, rt.deps, rt.options);

@@ -3,6 +3,7 @@
 // is the handler itself over a runtime factory, so local runs invoke the same function.
 import type { Context } from 'aws-lambda';
 import { type FunctionEnv, getFunctionEnv } from '../shared/env';
+import { perEnvironment } from '../shared/per-environment';
 import type { RelaySummary } from './relay';
 import { runRelay } from './relay';
 import { createRelayRuntime, type RelayRuntime, relayOptions } from './runtime';
@@ -18,13 +19,9 @@ export interface RelayHandlerOptions {
 
 export function createRelayHandler(options: RelayHandlerOptions): RelayHandler {
   const keepRunning = options.keepRunning ?? (() => true);
-  let runtime: Promise<RelayRuntime> | undefined;
+  const runtime = perEnvironment(options.runtime);
   return async (_event, context) => {
-    runtime ??= options.runtime().catch((error: unknown) => {
-      runtime = undefined; // retry the set-up on the next invocation
-      throw error;
-    });
-    const rt = await runtime;
+    const rt = await runtime();
     const margin = rt.env.stopBeforeTimeoutMs;
     return runRelay(
       rt.deps,

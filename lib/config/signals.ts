@@ -172,7 +172,9 @@ export function buildSignals(
       unit: 'batches',
       description:
         'Batches of dead letters triage could not handle, written to the S3 backstop (recover them with npm run dlq -- recover).',
-      // S3 request metrics of the bucket's filter (one PUT per discarded batch).
+      // S3 request metrics of the bucket's filter (one PUT per discarded batch): namespace
+      // AWS/S3, PutRequests, dimensions BucketName and FilterId (Amazon S3 User Guide,
+      // "Metrics and dimensions" → "Amazon S3 request metrics in CloudWatch").
       source: {
         namespace: 'AWS/S3',
         metricName: 'PutRequests',
