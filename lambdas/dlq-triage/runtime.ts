@@ -15,7 +15,7 @@ import {
 } from '../shared/resilience/circuit-breaker';
 import type { TriageDeps, TriageOptions, TriageTelemetry } from './triage';
 
-/** DESIGN §2 producer settings, but with bounded retries: a send must end within the invocation. */
+/** The pipeline's producer settings, with bounded retries: a send must end within the invocation. */
 export function createTriageProducer(kafkaEnv: KafkaEnv, logger: LogSink): Producer {
   const client = KAFKA_CLIENTS.dlqTriage;
   const kafka = createKafka({ clientId: client.clientId, connection: kafkaEnv, logger });
@@ -41,6 +41,7 @@ export function triageOptions(env: TriageEnv): TriageOptions {
     maxDelayMs: env.redriveMaxDelayMs,
     redriveTopics: env.redriveTopics,
     stopBeforeTimeoutMs: env.stopBeforeTimeoutMs,
+    maxRedriveBytes: env.redriveMaxMessageBytes,
   };
 }
 

@@ -1,31 +1,21 @@
-// Dead-letter triage (DESIGN §2): per dead-letter record, redrive the original record to its
-// source topic after a growing delay, or park it in `dead_letters`. Each partition is handled
-// in offset order; a record is reported as failed unless it was parked or redriven.
+// Dead-letter triage: per dead-letter record, redrive the original record to its source topic
+// after a growing delay, or park it in `dead_letters` with a reason. Each partition is handled
+// in offset order; a record is reported as failed only when a dependency fails (PostgreSQL or
+// the broker unreachable, the invocation out of time): nothing in a record can fail it.
 import type { Producer } from 'kafkajs';
-import { toKafkaJsHeaders, utf8Text } from '../shared/dead-letter/headers';
-import {
-  buildDeadLetter,
-  DEAD_LETTER_ROW_COLUMNS,
-  type DeadLetterDecodeError,
-  type DeadLetterMessage,
-  deadLetterRowValues,
-  decodeDeadLetter,
-  toDeadLetterRow,
-  toRedriveRecord,
-} from '../shared/dead-letter/message';
+import { toKafkaJsHeaders } from '../shared/dead-letter/headers';
+import { type DeadLetterMessage, toRedriveRecord } from '../shared/dead-letter/message';
 import {
   CircuitOpenError,
   classify,
   dispositionFor,
   type ErrorType,
-  ProcessingFailureError,
 } from '../shared/errors/taxonomy';
 import {
   type BatchItemFailure,
   type BatchResponse,
   batchItemFailures,
   batchItemIdentifier,
-  type KafkaRecord,
   type MskEventLike,
   type MskRecordLike,
   partitionsOf,
@@ -33,13 +23,32 @@ import {
 } from '../shared/kafka/msk-event';
 import type { LogSink } from '../shared/log-sink';
 import { sleep as realSleep } from '../shared/resilience/backoff';
+import {
+  type DlqRecord,
+  minimalParkable,
+  type Parkable,
+  parkableDeadLetter,
+  parkDeadLetter,
+  parkReason,
+  type Queryable,
+  type ReadAs,
+} from './park';
 
 // --- input --------------------------------------------------------------------------------
 
-/** A record read from the dead-letter topic. */
-export type DlqRecord = KafkaRecord;
-export type { BatchItemFailure, BatchResponse, MskEventLike, MskRecordLike, RecordPosition };
-export { batchItemIdentifier, partitionsOf };
+export { unreadableDeadLetter } from './park';
+export type {
+  BatchItemFailure,
+  BatchResponse,
+  DlqRecord,
+  MskEventLike,
+  MskRecordLike,
+  Parkable,
+  Queryable,
+  ReadAs,
+  RecordPosition,
+};
+export { batchItemIdentifier, parkableDeadLetter, parkDeadLetter, parkReason, partitionsOf };
 
 // --- decisions ----------------------------------------------------------------------------
 
@@ -115,40 +124,7 @@ export function decide(
   return { action: 'REDRIVE', delayMs, dueAt: Date.parse(message.lastFailureAt) + delayMs };
 }
 
-/**
- * A dead-letter record that cannot be read (the mapping's own backstop, garbage, a future
- * format) becomes a PROCESSING_FAILURE dead letter around its exact bytes, to be parked.
- */
-export function unreadableDeadLetter(
-  record: DlqRecord,
-  error: DeadLetterDecodeError,
-  now: number,
-): DeadLetterMessage {
-  const written = record.timestamp !== undefined ? Math.min(record.timestamp, now) : now;
-  const details = error.issues
-    .slice(0, 3)
-    .map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`))
-    .join('; ');
-  return buildDeadLetter({
-    value: record.value,
-    key: record.key,
-    headers: record.headers,
-    // Its own position: the original source is unknown, and the offset dedupes redelivery.
-    source: { topic: record.topic, partition: record.partition, offset: record.offset },
-    error: new ProcessingFailureError(
-      `unreadable dead-letter record (${error.kind}): ${error.message}${details === '' ? '' : ` (${details})`}`,
-    ),
-    attempts: 1,
-    firstFailureAt: new Date(written),
-    lastFailureAt: new Date(now),
-  });
-}
-
 // --- effects ------------------------------------------------------------------------------
-
-export interface Queryable {
-  query(text: string, values?: unknown[]): Promise<{ rowCount: number | null }>;
-}
 
 /** The slice of CircuitBreaker used here. */
 export interface Breaker {
@@ -178,33 +154,27 @@ export interface TriageOptions extends RedrivePolicy {
   readonly redriveTopics: readonly string[];
   /** Stop taking on work when less than this remains; no wait may end inside it. */
   readonly stopBeforeTimeoutMs: number;
-}
-
-const INSERT_DEAD_LETTER = `INSERT INTO dead_letters (${[...DEAD_LETTER_ROW_COLUMNS, 'message'].join(', ')})
-VALUES (${[...DEAD_LETTER_ROW_COLUMNS, 'message']
-  .map((c, i) => (c === 'payload' || c === 'message' ? `$${i + 1}::jsonb` : `$${i + 1}`))
-  .join(', ')})
-ON CONFLICT ON CONSTRAINT dead_letters_record_key DO NOTHING`;
-
-// jsonb cannot hold NUL; same rule as message.ts' row payload (an escape preceded by an even
-// number of backslashes). The exact bytes stay base64 in original.value.
-function jsonbSafe(json: string): string {
-  return json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
-}
-
-/** True when inserted, false when this record at this source position was parked before. */
-export async function parkDeadLetter(
-  db: Queryable,
-  message: DeadLetterMessage,
-  /** The message as received, so fields of a newer minor version are kept. */
-  messageJson: string = JSON.stringify(message),
-): Promise<boolean> {
-  const values = [...deadLetterRowValues(toDeadLetterRow(message)), jsonbSafe(messageJson)];
-  const result = await db.query(INSERT_DEAD_LETTER, values);
-  return result.rowCount === 1;
+  /** The source topic's message size limit: a larger original record is parked, not sent. */
+  readonly maxRedriveBytes: number;
 }
 
 export { toKafkaJsHeaders };
+
+/** Batch and record framing around one record, generously (Kafka's v2 format needs ~70 B). */
+const RECORD_OVERHEAD_BYTES = 128;
+
+/** What the redriven record weighs against the source topic's `max.message.bytes`. */
+export function redriveRecordBytes(message: DeadLetterMessage): number {
+  const record = toRedriveRecord(message);
+  const bytes = (v: Uint8Array | string | null) =>
+    v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+  return (
+    RECORD_OVERHEAD_BYTES +
+    bytes(record.key) +
+    bytes(record.value) +
+    record.headers.reduce((n, h) => n + 8 + Buffer.byteLength(h.key) + bytes(h.value), 0)
+  );
+}
 
 export async function redrive(
   producer: Pick<Producer, 'send'>,
@@ -269,30 +239,43 @@ export async function triageBatch(
   return { batchItemFailures: batchItemFailures(failed), ...counts };
 }
 
-export interface Parkable {
-  readonly message: DeadLetterMessage;
-  /** The record's value as text, stored as received (undefined: store `message`). */
-  readonly messageJson: string | undefined;
-  /** Set when the record is not a readable dead letter (parked around its raw bytes). */
-  readonly unreadable?: DeadLetterDecodeError;
-}
+/** The first words of every park_reason: what kind of park it was. */
+export const PARK_KINDS = {
+  policy: 'policy',
+  outOfRange: 'out of range',
+  tooLarge: 'too large to redrive',
+  redriveRefused: 'redrive refused',
+  salvaged: 'salvaged',
+  backstop: 'backstop record',
+  unreadable: 'unreadable',
+  failed: 'triage failed',
+  recovered: 'recovered',
+} as const;
+
+const READ_AS_KIND: Readonly<Record<ReadAs, string>> = {
+  salvaged: PARK_KINDS.salvaged,
+  backstop: PARK_KINDS.backstop,
+  unreadable: PARK_KINDS.unreadable,
+};
 
 /**
- * What triage parks for a record of the dead-letter topic: a readable dead letter as received
- * (decoding drops fields of a newer minor version), its source the original record's position;
- * anything else a PROCESSING_FAILURE around its exact bytes, sourced at its own DLQ position.
- * Shared with `npm run dlq -- recover`, which parks records of discarded batches.
+ * Why a record is parked whatever its type says: it is not a readable dead letter, or its
+ * values are out of range. Undefined for a dead letter that can be triaged as received.
  */
-export function parkableDeadLetter(record: DlqRecord, now: number): Parkable {
-  const decoded = decodeDeadLetter(record.value);
-  if (!decoded.ok) {
-    return {
-      message: unreadableDeadLetter(record, decoded.error, now),
-      messageJson: undefined,
-      unreadable: decoded.error,
-    };
+export function intrinsicReason(parkable: Parkable): string | undefined {
+  if (parkable.readAs !== undefined) {
+    return `${READ_AS_KIND[parkable.readAs]}: ${parkable.readDetail ?? ''}`;
   }
-  return { message: decoded.message, messageJson: utf8Text(record.value) };
+  if (parkable.problems.length > 0) {
+    return `${PARK_KINDS.outOfRange}: ${parkable.problems.join('; ')}`;
+  }
+  return undefined;
+}
+
+interface Position {
+  readonly dlqTopic: string;
+  readonly dlqPartition: number;
+  readonly dlqOffset: string;
 }
 
 async function handleRecord(
@@ -306,36 +289,59 @@ async function handleRecord(
   if (deps.remainingMs() <= options.stopBeforeTimeoutMs) return { stop: 'invocation time is up' };
   counts.received++;
   deps.telemetry.received();
-
-  const position = {
+  const position: Position = {
     dlqTopic: record.topic,
     dlqPartition: record.partition,
     dlqOffset: record.offset,
   };
-  const parkable = parkableDeadLetter(record, now());
-  if (parkable.unreadable !== undefined) {
-    deps.logger.warn('unreadable dead-letter record: parking its raw bytes', {
+  try {
+    return await triageRecord(record, deps, options, topics, counts, position);
+  } catch (error) {
+    // A bug, not the record: still park it (bytes only) rather than block the partition.
+    const message = classify(error).message;
+    deps.logger.error('triage failed on a record: parking its raw bytes', {
       ...position,
-      kind: parkable.unreadable.kind,
-      error: parkable.unreadable.message,
+      error: message,
     });
-    return park(
-      parkable.message,
-      undefined,
-      'unreadable dead-letter record',
-      deps,
-      counts,
-      position,
-    );
+    const parkable = minimalParkable(record, now(), 'triage failed');
+    return park(parkable, `${PARK_KINDS.failed}: ${message}`, record, deps, counts, position);
+  }
+}
+
+async function triageRecord(
+  record: DlqRecord,
+  deps: TriageDeps,
+  options: TriageOptions,
+  topics: ReadonlySet<string>,
+  counts: Counts,
+  position: Position,
+): Promise<Stop | undefined> {
+  const now = deps.now ?? Date.now;
+  const parkable = parkableDeadLetter(record, now());
+  const parkAs = (decision: string) =>
+    park(parkable, parkReason(parkable, decision), record, deps, counts, position);
+
+  const intrinsic = intrinsicReason(parkable);
+  if (intrinsic !== undefined) {
+    deps.logger.warn('dead letter cannot be triaged as received: parking it', {
+      ...position,
+      reason: intrinsic,
+    });
+    return parkAs(intrinsic);
   }
 
   const message = parkable.message;
   const decision = decide(message, options, topics, deps.random);
-  if (decision.action === 'PARK') {
-    return park(message, parkable.messageJson, decision.reason, deps, counts, position);
-  }
+  if (decision.action === 'PARK') return parkAs(`${PARK_KINDS.policy}: ${decision.reason}`);
 
-  const waitMs = decision.dueAt - now();
+  const size = redriveRecordBytes(message);
+  if (size > options.maxRedriveBytes) {
+    return parkAs(
+      `${PARK_KINDS.tooLarge}: the original record is ${size} bytes; ${message.source.topic} takes at most ${options.maxRedriveBytes}`,
+    );
+  }
+  // A failure time within the allowed clock skew ahead of now counts from now.
+  const waitMs = Math.min(decision.dueAt, now() + decision.delayMs) - now();
   if (waitMs > 0) {
     if (waitMs + options.stopBeforeTimeoutMs > deps.remainingMs()) {
       return { stop: `redrive due in ${waitMs} ms: does not fit in this invocation` };
@@ -345,6 +351,15 @@ async function handleRecord(
   try {
     await deps.breakers.kafka.execute(() => redrive(deps.producer, message));
   } catch (error) {
+    const c = classify(error);
+    // The broker refusing this record (too large, not authorised) refuses it every time.
+    if (c.errorType !== 'TRANSIENT') {
+      deps.logger.warn('redrive refused: parking the dead letter', {
+        ...position,
+        error: c.message,
+      });
+      return parkAs(`${PARK_KINDS.redriveRefused}: ${c.message}`);
+    }
     return failed('redrive', error, deps, position);
   }
   counts.redriven++;
@@ -359,29 +374,30 @@ async function handleRecord(
 }
 
 async function park(
-  message: DeadLetterMessage,
-  messageJson: string | undefined,
+  parkable: Parkable,
   reason: string,
+  record: DlqRecord,
   deps: TriageDeps,
   counts: Counts,
-  position: Record<string, unknown>,
+  position: Position,
 ): Promise<Stop | undefined> {
-  let inserted: boolean;
+  const now = deps.now ?? Date.now;
+  let result: Awaited<ReturnType<typeof parkDeadLetter>>;
   try {
-    inserted = await deps.breakers.postgres.execute(() =>
-      parkDeadLetter(deps.db, message, messageJson),
+    result = await deps.breakers.postgres.execute(() =>
+      parkDeadLetter(deps.db, parkable, reason, record, now()),
     );
   } catch (error) {
     return failed('park', error, deps, position);
   }
-  const fields = { ...position, ...identity(message), reason };
-  if (!inserted) {
+  const fields = { ...position, ...identity(parkable.message), reason: result.reason };
+  if (!result.inserted) {
     counts.alreadyParked++;
     deps.logger.info('dead letter already parked (redelivered): not parked again', fields);
     return undefined;
   }
   counts.parked++;
-  deps.telemetry.parked(message);
+  deps.telemetry.parked(parkable.message);
   deps.logger.info('dead letter parked', fields);
   return undefined;
 }
@@ -390,7 +406,7 @@ function failed(
   action: 'park' | 'redrive',
   error: unknown,
   deps: TriageDeps,
-  position: Record<string, unknown>,
+  position: Position,
 ): Stop {
   const c = classify(error);
   if (error instanceof CircuitOpenError) {

@@ -3,8 +3,9 @@
 // leaves its processed_events row in the same transaction, so no event ever applies twice.
 //
 //   lock the orders involved (sorted ids: one lock order, no deadlocks between batches)
-//   → read which keys are already processed (after the locks: READ COMMITTED re-reads, so a
-//     batch that committed the same keys first is seen)
+//   → read which keys are already processed, and the applied transitions that events finding
+//     their order already in the target state must be compared with (one query, after the
+//     locks: READ COMMITTED re-reads, so a batch that committed the same keys first is seen)
 //   → plan in memory with the state machine (pure: `planBatch`)
 //   → write: update existing orders, insert new ones, record processed keys.
 //
@@ -17,9 +18,10 @@ import {
   IdempotencyConflictError,
   type InvalidTransitionError,
   TransientError,
+  TransitionConflictError,
 } from '../shared/errors/taxonomy';
 import type { OrderEvent } from '../shared/events/envelope';
-import { nextState, type OrderState } from '../shared/events/state-machine';
+import { nextState, type OrderState, TRANSITIONS } from '../shared/events/state-machine';
 import { idempotencyKey, payloadHash } from './idempotency-key';
 
 export type ApplyOutcome =
@@ -34,7 +36,9 @@ export type ApplyOutcome =
       /**
        * PROCESSED: the key is in processed_events (or earlier in this batch).
        * ALREADY_APPLIED: the order is already in the event's target state (e.g. OrderPlaced for
-       * an order the API created); the key is recorded now so a redelivery is cheap.
+       * an order the API created) and the event's business data matches the transition's
+       * recorded one (or there is none to compare); the key is recorded now so a redelivery is
+       * cheap. With other data it is rejected with a TransitionConflictError instead.
        */
       readonly reason: 'PROCESSED' | 'ALREADY_APPLIED';
     }
@@ -67,6 +71,24 @@ export interface ProcessedRow {
   readonly idempotencyKey: string;
   readonly eventId: string;
   readonly payloadHash: string;
+  readonly aggregateId: string;
+  readonly eventType: string;
+}
+
+/** A processed_events row of an order's transition (its order and event type). */
+export interface RecordedTransition {
+  readonly eventId: string;
+  /** Null for a row recorded before payload hashes were. */
+  readonly payloadHash: string | null;
+}
+
+/**
+ * Names an order's transition. The state machine enters each state by one event type only and
+ * never re-enters it, so an order applies each event type at most once: the pair identifies
+ * the transition. The event type comes first and never holds a space, so no pair collides.
+ */
+export function transitionKey(aggregateId: string, eventType: string): string {
+  return `${eventType} ${aggregateId}`;
 }
 
 export interface BatchPlan {
@@ -98,6 +120,14 @@ interface Running {
  * in the batch, makes the event a PROCESSED duplicate when its payload hash matches and an
  * IDEMPOTENCY_CONFLICT when it does not; a key whose earlier event was rejected is not
  * recorded, so the later one is judged again.
+ *
+ * An event under a new key that finds its order already in its target state repeats a
+ * transition applied before. `transitions` holds the recorded rows of such transitions (by
+ * `transitionKey`); with those of this batch, they decide: a row with the event's payload hash
+ * makes it a harmless ALREADY_APPLIED duplicate (a replay of the same business fact with a new
+ * timestamp); only other hashes make it a TransitionConflictError (IDEMPOTENCY_CONFLICT). No
+ * comparable row (recorded before the transition columns existed, purged by retention, or an
+ * order the API created whose OrderPlaced is first seen) cannot be compared: a duplicate.
  */
 export function planBatch(
   events: readonly OrderEvent[],
@@ -105,6 +135,7 @@ export function planBatch(
   processedKeys: ReadonlyMap<string, string | null>,
   keys: readonly string[] = events.map(idempotencyKey),
   hashes: readonly string[] = events.map(payloadHash),
+  transitions: ReadonlyMap<string, readonly RecordedTransition[]> = new Map(),
 ): BatchPlan {
   if (keys.length !== events.length || hashes.length !== events.length) {
     throw new RangeError(
@@ -113,8 +144,25 @@ export function planBatch(
   }
   const running = new Map<string, Running>();
   const recorded = new Map<string, string>();
+  // Transitions applied or confirmed earlier in this batch, by transitionKey.
+  const batchTransitions = new Map<string, RecordedTransition[]>();
   const processed: ProcessedRow[] = [];
   const outcomes: ApplyOutcome[] = [];
+  const record = (event: OrderEvent, key: string, hash: string) => {
+    recorded.set(key, hash);
+    processed.push({
+      idempotencyKey: key,
+      eventId: event.eventId,
+      payloadHash: hash,
+      aggregateId: event.aggregateId,
+      eventType: event.eventType,
+    });
+    const transition = transitionKey(event.aggregateId, event.eventType);
+    const rows = batchTransitions.get(transition);
+    const row = { eventId: event.eventId, payloadHash: hash };
+    if (rows === undefined) batchTransitions.set(transition, [row]);
+    else rows.push(row);
+  };
 
   events.forEach((event, index) => {
     const key = keys[index] as string;
@@ -159,20 +207,40 @@ export function planBatch(
       }
       order.state = result.state;
       order.transitions += 1;
-      recorded.set(key, hash);
-      processed.push({ idempotencyKey: key, eventId: event.eventId, payloadHash: hash });
+      record(event, key, hash);
       return;
     }
-    const rejection = fromTransitionRejection(result.rejection, {
+    const context = {
       eventId: event.eventId,
       eventType: event.eventType,
       aggregateId: event.aggregateId,
       correlationId: event.correlationId,
-    });
+    };
+    const rejection = fromTransitionRejection(result.rejection, context);
     if (rejection.kind === 'DUPLICATE') {
+      const transition = transitionKey(event.aggregateId, event.eventType);
+      const before = [
+        ...(transitions.get(transition) ?? []),
+        ...(batchTransitions.get(transition) ?? []),
+      ].filter((row) => row.payloadHash !== null);
+      const [other] = before;
+      if (other !== undefined && !before.some((row) => row.payloadHash === hash)) {
+        const conflict = {
+          eventType: event.eventType,
+          aggregateId: event.aggregateId,
+          appliedEventId: other.eventId,
+          data: describeData(event.data),
+        };
+        outcomes.push({
+          status: 'rejected',
+          error: new TransitionConflictError(conflict, {
+            context: { ...context, appliedEventId: other.eventId },
+          }),
+        });
+        return;
+      }
       outcomes.push({ status: 'duplicate', reason: 'ALREADY_APPLIED' });
-      recorded.set(key, hash);
-      processed.push({ idempotencyKey: key, eventId: event.eventId, payloadHash: hash });
+      record(event, key, hash);
       return;
     }
     outcomes.push({ status: 'rejected', error: rejection.error });
@@ -190,6 +258,20 @@ export function planBatch(
     }
   }
   return { outcomes, newOrders, stateUpdates, processed };
+}
+
+const MAX_VALUE_CHARS = 80;
+
+/** The business fields of an event's data for a message: scalars as JSON, arrays by length. */
+function describeData(data: Readonly<Record<string, unknown>>): string {
+  return Object.entries(data)
+    .filter(([name, value]) => name !== 'orderId' && value !== undefined)
+    .map(([name, value]) => {
+      if (Array.isArray(value)) return `${name}=[${value.length} entries]`;
+      const json = JSON.stringify(value) ?? String(value);
+      return `${name}=${json.length > MAX_VALUE_CHARS ? `${json.slice(0, MAX_VALUE_CHARS)}…` : json}`;
+    })
+    .join(', ');
 }
 
 export interface ApplyBatchOptions {
@@ -254,9 +336,15 @@ async function inTransaction<T>(client: ClientBase, work: () => Promise<T>): Pro
 const LOCK_ORDERS = `
   SELECT id, status FROM orders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`;
 
+// The batch's keys, and the recorded transitions of the (order, event type) pairs in $2/$3.
 const SELECT_PROCESSED = `
-  SELECT idempotency_key, payload_hash FROM processed_events
-   WHERE idempotency_key = ANY($1::text[])`;
+  SELECT true AS by_key, idempotency_key, event_id, payload_hash, aggregate_id, event_type
+    FROM processed_events
+   WHERE idempotency_key = ANY($1::text[])
+  UNION ALL
+  SELECT false, idempotency_key, event_id, payload_hash, aggregate_id, event_type
+    FROM processed_events
+   WHERE (aggregate_id, event_type) IN (SELECT * FROM unnest($2::text[], $3::text[]))`;
 
 const UPDATE_STATES = `
   UPDATE orders AS o
@@ -270,8 +358,8 @@ const INSERT_ORDERS = `
   ON CONFLICT (id) DO NOTHING`;
 
 const INSERT_PROCESSED = `
-  INSERT INTO processed_events (idempotency_key, event_id, payload_hash)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+  INSERT INTO processed_events (idempotency_key, event_id, payload_hash, aggregate_id, event_type)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
   ON CONFLICT (idempotency_key) DO NOTHING`;
 
 async function applyOnce(
@@ -284,13 +372,39 @@ async function applyOnce(
   const locked = await client.query<{ id: string; status: OrderState }>(LOCK_ORDERS, [ids]);
   const states = new Map(locked.rows.map((row) => [row.id, row.status]));
 
-  const seen = await client.query<{ idempotency_key: string; payload_hash: string | null }>(
-    SELECT_PROCESSED,
-    [[...new Set(keys)]],
-  );
-  const processedKeys = new Map(seen.rows.map((row) => [row.idempotency_key, row.payload_hash]));
+  // Only an event finding its order already in its target state can repeat a recorded
+  // transition (one applied in this batch is compared in memory).
+  const pairs = new Map<string, readonly [string, string]>();
+  for (const e of events) {
+    if (states.get(e.aggregateId) === TRANSITIONS[e.eventType].to) {
+      pairs.set(transitionKey(e.aggregateId, e.eventType), [e.aggregateId, e.eventType]);
+    }
+  }
+  const seen = await client.query<{
+    by_key: boolean;
+    idempotency_key: string;
+    event_id: string;
+    payload_hash: string | null;
+    aggregate_id: string | null;
+    event_type: string | null;
+  }>(SELECT_PROCESSED, [
+    [...new Set(keys)],
+    [...pairs.values()].map(([id]) => id),
+    [...pairs.values()].map(([, type]) => type),
+  ]);
+  const processedKeys = new Map<string, string | null>();
+  const transitions = new Map<string, RecordedTransition[]>();
+  for (const row of seen.rows) {
+    if (row.by_key) {
+      processedKeys.set(row.idempotency_key, row.payload_hash);
+    } else if (row.aggregate_id !== null && row.event_type !== null) {
+      const transition = transitionKey(row.aggregate_id, row.event_type);
+      const recorded = { eventId: row.event_id, payloadHash: row.payload_hash };
+      transitions.set(transition, [...(transitions.get(transition) ?? []), recorded]);
+    }
+  }
 
-  const plan = planBatch(events, states, processedKeys, keys, hashes);
+  const plan = planBatch(events, states, processedKeys, keys, hashes, transitions);
 
   if (plan.stateUpdates.length > 0) {
     const updated = await client.query(UPDATE_STATES, [
@@ -323,6 +437,8 @@ async function applyOnce(
       plan.processed.map((p) => p.idempotencyKey),
       plan.processed.map((p) => p.eventId),
       plan.processed.map((p) => p.payloadHash),
+      plan.processed.map((p) => p.aggregateId),
+      plan.processed.map((p) => p.eventType),
     ]);
     // Every key was checked after the locks; one appearing since means a writer that did not
     // lock the order got there first. Re-running sees it, so nothing is reported twice.

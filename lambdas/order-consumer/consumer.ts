@@ -8,12 +8,7 @@ import {
   type DeadLetterMessage,
   redriveStateFromHeaders,
 } from '../shared/dead-letter/message';
-import {
-  CircuitOpenError,
-  classify,
-  type ErrorType,
-  fromEnvelopeError,
-} from '../shared/errors/taxonomy';
+import { classify, type ErrorType, fromEnvelopeError } from '../shared/errors/taxonomy';
 import { type OrderEvent, parseEnvelope } from '../shared/events/envelope';
 import type { KafkaRecord } from '../shared/kafka/msk-event';
 import {
@@ -57,6 +52,8 @@ export interface ConsumerTelemetry {
   chunkDuration(ms: number, records: number): void;
   /** The Redis gate could not answer and PostgreSQL decided alone (see gateOne). */
   cacheBypassed?(event: OrderEvent, error: unknown): void;
+  /** A partition waited this long for a dependency to come back. */
+  outageWait?(ms: number): void;
 }
 
 export interface ConsumerDeps {
@@ -68,6 +65,12 @@ export interface ConsumerDeps {
     records: readonly KafkaRecord[],
   ) => Promise<void>;
   readonly attempts: AttemptTracker;
+  /**
+   * Resolves when PostgreSQL answers a trivial query, rejects when it cannot be reached: tells
+   * a database that is down from a record whose statement fails with a connection error.
+   * Without it only an open breaker counts as an outage.
+   */
+  readonly probe?: () => Promise<void>;
   readonly logger: LogSink;
   readonly telemetry: ConsumerTelemetry;
   readonly now?: () => number;
@@ -82,7 +85,19 @@ export interface ConsumerOptions {
   readonly retryBackoff: BackoffPolicy;
   /** Deliveries of one offset before a TRANSIENT record is dead-lettered (poison guard). */
   readonly maxDeliveryAttempts: number;
+  /** Between checks while a dependency is unavailable (see consumePartition). */
+  readonly outageWait: BackoffPolicy;
+  /** A partition waiting out an outage is handed back this long before the timeout. */
+  readonly stopBeforeTimeoutMs: number;
 }
+
+/** The invocation being served: how much of its time is left. */
+export interface Invocation {
+  remainingMs(): number;
+}
+
+/** Outside Lambda (unit tests, tools): no time to wait, so an outage hands back at once. */
+const NO_TIME: Invocation = { remainingMs: () => 0 };
 
 type RecordResult =
   | { readonly kind: 'done' }
@@ -99,6 +114,7 @@ export async function consumeBatch(
   event: MskEventLike,
   deps: ConsumerDeps,
   options: ConsumerOptions,
+  invocation: Invocation = NO_TIME,
 ): Promise<ConsumerSummary> {
   const counts = { applied: 0, duplicates: 0, deadLettered: 0 };
   const counting: ConsumerDeps = {
@@ -118,10 +134,11 @@ export async function consumeBatch(
       },
       chunkDuration: deps.telemetry.chunkDuration,
       cacheBypassed: (e, error) => deps.telemetry.cacheBypassed?.(e, error),
+      outageWait: (ms) => deps.telemetry.outageWait?.(ms),
     },
   };
   const failedFrom = await Promise.all(
-    partitionsOf(event).map((records) => consumePartition(records, counting, options)),
+    partitionsOf(event).map((records) => consumePartition(records, counting, options, invocation)),
   );
   return {
     ...counts,
@@ -136,9 +153,11 @@ export async function consumePartition(
   records: readonly KafkaRecord[],
   deps: ConsumerDeps,
   options: ConsumerOptions,
+  invocation: Invocation = NO_TIME,
 ): Promise<KafkaRecord | undefined> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const outage = new OutageWait(deps, options, invocation, sleep, now);
   let start = 0;
   let retries = 0;
   while (start < records.length) {
@@ -151,26 +170,32 @@ export async function consumePartition(
     // dead-lettered); dead letters are written in record order before moving on.
     const firstRetry = results.findIndex((r) => r.kind === 'retry');
     const finished = firstRetry === -1 ? results.length : firstRetry;
-    // Progress earns the next failing record its own retry budget.
-    if (finished > 0) retries = 0;
-    const written = await writeDeadLetters(
+    const deadLetters = await writeDeadLetters(
       chunk.slice(0, finished),
       results.slice(0, finished),
       deps,
       now,
     );
-    if (written < finished) return chunk[written];
+    const done = deadLetters.error === undefined ? finished : deadLetters.written;
+    if (done > 0) {
+      // Progress earns the next failing record its own retry budget, and ends an outage.
+      retries = 0;
+      outage.over(chunk[0] as KafkaRecord);
+    }
+    if (deadLetters.error !== undefined) {
+      // The records before the unwritten dead letter are done; the rest goes again.
+      start += done;
+      const unwritten = chunk[done] as KafkaRecord;
+      if (await outage.wait(unwritten, deadLetters.error)) continue;
+      return unwritten;
+    }
     start += finished;
     if (firstRetry === -1) continue;
 
     const failed = results[firstRetry] as { kind: 'retry'; error: unknown };
     const record = chunk[firstRetry] as KafkaRecord;
-    // An open breaker fails fast: the mapping retries later instead of flooding the DLQ.
-    if (isCircuitOpen(failed.error)) {
-      deps.logger.warn('dependency breaker open; handing the partition back', {
-        ...position(record),
-        error: failed.error,
-      });
+    if (await outage.isOutage(failed.error)) {
+      if (await outage.wait(record, failed.error)) continue;
       return record;
     }
     if (retries < options.retryAttempts) {
@@ -182,14 +207,14 @@ export async function consumePartition(
     const attempt = await deps.attempts.increment(record);
     if (attempt !== undefined && attempt >= options.maxDeliveryAttempts) {
       // A poison record must not hold its partition beyond one retry cycle.
-      const written1 = await writeDeadLetters(
+      const poison = await writeDeadLetters(
         [record],
         [{ kind: 'dead-letter', error: failed.error }],
         deps,
         now,
         attempt,
       );
-      if (written1 < 1) return record;
+      if (poison.error !== undefined) return record;
       start++;
       continue;
     }
@@ -201,6 +226,85 @@ export async function consumePartition(
     return record;
   }
   return undefined;
+}
+
+/**
+ * A dependency that cannot be reached (refused connections, an open breaker, the broker gone
+ * for a dead letter) says nothing about the record, so no retry budget is spent on it. The
+ * partition waits inside the invocation, in order, checking again with a backoff (an open
+ * breaker answers those checks at once and lets a trial through when it half-opens), and goes
+ * back to the mapping only shortly before the invocation would time out. Handing back at once
+ * would spend one of the mapping's few retries every few seconds and send a whole backlog to
+ * the on-failure destination within one database failover.
+ */
+class OutageWait {
+  private checks = 0;
+  private since: number | undefined;
+
+  constructor(
+    private readonly deps: ConsumerDeps,
+    private readonly options: ConsumerOptions,
+    private readonly invocation: Invocation,
+    private readonly sleep: (ms: number) => Promise<void>,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * Whether a failed apply means the database is down for everyone: an open breaker says so
+   * (5 failures within 60 s); a single connection error is checked with a probe, so that a
+   * record whose own statement breaks the connection still meets the poison guard.
+   */
+  async isOutage(error: unknown): Promise<boolean> {
+    const c = classify(error);
+    if (!c.unavailable) return false;
+    if (c.circuitOpen || this.since !== undefined) return true;
+    if (this.deps.probe === undefined) return false;
+    try {
+      await this.deps.probe();
+      return false;
+    } catch (probeError) {
+      return classify(probeError).unavailable;
+    }
+  }
+
+  /**
+   * Waits once (true: check again) or says the partition must go back to the mapping (false),
+   * when the error is not an outage or the invocation's time is nearly up.
+   */
+  async wait(record: KafkaRecord, error: unknown): Promise<boolean> {
+    if (!classify(error).unavailable) return false;
+    this.checks++;
+    const delayMs = backoffDelayMs(this.checks, this.options.outageWait);
+    if (this.invocation.remainingMs() - delayMs <= this.options.stopBeforeTimeoutMs) {
+      this.deps.logger.warn('dependency still unavailable; handing the partition back', {
+        ...position(record),
+        waitedMs: this.since === undefined ? 0 : this.now() - this.since,
+        error,
+      });
+      return false;
+    }
+    if (this.since === undefined) {
+      this.since = this.now();
+      this.deps.logger.warn('dependency unavailable; the partition waits for it', {
+        ...position(record),
+        error,
+      });
+    }
+    await this.sleep(delayMs);
+    this.deps.telemetry.outageWait?.(delayMs);
+    return true;
+  }
+
+  /** The partition made progress: the dependency answers again. */
+  over(record: KafkaRecord): void {
+    if (this.since === undefined) return;
+    this.deps.logger.info('dependency answers again; the partition goes on', {
+      ...position(record),
+      waitedMs: this.now() - this.since,
+    });
+    this.checks = 0;
+    this.since = undefined;
+  }
 }
 
 async function processChunk(
@@ -320,14 +424,17 @@ async function gateOne(
   }
 }
 
-/** Dead-letters the `dead-letter` results in order; returns how many leading records are done. */
+/**
+ * Dead-letters the `dead-letter` results in order. `written`: how many leading records are
+ * done; `error` when the dead-letter topic refused them (the rest is not done).
+ */
 async function writeDeadLetters(
   records: readonly KafkaRecord[],
   results: readonly RecordResult[],
   deps: ConsumerDeps,
   now: () => number,
   attempts = 1,
-): Promise<number> {
+): Promise<{ readonly written: number; readonly error?: unknown }> {
   const messages: DeadLetterMessage[] = [];
   const targets: KafkaRecord[] = [];
   results.forEach((r, i) => {
@@ -353,17 +460,14 @@ async function writeDeadLetters(
     );
     targets.push(record);
   });
-  if (messages.length === 0) return records.length;
+  if (messages.length === 0) return { written: records.length };
   try {
     await deps.deadLetter(messages, targets);
   } catch (error) {
-    // Not dead-lettered means not done: the partition goes back from the first of them.
+    // Not dead-lettered means not done: the partition resumes from the first of them.
     const first = targets[0] as KafkaRecord;
-    deps.logger.error('dead-lettering failed; handing the partition back', {
-      ...position(first),
-      error,
-    });
-    return records.indexOf(first);
+    deps.logger.error('dead-lettering failed', { ...position(first), error });
+    return { written: records.indexOf(first), error };
   }
   for (const m of messages) {
     deps.telemetry.deadLettered(m.errorType);
@@ -375,17 +479,7 @@ async function writeDeadLetters(
       ...m.source,
     });
   }
-  return records.length;
-}
-
-/** An open breaker anywhere in the cause chain (Powertools wraps storage errors). */
-function isCircuitOpen(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Object && depth < 5; depth++) {
-    if (e instanceof CircuitOpenError || (e as { name?: unknown }).name === 'CircuitOpenError')
-      return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  return { written: records.length };
 }
 
 function position(record: KafkaRecord) {

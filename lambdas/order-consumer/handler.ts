@@ -30,7 +30,9 @@ export function createConsumerHandler(options: ConsumerHandlerOptions): Consumer
       const rt = await runtime();
       // Lets Powertools expire an in-progress record if this invocation times out.
       rt.idempotencyConfig.registerLambdaContext(context);
-      const summary = await consumeBatch(event, rt.deps, rt.options);
+      const summary = await consumeBatch(event, rt.deps, rt.options, {
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
       logger.info('batch consumed', {
         applied: summary.applied,
         duplicates: summary.duplicates,

@@ -55,7 +55,11 @@ export interface PayloadFields {
   readonly data: unknown;
 }
 
-/** Hex SHA-256 over the type and data; a repeat of a key with another hash is a conflict. */
+/**
+ * Hex SHA-256 over the type and data; a repeat of a key with another hash is a conflict, and
+ * so is a repeat of an applied transition under another key. Timestamp and eventId stay out:
+ * the same business fact republished later hashes the same.
+ */
 export function payloadHash(event: PayloadFields): string {
   return memo(hashes, event, () =>
     createHash('sha256')

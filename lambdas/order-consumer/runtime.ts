@@ -6,7 +6,7 @@ import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache'
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
 import { createClient } from '@redis/client';
 import type { Producer } from 'kafkajs';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { createPool } from '../shared/db/pool';
 import { encodeDeadLetter } from '../shared/dead-letter/message';
 import type { ConsumerEnv, KafkaEnv, PgEnv, RedisEnv } from '../shared/env';
@@ -299,6 +299,9 @@ export const powertoolsConsumerTelemetry: ConsumerTelemetry = {
   chunkDuration(ms) {
     metrics.addMetric(METRICS.eventProcessingDuration, 'Milliseconds', ms);
   },
+  outageWait(ms) {
+    metrics.addMetric(METRICS.dependencyOutageWait, 'Milliseconds', ms);
+  },
 };
 
 export async function createConsumerRuntime(options: {
@@ -345,21 +348,26 @@ export async function createConsumerRuntime(options: {
     guardedCacheClient(redis, deps3.redis),
     consumerEnv.idempotencyTtlSeconds,
   );
+  // Through the breaker: a failing probe counts towards opening it like a failed apply.
+  const withPostgres = <T>(work: (client: PoolClient) => Promise<T>): Promise<T> =>
+    deps3.postgres.execute(async () => {
+      const client = await pool.connect();
+      let failed: Error | undefined;
+      try {
+        return await work(client);
+      } catch (error) {
+        failed = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        client.release(failed);
+      }
+    });
   const deps: ConsumerDeps = {
     gate,
-    apply: (events) =>
-      deps3.postgres.execute(async () => {
-        const client = await pool.connect();
-        let failed: Error | undefined;
-        try {
-          return await applyBatch(client, events);
-        } catch (error) {
-          failed = error instanceof Error ? error : new Error(String(error));
-          throw error;
-        } finally {
-          client.release(failed);
-        }
-      }),
+    apply: (events) => withPostgres((client) => applyBatch(client, events)),
+    probe: async () => {
+      await withPostgres((client) => client.query('SELECT 1'));
+    },
     deadLetter: async (messages) => {
       await deps3.kafka.execute(() =>
         producer.send({
@@ -383,8 +391,10 @@ export async function createConsumerRuntime(options: {
     options: {
       chunkSize: consumerEnv.chunkSize,
       retryAttempts: consumerEnv.retryAttempts,
-      retryBackoff: { baseMs: 50, capMs: 1_000 },
+      retryBackoff: consumerEnv.retryBackoff,
       maxDeliveryAttempts: consumerEnv.maxDeliveryAttempts,
+      outageWait: consumerEnv.outageWait,
+      stopBeforeTimeoutMs: consumerEnv.stopBeforeTimeoutMs,
     },
     async close() {
       await Promise.allSettled([

@@ -2,7 +2,7 @@
 // until just before its time runs out (the next tick starts a new loop). `createRelayHandler`
 // is the handler itself over a runtime factory, so local runs invoke the same function.
 import type { Context } from 'aws-lambda';
-import { type FunctionEnv, getFunctionEnv } from '../shared/env';
+import { type FunctionEnv, getFunctionEnv, isDeployed } from '../shared/env';
 import { perEnvironment } from '../shared/per-environment';
 import type { RelaySummary } from './relay';
 import { runRelay } from './relay';
@@ -38,7 +38,11 @@ export function relayRuntimeFromEnv(env: FunctionEnv<'outboxRelay'>): Promise<Re
   return createRelayRuntime({ pgEnv: env.pg, kafkaEnv: env.kafka, relayEnv: env.relay });
 }
 
-// Parsed at module load: a missing variable fails the cold start, naming it.
-const functionEnv = getFunctionEnv('outboxRelay');
+// Deployed, parsed at module load: a missing variable fails the cold start, naming it. Local
+// processes import this module for createRelayHandler and bring their settings themselves
+// (some have no local default), so they parse nothing here.
+if (isDeployed(process.env)) getFunctionEnv('outboxRelay');
 
-export const handler = createRelayHandler({ runtime: () => relayRuntimeFromEnv(functionEnv) });
+export const handler = createRelayHandler({
+  runtime: () => relayRuntimeFromEnv(getFunctionEnv('outboxRelay')),
+});

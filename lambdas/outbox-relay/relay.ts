@@ -1,7 +1,8 @@
 // The relay loop: claim pending outbox rows in seq order, publish them with the idempotent
 // producer, mark them published in the same transaction once the broker acknowledged.
 // A crash anywhere before COMMIT leaves the rows pending: they are published again (a
-// duplicate, which consumers dedupe), never lost.
+// duplicate, which consumers dedupe), never lost. A row the broker refuses for good is set
+// aside instead of failing every iteration, so one row never stops every other order.
 import type { Message, Producer } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import type { LogSink } from '../shared/log-sink';
@@ -9,11 +10,15 @@ import {
   claimPending,
   deletePublishedBefore,
   markPublished,
+  markSetAside,
   type OutboxRow,
-  oldestPendingAgeMs,
+  outboxGauges,
+  type SetAsideRow,
   tryRelayLock,
 } from '../shared/outbox/outbox';
 import { type BackoffPolicy, backoffDelayMs, sleep } from '../shared/resilience/backoff';
+import { deleteProcessedEventsBefore } from './processed-events';
+import { chunkBySize, estimateRecordBytes, fitsAlone } from './record-size';
 
 export type WakeReason = 'notify' | 'poll';
 
@@ -26,7 +31,11 @@ export interface WakeSource {
 
 export interface RelayTelemetry {
   published(count: number, durationMs: number): void;
+  /** Rows set aside by this batch (the broker refuses them for good). */
+  setAside(count: number): void;
   oldestPending(ageMs: number): void;
+  /** Gauge: rows set aside now, waiting for an operator. */
+  setAsideNow(count: number): void;
   /** Called once per loop iteration: emit what was recorded. */
   flush(): void;
 }
@@ -34,6 +43,13 @@ export interface RelayTelemetry {
 export interface RelayDeps {
   readonly pool: Pick<Pool, 'connect'>;
   readonly producer: Pick<Producer, 'send'>;
+  /**
+   * Replaces the producer with a new one (a new producer id). Needed after a send some of whose
+   * partitions the broker wrote and some it refused: kafkajs then rolls back the sequence
+   * numbers of all of them, and the next send to a written partition is refused as
+   * OUT_OF_ORDER_SEQUENCE_NUMBER for good.
+   */
+  readonly renewProducer?: () => Promise<void>;
   readonly wake: WakeSource;
   readonly logger: LogSink;
   readonly telemetry: RelayTelemetry;
@@ -46,13 +62,21 @@ export interface RelayOptions {
   readonly topic: string;
   readonly batchSize: number;
   readonly pollIntervalMs: number;
+  /** The topic's max.message.bytes: no send carries more, a larger row is set aside. */
+  readonly maxMessageBytes: number;
   readonly publishedRetentionHours: number;
+  readonly processedEventsRetentionHours: number;
   /** Checked between batches; the Lambda adapter stops before the invocation times out. */
   readonly shouldContinue: () => boolean;
   /** How long a wait may last at most right now (e.g. the Lambda time left). */
   readonly maxWaitMs?: () => number;
   readonly retentionEveryMs?: number;
   readonly retentionBatch?: number;
+  /**
+   * Deleting time per table and pass. A backlog (processed_events was never purged before)
+   * is worked off over the following iterations instead of stalling publishing.
+   */
+  readonly retentionBudgetMs?: number;
   /** Between attempts after a failed iteration (broker or database unavailable). */
   readonly failureBackoff?: BackoffPolicy;
 }
@@ -63,13 +87,22 @@ export type BatchStatus = 'published' | 'idle' | 'standby';
 
 export interface BatchResult {
   readonly status: BatchStatus;
+  /** Rows claimed; a full claim means a backlog. */
+  readonly claimed: number;
   readonly published: number;
+  readonly setAside: number;
+  /** Claimed rows left pending behind a set-aside row of their aggregate. */
+  readonly held: number;
 }
 
 export interface RelaySummary {
   readonly published: number;
+  readonly setAside: number;
   readonly batches: number;
+  /** Outbox rows deleted by retention. */
   readonly deleted: number;
+  /** processed_events rows deleted by retention. */
+  readonly processedEventsDeleted: number;
   /** Iterations that failed (and were retried after a backoff). */
   readonly failures: number;
   /** How each wait ended: a NOTIFY or the polling fallback. */
@@ -84,10 +117,132 @@ export function toMessage(row: OutboxRow): Message {
   };
 }
 
+const NOTHING = { claimed: 0, published: 0, setAside: 0, held: 0 } as const;
+
+/** Broker answers that no retry of the same record can change (kafkajs protocol error types). */
+export const PERMANENT_SEND_ERRORS: ReadonlySet<string> = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+]);
+
+/** The producer's own state is broken; a new producer (new producer id) recovers. */
+const PRODUCER_STATE_ERRORS: ReadonlySet<string> = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
+
+/** The kafkajs protocol error type of a failed send, also when wrapped (`cause`). */
+export function protocolErrorType(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string') return type;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * The reason to set a row aside when the broker refused it for good; any other failure is
+ * rethrown (the iteration fails and is retried), after renewing a producer whose state broke.
+ */
+async function permanentRefusal(deps: RelayDeps, error: unknown): Promise<string> {
+  const type = protocolErrorType(error);
+  if (type !== undefined && PRODUCER_STATE_ERRORS.has(type)) await deps.renewProducer?.();
+  if (type === undefined || !PERMANENT_SEND_ERRORS.has(type)) throw error;
+  return `${type}: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/**
+ * Sends the claimed rows in seq order, in chunks that stay within the topic's limit, one chunk
+ * at a time. A row the broker refuses for good is set aside, and the later rows of its
+ * aggregate are held (left pending, skipped by later claims) so that they never overtake it.
+ */
+async function sendRows(
+  deps: RelayDeps,
+  options: Pick<RelayOptions, 'topic' | 'maxMessageBytes'>,
+  rows: readonly OutboxRow[],
+): Promise<{ acked: OutboxRow[]; setAside: SetAsideRow[]; held: OutboxRow[] }> {
+  const acked: OutboxRow[] = [];
+  const setAside: SetAsideRow[] = [];
+  const held: OutboxRow[] = [];
+  /** aggregateId → the set-aside row its later rows wait behind. */
+  const blocked = new Map<string, OutboxRow>();
+  const messages = new Map<OutboxRow, Message>();
+  const sizes = new Map<OutboxRow, number>();
+  const send = (batch: readonly OutboxRow[]) =>
+    deps.producer.send({
+      topic: options.topic,
+      acks: -1,
+      messages: batch.map((r) => messages.get(r) as Message),
+    });
+  const setAsideRow = (row: OutboxRow, reason: string) => {
+    setAside.push({ id: row.id, reason });
+    blocked.set(row.aggregateId, row);
+  };
+  /** False (and held) when an earlier row of the aggregate was set aside. */
+  const mayGo = (row: OutboxRow) => {
+    if (!blocked.has(row.aggregateId)) return true;
+    held.push(row);
+    return false;
+  };
+
+  const sendable: OutboxRow[] = [];
+  for (const row of rows) {
+    if (!mayGo(row)) continue;
+    const message = toMessage(row);
+    const bytes = estimateRecordBytes(message);
+    if (!fitsAlone(bytes, options.maxMessageBytes)) {
+      setAsideRow(
+        row,
+        `MESSAGE_TOO_LARGE: about ${bytes} bytes, over the topic's max.message.bytes ${options.maxMessageBytes}; not sent`,
+      );
+      continue;
+    }
+    messages.set(row, message);
+    sizes.set(row, bytes);
+    sendable.push(row);
+  }
+
+  for (const chunk of chunkBySize(sendable, (r) => sizes.get(r) ?? 0, options.maxMessageBytes)) {
+    // Only shrinks: a chunk stays within the limit.
+    const live = chunk.filter(mayGo);
+    if (live.length === 0) continue;
+    try {
+      await send(live);
+      acked.push(...live);
+      continue;
+    } catch (error) {
+      const reason = await permanentRefusal(deps, error);
+      if (live.length === 1) {
+        setAsideRow(live[0] as OutboxRow, reason);
+        continue;
+      }
+      // The broker may have written other partitions of this chunk: a fresh producer, then
+      // one row at a time finds the refused one(s). Rows written twice are duplicates,
+      // which consumers dedupe.
+      await deps.renewProducer?.();
+    }
+    for (const row of live) {
+      if (!mayGo(row)) continue;
+      try {
+        await send([row]);
+        acked.push(row);
+      } catch (error) {
+        setAsideRow(row, await permanentRefusal(deps, error));
+      }
+    }
+  }
+  return { acked, setAside, held };
+}
+
 /** One claim → publish → mark transaction. */
 export async function publishBatch(
   deps: RelayDeps,
-  options: Pick<RelayOptions, 'topic' | 'batchSize'>,
+  options: Pick<RelayOptions, 'topic' | 'batchSize' | 'maxMessageBytes'>,
 ): Promise<BatchResult> {
   const now = deps.now ?? Date.now;
   const client = await deps.pool.connect();
@@ -98,29 +253,52 @@ export async function publishBatch(
     // (and with them each aggregate's events) reach the topic in seq order.
     if (!(await tryRelayLock(client))) {
       await client.query('ROLLBACK');
-      return { status: 'standby', published: 0 };
+      return { status: 'standby', ...NOTHING };
     }
     const rows = await claimPending(client, options.batchSize);
     if (rows.length === 0) {
       await client.query('COMMIT');
-      return { status: 'idle', published: 0 };
+      return { status: 'idle', ...NOTHING };
     }
     const started = now();
-    await deps.producer.send({ topic: options.topic, acks: -1, messages: rows.map(toMessage) });
-    await deps.afterPublish?.(rows);
+    const { acked, setAside, held } = await sendRows(deps, options, rows);
+    if (acked.length > 0) await deps.afterPublish?.(acked);
     await markPublished(
       client,
-      rows.map((r) => r.id),
+      acked.map((r) => r.id),
     );
+    await markSetAside(client, setAside);
     await client.query('COMMIT');
-    deps.telemetry.published(rows.length, now() - started);
+    if (acked.length > 0) deps.telemetry.published(acked.length, now() - started);
+    if (setAside.length > 0) deps.telemetry.setAside(setAside.length);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const s of setAside) {
+      const row = byId.get(s.id);
+      deps.logger.warn('outbox row set aside; its aggregate waits for an operator', {
+        id: s.id,
+        seq: row?.seq,
+        aggregateId: row?.aggregateId,
+        eventType: row?.eventType,
+        correlationId: row?.headers.correlationId,
+        reason: s.reason,
+        heldInBatch: held.filter((h) => h.aggregateId === row?.aggregateId).length,
+      });
+    }
     deps.logger.debug('outbox batch published', {
-      count: rows.length,
+      count: acked.length,
+      setAside: setAside.length,
+      held: held.length,
       firstSeq: rows[0]?.seq,
       lastSeq: rows.at(-1)?.seq,
-      correlationIds: rows.map((r) => r.headers.correlationId),
+      correlationIds: acked.map((r) => r.headers.correlationId),
     });
-    return { status: 'published', published: rows.length };
+    return {
+      status: 'published',
+      claimed: rows.length,
+      published: acked.length,
+      setAside: setAside.length,
+      held: held.length,
+    };
   } catch (error) {
     failed = error instanceof Error ? error : new Error(String(error));
     await client.query('ROLLBACK').catch(() => undefined);
@@ -140,14 +318,18 @@ export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<
   const now = deps.now ?? Date.now;
   const retentionEveryMs = options.retentionEveryMs ?? 60_000;
   const retentionBatch = options.retentionBatch ?? 1_000;
+  const retentionBudgetMs = options.retentionBudgetMs ?? 500;
   const failureBackoff = options.failureBackoff ?? DEFAULT_FAILURE_BACKOFF;
   const maxWait = () => options.maxWaitMs?.() ?? Number.POSITIVE_INFINITY;
   let published = 0;
+  let setAside = 0;
   let batches = 0;
   let deleted = 0;
+  let processedEventsDeleted = 0;
   let failures = 0;
   let consecutiveFailures = 0;
   let lastRetention = Number.NEGATIVE_INFINITY;
+  let retentionBehind = false;
   const wakes: Record<WakeReason, number> = { notify: 0, poll: 0 };
 
   while (options.shouldContinue()) {
@@ -155,12 +337,32 @@ export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<
     try {
       result = await publishBatch(deps, options);
       published += result.published;
+      setAside += result.setAside;
       if (result.status === 'published') batches++;
-      if (now() - lastRetention >= retentionEveryMs) {
+      if (retentionBehind || now() - lastRetention >= retentionEveryMs) {
         lastRetention = now();
-        deleted += await purgePublished(deps, options.publishedRetentionHours, retentionBatch);
+        const limits = { batch: retentionBatch, budgetMs: retentionBudgetMs };
+        const outbox = await purge(
+          deps,
+          'outbox',
+          options.publishedRetentionHours,
+          limits,
+          (c, n) => deletePublishedBefore(c, options.publishedRetentionHours, n),
+        );
+        const processed = await purge(
+          deps,
+          'processed_events',
+          options.processedEventsRetentionHours,
+          limits,
+          (c, n) => deleteProcessedEventsBefore(c, options.processedEventsRetentionHours, n),
+        );
+        deleted += outbox.deleted;
+        processedEventsDeleted += processed.deleted;
+        retentionBehind = outbox.behind || processed.behind;
       }
-      deps.telemetry.oldestPending(await withClient(deps, oldestPendingAgeMs));
+      const gauges = await withClient(deps, outboxGauges);
+      deps.telemetry.oldestPending(gauges.oldestPendingAgeMs);
+      deps.telemetry.setAsideNow(gauges.setAsideRows);
       deps.telemetry.flush();
       consecutiveFailures = 0;
     } catch (error) {
@@ -176,13 +378,21 @@ export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<
       continue;
     }
 
-    // A full batch means a backlog: go again at once.
-    if (result.status === 'published' && result.published === options.batchSize) continue;
+    // A full claim means a backlog: go again at once.
+    if (result.status === 'published' && result.claimed === options.batchSize) continue;
     const waitMs = Math.min(options.pollIntervalMs, maxWait());
     if (waitMs <= 0 || !options.shouldContinue()) break;
     wakes[await deps.wake.wait(waitMs)]++;
   }
-  const summary = { published, batches, deleted, failures, wakes };
+  const summary = {
+    published,
+    setAside,
+    batches,
+    deleted,
+    processedEventsDeleted,
+    failures,
+    wakes,
+  };
   deps.logger.info('relay stopped', { ...summary });
   return summary;
 }
@@ -203,14 +413,32 @@ async function withClient<T>(
   }
 }
 
-/** Deletes old published rows in small batches so no statement holds many locks. */
-async function purgePublished(deps: RelayDeps, hours: number, batch: number): Promise<number> {
-  let total = 0;
+/**
+ * Deletes old rows in small batches (no statement holds many locks) until a batch comes back
+ * short or the time budget is spent; `behind` then says more is due at once.
+ */
+async function purge(
+  deps: RelayDeps,
+  table: string,
+  hours: number,
+  limits: { readonly batch: number; readonly budgetMs: number },
+  deleteBatch: (client: PoolClient, limit: number) => Promise<number>,
+): Promise<{ deleted: number; behind: boolean }> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  let deleted = 0;
+  let behind = false;
   for (;;) {
-    const n = await withClient(deps, (client) => deletePublishedBefore(client, hours, batch));
-    total += n;
-    if (n < batch) break;
+    const n = await withClient(deps, (client) => deleteBatch(client, limits.batch));
+    deleted += n;
+    if (n < limits.batch) break;
+    if (now() - started >= limits.budgetMs) {
+      behind = true;
+      break;
+    }
   }
-  if (total > 0) deps.logger.info('outbox retention', { deleted: total, olderThanHours: hours });
-  return total;
+  if (deleted > 0) {
+    deps.logger.info(`${table} retention`, { deleted, olderThanHours: hours, behind });
+  }
+  return { deleted, behind };
 }

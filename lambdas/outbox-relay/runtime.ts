@@ -1,6 +1,6 @@
 // Builds the relay's dependencies once per execution environment (Lambda or a local process):
 // the pool, the idempotent producer and the NOTIFY wake. Handler and local runner share it.
-import type { Producer } from 'kafkajs';
+import type { Producer, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { createPool, pgClientConfig } from '../shared/db/pool';
 import type { KafkaEnv, PgEnv, RelayEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
@@ -28,14 +28,58 @@ export function createRelayProducer(kafkaEnv: KafkaEnv, logger: LogSink): Produc
   });
 }
 
+/**
+ * The relay's producer, replaceable in place: `renew` swaps in a new producer (a new producer
+ * id, fresh sequence numbers) once the old one's sequence state no longer matches the broker's.
+ */
+export class RenewableProducer {
+  private current: Producer;
+
+  constructor(private readonly create: () => Producer) {
+    this.current = create();
+  }
+
+  connect(): Promise<void> {
+    return this.current.connect();
+  }
+
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    return this.current.send(record);
+  }
+
+  /** Connects the new producer first: if that fails, the old one stays (and the next try renews). */
+  async renew(): Promise<void> {
+    const next = this.create();
+    try {
+      await next.connect();
+    } catch (error) {
+      await next.disconnect().catch(() => undefined);
+      throw error;
+    }
+    const old = this.current;
+    this.current = next;
+    await old.disconnect().catch(() => undefined);
+  }
+
+  disconnect(): Promise<void> {
+    return this.current.disconnect();
+  }
+}
+
 export const powertoolsTelemetry: RelayTelemetry = {
   published(count, durationMs) {
     metrics.addMetric(METRICS.eventsPublished, 'Count', count);
     metrics.addMetric(METRICS.publishBatchSize, 'Count', count);
     metrics.addMetric(METRICS.publishDuration, 'Milliseconds', durationMs);
   },
+  setAside(count) {
+    metrics.addMetric(METRICS.eventsSetAside, 'Count', count);
+  },
   oldestPending(ageMs) {
     metrics.addMetric(METRICS.outboxOldestPendingAge, 'Milliseconds', ageMs);
+  },
+  setAsideNow(count) {
+    metrics.addMetric(METRICS.outboxSetAsideRows, 'Count', count);
   },
   flush() {
     metrics.publishStoredMetrics();
@@ -52,7 +96,7 @@ export async function createRelayRuntime(options: {
 }): Promise<RelayRuntime> {
   const logger = options.logger ?? defaultLogger;
   const pool = createPool(options.pgEnv, { applicationName: 'outbox-relay' });
-  const producer = createRelayProducer(options.kafkaEnv, logger);
+  const producer = new RenewableProducer(() => createRelayProducer(options.kafkaEnv, logger));
   const wake = new NotifyWake(
     pgClientConfig(options.pgEnv, { applicationName: 'outbox-relay-listen' }),
     logger,
@@ -69,6 +113,10 @@ export async function createRelayRuntime(options: {
     deps: {
       pool,
       producer,
+      renewProducer: async () => {
+        logger.warn('renewing the relay producer (new producer id)');
+        await producer.renew();
+      },
       wake,
       logger,
       telemetry: options.telemetry ?? powertoolsTelemetry,
@@ -88,7 +136,9 @@ export function relayOptions(
     topic: env.topic,
     batchSize: env.batchSize,
     pollIntervalMs: env.pollIntervalMs,
+    maxMessageBytes: env.maxMessageBytes,
     publishedRetentionHours: env.publishedRetentionHours,
+    processedEventsRetentionHours: env.processedEventsRetentionHours,
     ...control,
   };
 }

@@ -36,10 +36,17 @@ export const ENV = {
   consumerChunkSize: 'CONSUMER_CHUNK_SIZE',
   consumerRetryAttempts: 'CONSUMER_RETRY_ATTEMPTS',
   consumerMaxDeliveryAttempts: 'CONSUMER_MAX_DELIVERY_ATTEMPTS',
+  consumerRetryBaseMs: 'CONSUMER_RETRY_BASE_MS',
+  consumerRetryCapMs: 'CONSUMER_RETRY_CAP_MS',
+  consumerOutageWaitBaseMs: 'CONSUMER_OUTAGE_WAIT_BASE_MS',
+  consumerOutageWaitCapMs: 'CONSUMER_OUTAGE_WAIT_CAP_MS',
+  consumerStopBeforeTimeoutMs: 'CONSUMER_STOP_BEFORE_TIMEOUT_MS',
   idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
   outboxBatchSize: 'OUTBOX_BATCH_SIZE',
   outboxPollIntervalMs: 'OUTBOX_POLL_INTERVAL_MS',
   outboxPublishedRetentionHours: 'OUTBOX_PUBLISHED_RETENTION_HOURS',
+  orderEventsMaxMessageBytes: 'ORDER_EVENTS_MAX_MESSAGE_BYTES',
+  processedEventsRetentionHours: 'PROCESSED_EVENTS_RETENTION_HOURS',
   relayStopBeforeTimeoutMs: 'RELAY_STOP_BEFORE_TIMEOUT_MS',
   triageMaxRedrives: 'TRIAGE_MAX_REDRIVES',
   triageMaxProcessingFailureRedrives: 'TRIAGE_MAX_PROCESSING_FAILURE_REDRIVES',
@@ -157,6 +164,21 @@ function int(env: EnvRecord, name: string, fallback: number, min: number, max: n
   return n;
 }
 
+/**
+ * An integer only the stage config knows (the writers below carry it): required locally too,
+ * since a local default would be a second copy of the value.
+ */
+function configuredInt(env: EnvRecord, name: string, min: number, max: number): number {
+  const value = raw(env, name);
+  if (value === undefined) {
+    throw new EnvError(name, 'is required; it comes from the stage config (lib/config)');
+  }
+  if (!/^\d+$/.test(value)) throw new EnvError(name, `must be an integer, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new EnvError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
 function bool(env: EnvRecord, name: string, fallback: boolean): boolean {
   const value = setting(env, name);
   if (value === undefined) return fallback;
@@ -257,8 +279,14 @@ export interface ConsumerEnv {
   /** Records per PostgreSQL group commit (DESIGN §3: batches of ~100). */
   readonly chunkSize: number;
   readonly retryAttempts: number;
+  /** Backoff between in-invocation retries of a TRANSIENT failure. */
+  readonly retryBackoff: { readonly baseMs: number; readonly capMs: number };
   readonly maxDeliveryAttempts: number;
   readonly idempotencyTtlSeconds: number;
+  /** Backoff between checks while a dependency is down (the batch waits in the invocation). */
+  readonly outageWait: { readonly baseMs: number; readonly capMs: number };
+  /** The batch is handed back to the mapping this long before the invocation times out. */
+  readonly stopBeforeTimeoutMs: number;
 }
 
 export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
@@ -266,8 +294,17 @@ export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
     deadLetterTopic: str(env, ENV.deadLetterTopic, 'order-events-dlq'),
     chunkSize: int(env, ENV.consumerChunkSize, 100, 1, 10_000),
     retryAttempts: int(env, ENV.consumerRetryAttempts, 2, 0, 10),
+    retryBackoff: {
+      baseMs: int(env, ENV.consumerRetryBaseMs, 50, 1, 60_000),
+      capMs: int(env, ENV.consumerRetryCapMs, 1_000, 1, 60_000),
+    },
     maxDeliveryAttempts: int(env, ENV.consumerMaxDeliveryAttempts, 3, 1, 100),
     idempotencyTtlSeconds: int(env, ENV.idempotencyTtlSeconds, 86_400, 60, 30 * 86_400),
+    outageWait: {
+      baseMs: int(env, ENV.consumerOutageWaitBaseMs, 500, 1, 60_000),
+      capMs: int(env, ENV.consumerOutageWaitCapMs, 5_000, 1, 60_000),
+    },
+    stopBeforeTimeoutMs: int(env, ENV.consumerStopBeforeTimeoutMs, 15_000, 0, 900_000),
   };
 }
 
@@ -278,6 +315,10 @@ export interface RelayEnv {
   /** Polling fallback: NOTIFY wakes the relay at once, a missed notification waits this long. */
   readonly pollIntervalMs: number;
   readonly publishedRetentionHours: number;
+  /** The topic's max.message.bytes: sends are cut to stay within it. */
+  readonly maxMessageBytes: number;
+  /** The relay also purges the consumer's processed_events rows older than this. */
+  readonly processedEventsRetentionHours: number;
   /** Stop looping when less than this remains of the Lambda invocation. */
   readonly stopBeforeTimeoutMs: number;
 }
@@ -288,6 +329,14 @@ export function parseRelayEnv(env: EnvRecord): RelayEnv {
     batchSize: int(env, ENV.outboxBatchSize, 1_000, 1, 10_000),
     pollIntervalMs: int(env, ENV.outboxPollIntervalMs, 1_000, 10, 600_000),
     publishedRetentionHours: int(env, ENV.outboxPublishedRetentionHours, 72, 1, 24 * 365),
+    // Up to the broker's default socket.request.max.bytes: no larger request gets through.
+    maxMessageBytes: configuredInt(env, ENV.orderEventsMaxMessageBytes, 1_024, 104_857_600),
+    processedEventsRetentionHours: configuredInt(
+      env,
+      ENV.processedEventsRetentionHours,
+      1,
+      24 * 3_650,
+    ),
     stopBeforeTimeoutMs: int(env, ENV.relayStopBeforeTimeoutMs, 2_000, 0, 600_000),
   };
 }
@@ -320,6 +369,8 @@ export interface TriageEnv {
   readonly stopBeforeTimeoutMs: number;
   /** Topics triage may produce to; a dead letter naming another source topic is parked. */
   readonly redriveTopics: readonly string[];
+  /** The redrive topic's `max.message.bytes`: a larger original record is parked instead. */
+  readonly redriveMaxMessageBytes: number;
 }
 
 export const PROCESSING_FAILURE_REDRIVES_DEFAULT = 2;
@@ -348,6 +399,8 @@ export function parseTriageEnv(env: EnvRecord): TriageEnv {
     stopBeforeTimeoutMs: int(env, ENV.triageStopBeforeTimeoutMs, 10_000, 0, 600_000),
     // Same variable the relay publishes to: the only topic the consumer dead-letters from.
     redriveTopics: [str(env, ENV.orderEventsTopic, 'order-events')],
+    // The relay's variable (the stage config's order-events limit); locally MSK's default.
+    redriveMaxMessageBytes: int(env, ENV.orderEventsMaxMessageBytes, 1_048_576, 1_024, 104_857_600),
   };
 }
 
@@ -471,6 +524,11 @@ export function consumerEnvironment(c: ConsumerEnv): Environment {
     [ENV.consumerRetryAttempts]: String(c.retryAttempts),
     [ENV.consumerMaxDeliveryAttempts]: String(c.maxDeliveryAttempts),
     [ENV.idempotencyTtlSeconds]: String(c.idempotencyTtlSeconds),
+    [ENV.consumerRetryBaseMs]: String(c.retryBackoff.baseMs),
+    [ENV.consumerRetryCapMs]: String(c.retryBackoff.capMs),
+    [ENV.consumerOutageWaitBaseMs]: String(c.outageWait.baseMs),
+    [ENV.consumerOutageWaitCapMs]: String(c.outageWait.capMs),
+    [ENV.consumerStopBeforeTimeoutMs]: String(c.stopBeforeTimeoutMs),
   };
 }
 
@@ -480,6 +538,8 @@ export function relayEnvironment(r: RelayEnv): Environment {
     [ENV.outboxBatchSize]: String(r.batchSize),
     [ENV.outboxPollIntervalMs]: String(r.pollIntervalMs),
     [ENV.outboxPublishedRetentionHours]: String(r.publishedRetentionHours),
+    [ENV.orderEventsMaxMessageBytes]: String(r.maxMessageBytes),
+    [ENV.processedEventsRetentionHours]: String(r.processedEventsRetentionHours),
     [ENV.relayStopBeforeTimeoutMs]: String(r.stopBeforeTimeoutMs),
   };
 }
@@ -503,6 +563,7 @@ export function triageEnvironment(t: TriageEnv): Environment {
     [ENV.triageRedriveBaseDelayMs]: String(t.redriveBaseDelayMs),
     [ENV.triageRedriveMaxDelayMs]: String(t.redriveMaxDelayMs),
     [ENV.triageStopBeforeTimeoutMs]: String(t.stopBeforeTimeoutMs),
+    [ENV.orderEventsMaxMessageBytes]: String(t.redriveMaxMessageBytes),
   };
 }
 

@@ -24,6 +24,10 @@ export const METRICS = {
   publishDuration: 'PublishDuration',
   /** outbox-relay: age of the oldest unpublished outbox row, emitted every poll (0 when empty). */
   outboxOldestPendingAge: 'OutboxOldestPendingAge',
+  /** outbox-relay: rows set aside because the broker refuses them for good (too large, invalid). */
+  eventsSetAside: 'EventsSetAside',
+  /** outbox-relay: rows set aside now, waiting for an operator, emitted every poll (0 when none). */
+  outboxSetAsideRows: 'OutboxSetAsideRows',
   /** order-consumer */
   eventsProcessed: 'EventsProcessed',
   eventsFailed: 'EventsFailed',
@@ -33,6 +37,8 @@ export const METRICS = {
   deadLettered: 'DeadLettered',
   /** order-consumer: records decided by PostgreSQL alone because the Redis gate could not answer. */
   idempotencyCacheBypassed: 'IdempotencyCacheBypassed',
+  /** order-consumer: time partitions spent waiting for an unavailable dependency. */
+  dependencyOutageWait: 'DependencyOutageWait',
   /** dlq-triage: every message read from the dead-letter topic, whoever wrote it. */
   deadLetterReceived: 'DeadLetterReceived',
   redriven: 'Redriven',

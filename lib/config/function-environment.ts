@@ -15,6 +15,8 @@ export function relaySettings(config: StageConfig): RelayEnv {
     batchSize: config.outbox.relayBatchSize,
     pollIntervalMs: config.outbox.relayPollIntervalMs,
     publishedRetentionHours: config.outbox.publishedRetentionHours,
+    maxMessageBytes: config.kafka.topics.orderEvents.maxMessageBytes,
+    processedEventsRetentionHours: config.outbox.processedEventsRetentionHours,
     stopBeforeTimeoutMs: config.outbox.relayStopBeforeTimeoutMs,
   };
 }
@@ -26,6 +28,9 @@ export function consumerSettings(config: StageConfig): ConsumerEnv {
     retryAttempts: config.consumer.retryAttempts,
     maxDeliveryAttempts: config.consumer.maxDeliveryAttempts,
     idempotencyTtlSeconds: config.consumer.idempotencyTtlSeconds,
+    retryBackoff: config.consumer.retryBackoff,
+    outageWait: config.consumer.outageWait,
+    stopBeforeTimeoutMs: config.consumer.stopBeforeTimeoutMs,
   };
 }
 
@@ -37,5 +42,6 @@ export function triageSettings(config: StageConfig): TriageEnv {
     redriveMaxDelayMs: config.triage.redriveMaxDelayMs,
     stopBeforeTimeoutMs: config.triage.stopBeforeTimeoutMs,
     redriveTopics: [config.kafka.topics.orderEvents.name],
+    redriveMaxMessageBytes: config.kafka.topics.orderEvents.maxMessageBytes,
   };
 }

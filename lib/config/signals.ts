@@ -167,6 +167,17 @@ export function buildSignals(
       group: 'pipeline',
     },
     {
+      id: 'outbox-set-aside',
+      title: 'Outbox rows set aside',
+      unit: 'rows',
+      description:
+        'Outbox rows the broker refuses for good (too large, invalid); later events of their orders wait behind them. Act with npm run outbox (docs/OPERATIONS.md).',
+      // Missing data is the relay not running, which the oldest-pending alarm already reports.
+      source: app(SERVICES.outboxRelay, METRICS.outboxSetAsideRows, 'Maximum'),
+      thresholds: [above(a.outboxSetAsideRows)],
+      group: 'pipeline',
+    },
+    {
       id: 'triage-failures',
       title: 'Triage backstop writes',
       unit: 'batches',

@@ -2,6 +2,13 @@
 // so local tooling (dashboard page, cost estimator, services script) can read it too.
 
 export const STAGES = ['dev', 'prod', 'localstack'] as const;
+
+/**
+ * The longest outage of one dependency the pipeline must ride out without dead-lettering a
+ * good event: an RDS Multi-AZ failover takes 60-120 s; ElastiCache failovers and MSK's
+ * rolling broker restarts are shorter.
+ */
+export const LONGEST_DEPENDENCY_OUTAGE_SECONDS = 120;
 export type StageName = (typeof STAGES)[number];
 
 export type EgressMode = 'endpoints' | 'nat';
@@ -20,6 +27,12 @@ export interface TopicConfig {
   readonly replicationFactor: number;
   readonly minInsyncReplicas: number;
   readonly retentionHours: number;
+  /**
+   * The topic's `max.message.bytes`: the largest record batch the broker accepts. The relay
+   * splits its sends so that no request carries more, and sets aside a row whose message alone
+   * is larger.
+   */
+  readonly maxMessageBytes: number;
 }
 
 export interface FunctionConfig {
@@ -61,6 +74,8 @@ export interface AlarmConfig {
   readonly endToEndLatencyMs: ThresholdConfig;
   readonly endToEndLatencyStatistic: 'p95' | 'p99';
   readonly outboxOldestPendingMs: ThresholdConfig;
+  /** Outbox rows set aside (refused by the broker for good): any alarms. */
+  readonly outboxSetAsideRows: ThresholdConfig;
   readonly cacheMemoryPercent: ThresholdConfig;
   readonly databaseCpuPercent: ThresholdConfig;
   readonly databaseConnections: ThresholdConfig;
@@ -171,6 +186,17 @@ export interface StageConfig {
     readonly maxDeliveryAttempts: number;
     /** How long the Redis fast path remembers an applied event. */
     readonly idempotencyTtlSeconds: number;
+    /** Backoff between in-invocation retries of a TRANSIENT failure (contention, one-offs). */
+    readonly retryBackoff: { readonly baseMs: number; readonly capMs: number };
+    /**
+     * While a dependency is down (connection refused, breaker open) a batch waits inside its
+     * invocation, checking again with this backoff, instead of going back to the mapping at
+     * once: each hand-back spends one of the mapping's few retries, and after the last one the
+     * batch goes to the on-failure destination.
+     */
+    readonly outageWait: { readonly baseMs: number; readonly capMs: number };
+    /** The waiting batch is handed back to the mapping this long before the timeout. */
+    readonly stopBeforeTimeoutMs: number;
   };
   readonly triage: {
     /**
@@ -211,6 +237,12 @@ export interface StageConfig {
   };
   readonly outbox: {
     readonly publishedRetentionHours: number;
+    /**
+     * How long the consumer's processed_events keys are kept (the relay purges older ones). A
+     * purged key no longer stops a redelivered event, so this must outlast every way an event
+     * can come back: the topics' retention plus triage's redrive delays.
+     */
+    readonly processedEventsRetentionHours: number;
     /** Rows claimed, published and marked per transaction (DESIGN §3: batches of ~1,000). */
     readonly relayBatchSize: number;
     /** Polling fallback behind LISTEN/NOTIFY. */
@@ -275,6 +307,7 @@ const DOCUMENTED_ALARMS: AlarmConfig = {
   endToEndLatencyMs: { value: 5_000, evaluationMinutes: 3 },
   endToEndLatencyStatistic: 'p99',
   outboxOldestPendingMs: { value: 5_000, evaluationMinutes: 3 },
+  outboxSetAsideRows: { value: 0, evaluationMinutes: 1 },
   cacheMemoryPercent: { value: 80, evaluationMinutes: 5 },
   databaseCpuPercent: { value: 80, evaluationMinutes: 5 },
   databaseConnections: { value: 80, evaluationMinutes: 5 },
@@ -359,6 +392,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
           replicationFactor: 2,
           minInsyncReplicas: 1,
           retentionHours: 168,
+          // MSK's default message.max.bytes, stated so the relay and the API can rely on it.
+          maxMessageBytes: 1_048_576,
         },
         deadLetter: {
           name: 'order-events-dlq',
@@ -366,6 +401,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
           replicationFactor: 2,
           minInsyncReplicas: 1,
           retentionHours: 336,
+          // A dead letter carries its event (base64 key, JSON value) plus the failure history.
+          maxMessageBytes: 2_097_152,
         },
       },
     },
@@ -406,6 +443,10 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       retryAttempts: 2,
       maxDeliveryAttempts: 3,
       idempotencyTtlSeconds: 86_400,
+      retryBackoff: { baseMs: 50, capMs: 1_000 },
+      // The breaker lets a trial call through 30 s after opening; checks in between fail fast.
+      outageWait: { baseMs: 500, capMs: 5_000 },
+      stopBeforeTimeoutMs: 15_000,
     },
     triage: {
       backstopRetentionDays: 30,
@@ -432,6 +473,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
     },
     outbox: {
       publishedRetentionHours: 72,
+      // 30 days: well past the dead-letter topic's 14 days plus triage's redrive delays.
+      processedEventsRetentionHours: 720,
       relayBatchSize: 1_000,
       relayPollIntervalMs: 1_000,
       relayStopBeforeTimeoutMs: 2_000,
@@ -583,6 +626,14 @@ export function validateStageConfig(c: StageConfig): void {
       problems.push(`mappings.${name}: pollers must satisfy 1 <= minimum <= maximum`);
     }
   }
+  const longestRedelivery =
+    Math.max(...Object.values(c.kafka.topics).map((t) => t.retentionHours)) +
+    Math.ceil((c.triage.maxRedrives * c.triage.redriveMaxDelayMs) / 3_600_000);
+  if (c.outbox.processedEventsRetentionHours < longestRedelivery) {
+    problems.push(
+      `outbox.processedEventsRetentionHours must be at least ${longestRedelivery} (the longest topic retention plus triage's redrive delays)`,
+    );
+  }
   if (c.outbox.relayStopBeforeTimeoutMs >= c.alarms.outboxOldestPendingMs.value) {
     problems.push('outbox.relayStopBeforeTimeoutMs must stay below the outbox latency bound');
   }
@@ -598,11 +649,27 @@ export function validateStageConfig(c: StageConfig): void {
   if (c.triage.redriveMaxDelayMs >= c.functions.dlqTriage.timeoutSeconds * 1_000) {
     problems.push('triage.redriveMaxDelayMs must fit inside the triage function timeout');
   }
-  // The event is the body plus an envelope of well under 64 KiB; Kafka's default limit is 1 MiB.
-  if (c.api.maxBodyBytes + 65_536 > 1_048_576) {
+  // Each hand-back of a waiting batch spends a mapping retry; together the invocations must
+  // outlast the longest failover twice over before the batch could reach the backstop.
+  const consumerWaitMs =
+    (c.mappings.orderConsumer.retryAttempts + 1) *
+    (c.functions.orderConsumer.timeoutSeconds * 1_000 - c.consumer.stopBeforeTimeoutMs);
+  if (consumerWaitMs < 2 * LONGEST_DEPENDENCY_OUTAGE_SECONDS * 1_000) {
     problems.push(
-      'api.maxBodyBytes must leave room for the envelope under the 1 MiB message limit',
+      `the consumer's invocations (timeout, stop margin, mapping retries) must outlast a ` +
+        `${LONGEST_DEPENDENCY_OUTAGE_SECONDS} s dependency outage twice over`,
     );
+  }
+  if (c.consumer.stopBeforeTimeoutMs >= c.functions.orderConsumer.timeoutSeconds * 1_000) {
+    problems.push('consumer.stopBeforeTimeoutMs must fit inside the consumer function timeout');
+  }
+  const events = c.kafka.topics.orderEvents.maxMessageBytes;
+  if (c.kafka.topics.deadLetter.maxMessageBytes < Math.ceil((events * 4) / 3) + 65_536) {
+    problems.push('the dead-letter topic must hold a dead letter of the largest order event');
+  }
+  // The event is the body plus an envelope of well under 64 KiB.
+  if (c.api.maxBodyBytes + 65_536 > events) {
+    problems.push("api.maxBodyBytes must leave room for the envelope under order-events' limit");
   }
   if (c.cache.multiAz && c.cache.nodes < 2) problems.push('cache.multiAz needs at least 2 nodes');
   if (c.network.egress === 'nat' && c.network.natGateways < 1)

@@ -7,6 +7,7 @@ import {
   deadLetterSchema,
   toRedriveRecord,
 } from '../../lambdas/shared/dead-letter/message';
+import { backstopOrigin, isBackstopHeader } from '../../lambdas/shared/dead-letter/salvage';
 import { type Command, isBulk, type Selection } from './args';
 import {
   claimForRedriveQuery,
@@ -57,6 +58,11 @@ export interface DlqDeps {
   readonly sleep: (ms: number) => Promise<void>;
   /** Opens recover's document source (directory or S3); only recover needs it. */
   readonly openSource?: OpenSource;
+  /**
+   * The only topics redrive may produce to: the source topics the stage declares. Anything
+   * else (the dead-letter topic itself, a forged source) is refused.
+   */
+  readonly redriveTopics: ReadonlySet<string>;
 }
 
 export function run(command: Command, deps: DlqDeps): Promise<number> {
@@ -197,8 +203,10 @@ export async function show(
     deps.output.err(`dlq: row ${row.id}: stored message does not match the dead-letter format`);
   }
   const decoded = message === undefined ? undefined : decodeMessage(message);
+  const raw = row.raw_record ?? null;
   if (command.json) {
-    deps.output.out(JSON.stringify({ ...row, decoded: decoded ?? null }));
+    const rawBase64 = raw === null ? null : raw.toString('base64');
+    deps.output.out(JSON.stringify({ ...row, raw_record: rawBase64, decoded: decoded ?? null }));
     return EXIT.ok;
   }
   const field = (name: string, value: string) =>
@@ -220,6 +228,13 @@ export async function show(
   field(
     'source',
     `${row.source_topic} partition ${row.source_partition} offset ${row.source_offset}`,
+  );
+  field('park_reason', row.park_reason ?? '-');
+  field(
+    'raw_record',
+    raw === null
+      ? '-'
+      : `${raw.length} bytes: the record as received (the row could not hold it as it was; --json has them as base64)`,
   );
   if (decoded === undefined) {
     deps.output.out(
@@ -332,7 +347,45 @@ type RedriveOutcome =
   | { readonly kind: 'sent'; readonly topic: string }
   | { readonly kind: 'gone' }
   | { readonly kind: 'no-message' }
-  | { readonly kind: 'invalid'; readonly reason: string };
+  | { readonly kind: 'invalid'; readonly reason: string }
+  | { readonly kind: 'refused'; readonly reason: string };
+
+export type RedriveTarget =
+  | { readonly ok: true; readonly record: RedriveRecord }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Where a parked message goes back to: its source topic when the stage declares it; for a
+ * record a mapping's on-failure destination wrote raw (parked at its dead-letter position),
+ * the source its failure headers name. Anything else is refused, the dead-letter topic above
+ * all: triage would only park it again.
+ */
+export function redriveTarget(
+  message: DeadLetterMessage,
+  redriveTopics: ReadonlySet<string>,
+): RedriveTarget {
+  if (redriveTopics.has(message.source.topic)) {
+    return { ok: true, record: toRedriveRecord(message) };
+  }
+  const headers = message.headers.map((h) => ({
+    key: h.key,
+    value: h.value === null ? null : Buffer.from(h.value, 'base64'),
+  }));
+  const origin = backstopOrigin(headers);
+  if (origin !== undefined && redriveTopics.has(origin.source.topic)) {
+    const restored: DeadLetterMessage = {
+      ...message,
+      source: origin.source,
+      headers: message.headers.filter((h) => !isBackstopHeader(h.key)),
+    };
+    return { ok: true, record: toRedriveRecord(restored) };
+  }
+  const declared = [...redriveTopics].join(', ') || 'none';
+  return {
+    ok: false,
+    reason: `source topic "${oneLine(truncate(message.source.topic, 120))}" is not a topic this stage redrives to (${declared})`,
+  };
+}
 
 export async function redrive(
   command: Extract<Command, { kind: 'redrive' }>,
@@ -366,7 +419,12 @@ export async function redrive(
         output.err(`dlq: #${row.id}: stored message is not a valid dead letter; would skip`);
         continue;
       }
-      output.out(`would redrive #${row.id}: ${describeRecord(toRedriveRecord(parsed.data))}`);
+      const target = redriveTarget(parsed.data, deps.redriveTopics);
+      if (!target.ok) {
+        output.err(`dlq: #${row.id}: would refuse: ${target.reason}`);
+        continue;
+      }
+      output.out(`would redrive #${row.id}: ${describeRecord(target.record)}`);
     }
     output.err(`dlq: dry run: ${plural(rows.length, 'message')} selected; nothing sent or changed`);
     return EXIT.ok;
@@ -379,6 +437,7 @@ export async function redrive(
   let sent = 0;
   let skipped = 0;
   let invalid = 0;
+  let refused = 0;
   for (const row of rows) {
     await pace();
     let outcome: RedriveOutcome;
@@ -410,10 +469,18 @@ export async function redrive(
           `dlq: #${row.id}: stored message is not a valid dead letter (${outcome.reason}); skipped`,
         );
         break;
+      case 'refused':
+        refused++;
+        output.err(
+          `dlq: #${row.id}: refused, nothing sent, row left PARKED: ${outcome.reason}. A record that was not a dead letter has nowhere to go back to: read it with show, then discard it`,
+        );
+        break;
     }
   }
-  output.err(`dlq: redriven ${sent}, skipped ${skipped}, invalid ${invalid}`);
-  return invalid > 0 ? EXIT.failure : EXIT.ok;
+  output.err(
+    `dlq: redriven ${sent}, skipped ${skipped}, invalid ${invalid}${refused > 0 ? `, refused ${refused}` : ''}`,
+  );
+  return invalid > 0 ? EXIT.failure : refused > 0 ? EXIT.usage : EXIT.ok;
 }
 
 /**
@@ -431,7 +498,9 @@ async function redriveOne(id: string, deps: DlqDeps): Promise<RedriveOutcome> {
     if (!parsed.success) {
       return { kind: 'invalid', reason: parsed.error.issues[0]?.message ?? 'schema mismatch' };
     }
-    const record = toRedriveRecord(parsed.data);
+    const target = redriveTarget(parsed.data, deps.redriveTopics);
+    if (!target.ok) return { kind: 'refused', reason: target.reason };
+    const record = target.record;
     await deps.producer.send(record);
     const marked = await tx.query(markReplayedQuery(id));
     if (marked.rowCount !== 1) throw new Error(`row ${id} changed while locked`);

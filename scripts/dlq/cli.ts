@@ -10,6 +10,7 @@ import {
   openOnFailureSource,
   poolDb,
   promptYesNo,
+  stageRedriveTopics,
   stderrLogSink,
   stdioOutput,
 } from './runtime';
@@ -27,6 +28,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return EXIT.ok;
   }
+  const redriveTopics = stageRedriveTopics(process.env);
   const pool = dlqPool(parsePgEnv(process.env));
   const producer = kafkaRedriveProducer(parseKafkaEnv(process.env), stderrLogSink);
   try {
@@ -39,6 +41,7 @@ async function main(argv: readonly string[]): Promise<number> {
       now: () => Date.now(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       openSource: openOnFailureSource,
+      redriveTopics,
     });
   } finally {
     await Promise.allSettled([producer.close(), pool.end()]);

@@ -35,6 +35,10 @@ export interface FullRow extends SummaryRow {
   readonly resolved_at: Date | null;
   readonly payload: unknown;
   readonly message: unknown;
+  /** Why triage (or recover) parked it; null for rows parked before migration 0008. */
+  readonly park_reason?: string | null;
+  /** The record's exact bytes, kept when the row is not the record as received. */
+  readonly raw_record?: Buffer | null;
 }
 
 /** WHERE clause and its parameters for filters; placeholders start at $1. */
@@ -90,8 +94,8 @@ export function selectionQuery(selection: Selection): SqlQuery {
 
 export function showQuery(id: string): SqlQuery {
   return {
-    text: `SELECT ${SUMMARY_COLUMNS}, first_failed_at, last_failed_at, resolved_at, payload, message
-      FROM dead_letters WHERE id = $1`,
+    text: `SELECT ${SUMMARY_COLUMNS}, first_failed_at, last_failed_at, resolved_at, payload, message,
+      park_reason, raw_record FROM dead_letters WHERE id = $1`,
     values: [id],
   };
 }

@@ -14,12 +14,15 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   type DlqRecord,
+  intrinsicReason,
+  PARK_KINDS,
   type Parkable,
   parkableDeadLetter,
   parkDeadLetter,
+  parkReason,
   type Queryable as TriageQueryable,
 } from '../../lambdas/dlq-triage/triage';
-import { type DeadLetterMessage, toDeadLetterRow } from '../../lambdas/shared/dead-letter/message';
+import { type DeadLetterRow, toDeadLetterRow } from '../../lambdas/shared/dead-letter/message';
 import { parseOnFailureRecord, recordsOf } from '../../lambdas/shared/kafka/on-failure-record';
 import type { DlqDeps } from './actions';
 import type { Command, RecoverSource } from './args';
@@ -119,7 +122,7 @@ export interface RecoverSummary {
   documents: number;
   unreadableDocuments: number;
   records: number;
-  /** Records that were not readable dead letters (parked as PROCESSING_FAILURE). */
+  /** Records that were not readable dead letters (salvaged, raw backstop records, garbage). */
   unreadableRecords: number;
   parked: number;
   alreadyParked: number;
@@ -145,7 +148,19 @@ function describe(parkable: Parkable): string {
   const m = parkable.message;
   const what = [m.errorType, m.eventType ?? '-', m.aggregateId ?? '-'].join(' ');
   const source = `source ${m.source.topic}/${m.source.partition}@${m.source.offset}`;
-  return `${what} (${source}${parkable.unreadable === undefined ? '' : ', not a dead letter'})`;
+  const read = parkable.readAs === undefined ? '' : `, not a dead letter: ${parkable.readAs}`;
+  return `${what} (${source}${read})`;
+}
+
+/** The park_reason of a recovered record: why it is parked, then where it came back from. */
+export function recoveredReason(parkable: Parkable, document: string, condition: string): string {
+  const why =
+    intrinsicReason(parkable) ??
+    `${PARK_KINDS.recovered}: a dead letter of a batch the triage mapping discarded`;
+  return parkReason(
+    parkable,
+    `${why}; recovered from the triage backstop (${document}, ${condition})`,
+  );
 }
 
 export type OpenSource = (source: RecoverSource) => OnFailureSource;
@@ -170,10 +185,8 @@ export async function recover(
   };
   /** Dry run: records found not parked yet, by their dead_letters key. */
   const willPark = new Set<string>();
-  const lookUp = async (message: DeadLetterMessage) => {
-    const { rows } = await deps.db.query<{ id: string; status: string }>(
-      parkedRecordQuery(toDeadLetterRow(message)),
-    );
+  const lookUp = async (key: Parameters<typeof parkedRecordQuery>[0]) => {
+    const { rows } = await deps.db.query<{ id: string; status: string }>(parkedRecordQuery(key));
     return rows[0];
   };
 
@@ -195,16 +208,18 @@ export async function recover(
     summary.documents++;
     // Triage's clock for an unreadable record: when Lambda gave up on the batch.
     const now = Date.parse(parsed.record.timestamp);
+    const condition = parsed.record.requestContext.condition;
     for (const record of recordsOf(parsed.record)) {
       summary.records++;
       const parkable = parkableOf(record, now);
-      if (parkable.unreadable !== undefined) summary.unreadableRecords++;
+      if (parkable.readAs !== undefined) summary.unreadableRecords++;
       const at = `${positionOf(record)} [${name}]`;
       try {
         if (command.dryRun) {
           // A record in several documents (a retried batch) would park once: say so here too.
-          const key = keyOf(parkable.message);
-          const row = willPark.has(key) ? undefined : await lookUp(parkable.message);
+          const rowKey = toDeadLetterRow(parkable.message, now);
+          const key = keyOf(rowKey);
+          const row = willPark.has(key) ? undefined : await lookUp(rowKey);
           if (willPark.has(key)) {
             summary.alreadyParked++;
             output.out(`already parked (earlier in this run) ${at}: ${describe(parkable)}`);
@@ -218,10 +233,16 @@ export async function recover(
           }
           continue;
         }
-        const inserted = await parkDeadLetter(db, parkable.message, parkable.messageJson);
-        const row = await lookUp(parkable.message);
+        const result = await parkDeadLetter(
+          db,
+          parkable,
+          recoveredReason(parkable, name, condition),
+          record,
+          now,
+        );
+        const row = await lookUp(result.key);
         const id = row === undefined ? '' : ` #${row.id}`;
-        if (inserted) {
+        if (result.inserted) {
           summary.parked++;
           output.out(`parked${id} ${at}: ${describe(parkable)}`);
         } else {
@@ -253,12 +274,16 @@ export async function recover(
   return EXIT.ok;
 }
 
-/** The `dead_letters_record_key` of the row a message parks into. */
-function keyOf(message: DeadLetterMessage): string {
-  const row = toDeadLetterRow(message);
-  return [row.source_topic, row.source_partition, row.source_offset, row.record_digest].join(
-    '\u0000',
-  );
+/** The `dead_letters_record_key` of a row, as one string. */
+function keyOf(
+  row: Pick<DeadLetterRow, 'source_topic' | 'source_partition' | 'source_offset' | 'record_digest'>,
+): string {
+  return JSON.stringify([
+    row.source_topic,
+    row.source_partition,
+    row.source_offset,
+    row.record_digest,
+  ]);
 }
 
 function errorText(error: unknown): string {

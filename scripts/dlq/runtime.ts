@@ -1,6 +1,7 @@
 // Real dependencies for the dlq actions: a pg pool, a kafkajs idempotent producer (connected on
-// the first send, so list/show/dry runs never touch the broker), stdio, a readline prompt, and
-// recover's document sources (a directory, or S3 through the SDK's default credential chain).
+// the first send, so list/show/dry runs never touch the broker), stdio, a readline prompt,
+// recover's document sources (a directory, or S3 through the SDK's default credential chain)
+// and the stage's topics, the only ones redrive may write.
 import { createInterface } from 'node:readline';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Producer } from 'kafkajs';
@@ -11,6 +12,7 @@ import type { KafkaEnv, PgEnv } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../../lambdas/shared/kafka/clients';
 import type { LogSink } from '../../lambdas/shared/log-sink';
+import { loadStageConfig } from '../../lib/config/stage-config';
 import type { DlqDb, Output, Queryable, RedriveProducer } from './actions';
 import type { RecoverSource } from './args';
 import { directorySource, type OnFailureSource, s3Source } from './recover';
@@ -116,6 +118,16 @@ export async function promptYesNo(
   } finally {
     rl.close();
   }
+}
+
+/**
+ * The topics redrive may write: the stage's source topic (`kafka.topics.orderEvents.name`).
+ * STAGE unset or `local` is the local pipeline, which runs the dev stage's config.
+ */
+export function stageRedriveTopics(env: Readonly<Record<string, string | undefined>>): Set<string> {
+  const stage =
+    env.STAGE === undefined || env.STAGE === '' || env.STAGE === 'local' ? 'dev' : env.STAGE;
+  return new Set([loadStageConfig(stage).kafka.topics.orderEvents.name]);
 }
 
 export function dlqPool(pgEnv: PgEnv): pg.Pool {

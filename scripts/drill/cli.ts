@@ -35,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.list) {
-    for (const d of DRILLS) process.stdout.write(`${d.id.padEnd(18)}${d.title}: ${d.proves}\n`);
+    const width = Math.max(...DRILLS.map((d) => d.id.length)) + 2;
+    for (const d of DRILLS) process.stdout.write(`${d.id.padEnd(width)}${d.title}: ${d.proves}\n`);
     return 0;
   }
   const only = values.only

@@ -107,6 +107,10 @@ export interface Harness {
   appliedButUncommitted(): Promise<number>;
   /** processed_events rows (events applied). */
   appliedCount(): Promise<number>;
+  /** Records on the order-events topic past the consumer group's committed offsets. */
+  consumerLag(): Promise<number>;
+  /** Outbox rows not yet published. */
+  pendingOutbox(): Promise<number>;
   /** Variables a child process needs to run a component of this drill. */
   readonly childEnv: Record<string, string>;
   /**
@@ -262,6 +266,8 @@ export async function createHarness(
       );
       return rows[0]?.n ?? 0;
     },
+    consumerLag: () => lag(groups.consumer, topics.topics.orderEvents),
+    pendingOutbox,
     childEnv: {
       ...env,
       ORDER_EVENTS_TOPIC: topics.topics.orderEvents,

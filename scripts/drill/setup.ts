@@ -10,6 +10,7 @@ import type { KafkaEnv, PgEnv } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import type { StageConfig } from '../../lib/config/stage-config';
+import { topicConfigEntries } from '../../lib/config/topics';
 import type { PipelineTopics } from '../local/pipeline';
 import { createScratchDatabase, type ScratchDatabase } from '../services/scratch-database';
 
@@ -70,11 +71,13 @@ export async function createDrillTopics(
           topic: topics.orderEvents,
           numPartitions: config.kafka.topics.orderEvents.partitions,
           replicationFactor: 1,
+          configEntries: topicConfigEntries(config.kafka.topics.orderEvents),
         },
         {
           topic: topics.deadLetter,
           numPartitions: config.kafka.topics.deadLetter.partitions,
           replicationFactor: 1,
+          configEntries: topicConfigEntries(config.kafka.topics.deadLetter),
         },
       ],
     });

@@ -81,6 +81,11 @@ export interface StartMappingOptions {
   readonly partitionConcurrency?: number;
   /** Delay before retry n (1-based): min(maxMs, baseMs · 2^(n-1)). Defaults 200 ms / 10 s. */
   readonly retryBackoff?: { readonly baseMs: number; readonly maxMs: number };
+  /**
+   * The function's timeout: an invocation that has not answered by then fails its whole batch,
+   * as on Lambda. The handler cannot be stopped in process; it is left to finish unheard.
+   */
+  readonly timeoutMs?: number;
 }
 
 export interface MappingStats {
@@ -98,6 +103,8 @@ export interface MappingStats {
   readonly onFailureDocuments: number;
   /** Responses that broke the Kafka partial batch contract (each failed its whole batch). */
   readonly malformedResponses: number;
+  /** Invocations that ran past the function timeout (each failed its whole batch). */
+  readonly timeouts: number;
 }
 
 export interface RunningMapping {
@@ -115,12 +122,14 @@ export const ON_FAILURE_HEADERS = {
   consumerGroup: 'esm-consumer-group',
 } as const;
 
+const HEARTBEAT_INTERVAL_MS = 3_000;
+
 /** The DESIGN consumer settings of a mapping. */
 export function mappingConsumerConfig(mapping: EmulatedMapping): ConsumerConfig {
   return {
     groupId: mapping.consumerGroupId,
     sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    heartbeatInterval: HEARTBEAT_INTERVAL_MS,
     rebalanceTimeout: 300_000,
     maxWaitTimeInMs: Math.max(10, Math.round(mapping.maxBatchingWindowSeconds * 1000)),
     // Fresh groups start at TRIM_HORIZON; nothing is read past the last committed offset.
@@ -206,6 +215,7 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
     sentToOnFailure: 0,
     onFailureDocuments: 0,
     malformedResponses: 0,
+    timeouts: 0,
   };
   let stopping = false;
 
@@ -222,10 +232,30 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
     stats.recordsDelivered += messages.length;
     const event = eventOf(partition, messages);
     let response: unknown;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      response = await handler(event);
+      const answer = handler(event);
+      if (options.timeoutMs === undefined) response = await answer;
+      else {
+        const limit = options.timeoutMs;
+        const timedOut = Symbol('timed out');
+        const first = await Promise.race([
+          answer,
+          new Promise<typeof timedOut>((resolve) => {
+            timer = setTimeout(() => resolve(timedOut), limit);
+          }),
+        ]);
+        if (first === timedOut) {
+          stats.timeouts += 1;
+          answer.catch(() => undefined);
+          return { ok: false, handled: 0, reason: `function timed out after ${limit} ms` };
+        }
+        response = first;
+      }
     } catch (error) {
       return { ok: false, handled: 0, reason: `handler threw: ${describe(error)}`, error };
+    } finally {
+      clearTimeout(timer);
     }
     // Without ReportBatchItemFailures Lambda ignores the response: the batch succeeded.
     if (!mapping.reportBatchItemFailures) return { ok: true };
@@ -358,7 +388,14 @@ export async function startMapping(options: StartMappingOptions): Promise<Runnin
     while (queue.length > 0) {
       if (!running()) return; // unresolved offsets are fetched again by the next owner
       const segment = queue.shift() as Segment;
-      const outcome = await invoke(partition, segment.messages);
+      // Lambda's pollers keep the group membership while a function runs (up to 15 min);
+      // kafkajs only heartbeats between batches, so beat while the invocation lasts.
+      const beating = setInterval(() => {
+        payload.heartbeat().catch(() => undefined);
+      }, HEARTBEAT_INTERVAL_MS);
+      const outcome = await invoke(partition, segment.messages).finally(() =>
+        clearInterval(beating),
+      );
       await payload.heartbeat();
       if (outcome.ok) {
         await commitThrough(payload, partition, segment.messages.at(-1));

@@ -137,7 +137,9 @@ export async function startRelayLoop(
         metric(METRICS.publishBatchSize, count);
         metric(METRICS.publishDuration, durationMs);
       },
+      setAside: (count) => metric(METRICS.eventsSetAside, count),
       oldestPending: (ageMs) => metric(METRICS.outboxOldestPendingAge, ageMs),
+      setAsideNow: (count) => metric(METRICS.outboxSetAsideRows, count),
       flush() {},
     },
     ...(options.afterPublish ? { afterPublish: options.afterPublish } : {}),
@@ -169,15 +171,19 @@ export async function startRelayLoop(
 function addSummaries(summaries: readonly RelaySummary[]): RelaySummary {
   const total = {
     published: 0,
+    setAside: 0,
     batches: 0,
     deleted: 0,
+    processedEventsDeleted: 0,
     failures: 0,
     wakes: { notify: 0, poll: 0 },
   };
   for (const s of summaries) {
     total.published += s.published;
+    total.setAside += s.setAside;
     total.batches += s.batches;
     total.deleted += s.deleted;
+    total.processedEventsDeleted += s.processedEventsDeleted;
     total.failures += s.failures;
     total.wakes.notify += s.wakes.notify;
     total.wakes.poll += s.wakes.poll;
@@ -320,6 +326,7 @@ export async function startConsumerMapping(
       handler: countingErrors(handler, config.functions.orderConsumer.name, counters, sink),
       // The deployed mapping's on-failure destination is the dead-letter topic (KafkaDlq).
       onFailureTopic: deadLetterTopic,
+      timeoutMs: fn.timeoutSeconds * 1000,
       logger,
     });
     return {
@@ -428,6 +435,7 @@ export async function startTriageMapping(
         mappingUuid: LOCAL_MAPPING_UUID,
         functionArn: fn.name,
       },
+      timeoutMs: fn.timeoutSeconds * 1000,
       logger,
     });
     return {

@@ -124,6 +124,30 @@ describe.each<StageName>(['dev', 'prod'])('alarms (%s)', (stage) => {
     );
   });
 
+  it('alarms at once on any outbox row set aside, and draws it on the dashboard', () => {
+    const a = alarm('outbox-set-aside-critical');
+    expect(a).toMatchObject({
+      Namespace: p.config.observability.metricsNamespace,
+      MetricName: 'OutboxSetAsideRows',
+      Dimensions: [{ Name: 'service', Value: 'outbox-relay' }],
+      Statistic: 'Maximum',
+      Threshold: p.config.alarms.outboxSetAsideRows.value,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      // A silent relay is the oldest-pending alarm's to report.
+      TreatMissingData: 'notBreaching',
+    });
+    expect(a.Threshold).toBe(0);
+    const [, , dashboard] = resourcesOfType(p, 'AWS::CloudWatch::Dashboard')[0] ?? [];
+    const body = flatten(props(dashboard as Json).DashboardBody);
+    const widgets = (JSON.parse(body) as { widgets: Array<{ properties: Json }> }).widgets;
+    const widget = widgets.find((w) =>
+      String(w.properties.title).startsWith('Outbox rows set aside'),
+    );
+    expect(JSON.stringify(widget?.properties.metrics)).toContain('OutboxSetAsideRows');
+  });
+
   it('covers cache memory, database CPU/connections/storage, broker disks and every function', () => {
     const names = [...alarms.keys()];
     const c = p.config;

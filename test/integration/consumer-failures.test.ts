@@ -1,7 +1,6 @@
 // Transient failures and the circuit breaker, against the real services: PostgreSQL is reached
 // through a TCP relay the test can cut, so the pg driver sees real connection failures.
 import { randomUUID } from 'node:crypto';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Context } from 'aws-lambda';
 import type { Admin } from 'kafkajs';
 import pg from 'pg';
@@ -14,7 +13,7 @@ import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { MskEventLike } from '../../lambdas/shared/kafka/msk-event';
 import { orderEvent } from '../unit/order-consumer/events';
 import {
-  consumeUntil,
+  CuttableRelay,
   createTestDatabase,
   createTopic,
   quietLogger,
@@ -23,36 +22,6 @@ import {
   type TestDatabase,
   testKafka,
 } from './support';
-
-/** Forwards TCP to PostgreSQL until `cut()`: then refuses and resets, like a lost network. */
-class CuttableRelay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async open(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => this.sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
-    const address = this.server.address();
-    if (address && typeof address === 'object') this.port = address.port;
-  }
-
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
-    this.server = undefined;
-  }
-}
 
 let db: TestDatabase;
 let admin: Admin;
@@ -118,10 +87,10 @@ function mskEvent(events: OrderEvent[]): MskEventLike {
 }
 
 describe('consumer under dependency failures', () => {
-  it('retries a transient failure, hands the record back, and dead-letters it after the delivery budget', async () => {
+  it('an unreachable database is an outage, not a bad record: handed back on every delivery, never dead-lettered, no attempt counted', async () => {
     const relay = new CuttableRelay({ host: db.env.host, port: db.env.port });
     await relay.open();
-    // A breaker that does not open here, so the retry budget is what is exercised.
+    // A breaker that does not open here: the probe alone must tell the outage.
     const { rt, pool } = await runtimeThrough(relay, { failureThreshold: 1_000 });
     await relay.cut();
     const event = orderEvent('OrderPlaced', `o-${randomUUID()}`, 0, randomUUID());
@@ -131,23 +100,26 @@ describe('consumer under dependency failures', () => {
       offset: Number(Object.values(delivery.records)[0]?.[0]?.offset),
     };
 
-    // Deliveries 1 and 2: retried in place, then handed back to the mapping.
-    for (let i = 0; i < 2; i++) {
+    // Without invocation time left (no context) each delivery goes back at once; before this
+    // change the third one dead-lettered a good event as TRANSIENT.
+    for (let i = 0; i < rt.options.maxDeliveryAttempts + 1; i++) {
       const summary = await consumeBatch(delivery, rt.deps, rt.options);
       expect(summary.batchItemFailures).toEqual([{ itemIdentifier: identifier }]);
       expect(summary.deadLettered).toBe(0);
     }
-    // Delivery 3 reaches the budget: dead-lettered as TRANSIENT, the partition moves on.
-    const third = await consumeBatch(delivery, rt.deps, rt.options);
-    expect(third).toMatchObject({ deadLettered: 1, batchItemFailures: [] });
-    const dead = await consumeUntil(
-      dlqTopic,
-      (r) => r.some((m) => m.headers.eventId === event.eventId),
-      30_000,
-    );
-    const letter = dead.find((m) => m.headers.eventId === event.eventId);
-    expect(letter?.headers.errorType).toBe('TRANSIENT');
-    expect(letter?.value).toMatchObject({ attempts: 3, errorType: 'TRANSIENT' });
+    // And with time left, it waits for the database inside the invocation, then applies.
+    const reopened = (async () => {
+      await sleep(3_000);
+      await relay.open();
+    })();
+    const started = Date.now();
+    const summary = await consumeBatch(delivery, rt.deps, rt.options, {
+      remainingMs: () => 60_000 - (Date.now() - started),
+    });
+    await reopened;
+    expect(summary).toMatchObject({ applied: 1, deadLettered: 0, batchItemFailures: [] });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+    await relay.cut();
     await rt.close();
     await pool.end();
   });
@@ -162,18 +134,16 @@ describe('consumer under dependency failures', () => {
     const port = relay.port;
     await relay.cut();
 
-    // 3 failures per delivery (1 + 2 retries): the second delivery trips the breaker (5th).
-    await consumeBatch(
-      mskEvent([orderEvent('OrderPlaced', `o-${randomUUID()}`)]),
-      rt.deps,
-      rt.options,
-    );
-    await consumeBatch(
-      mskEvent([orderEvent('OrderPlaced', `o-${randomUUID()}`)]),
-      rt.deps,
-      rt.options,
-    );
-    expect(rt.breakers.postgres.state).toBe('OPEN');
+    // 2 failures per delivery (the apply and the probe that tells an outage): the third
+    // delivery trips the breaker (5th).
+    for (let i = 0; i < 3; i++) {
+      await consumeBatch(
+        mskEvent([orderEvent('OrderPlaced', `o-${randomUUID()}`)]),
+        rt.deps,
+        rt.options,
+      );
+      expect(rt.breakers.postgres.state).toBe(i < 2 ? 'CLOSED' : 'OPEN');
+    }
 
     // Open: handed back at once, nothing dead-lettered, no call reaches PostgreSQL.
     const fastFail = await consumeBatch(

@@ -29,6 +29,7 @@ import {
   type OnFailureEventInput,
   onFailureObjectKey,
 } from '../../lambdas/shared/kafka/on-failure-record';
+import { loadStageConfig } from '../../lib/config/stage-config';
 import { type DlqDeps, run } from '../../scripts/dlq/actions';
 import { parseCommand } from '../../scripts/dlq/args';
 import {
@@ -38,6 +39,7 @@ import {
   poolDb,
   toKafkaJsHeaders,
 } from '../../scripts/dlq/runtime';
+import { HOSTILE_KINDS } from '../../scripts/drill/drills/hostile-dead-letters';
 import {
   createTestDatabase,
   createTopic,
@@ -132,6 +134,7 @@ async function dlq(argv: string[]): Promise<{ code: number; stdout: string[]; st
     producer,
     output: { out: (l) => stdout.push(l), err: (l) => stderr.push(l) },
     interactive: false,
+    redriveTopics: new Set([topic]),
     confirm: () => Promise.reject(new Error('nobody to ask in a test')),
     now: () => Date.now(),
     sleep,
@@ -406,7 +409,11 @@ describe('dlq recover (on-failure documents in a directory, as the local emulato
     };
   }
 
-  async function writeDocument(records: OnFailureEventInput['records'][string], at: Date) {
+  async function writeDocument(
+    records: OnFailureEventInput['records'][string],
+    at: Date,
+    into: string = dir,
+  ) {
     const doc = buildOnFailureRecord({
       event: {
         eventSource: 'aws:kafka',
@@ -425,8 +432,8 @@ describe('dlq recover (on-failure documents in a directory, as the local emulato
       shard: `${DLQ_TOPIC}-1`,
       timestamp: at,
     });
-    await mkdir(join(dir, key, '..'), { recursive: true });
-    await writeFile(join(dir, key), JSON.stringify(doc));
+    await mkdir(join(into, key, '..'), { recursive: true });
+    await writeFile(join(into, key), JSON.stringify(doc));
     return key;
   }
 
@@ -529,6 +536,131 @@ describe('dlq recover (on-failure documents in a directory, as the local emulato
     expect(redriven.stdout).toEqual([`redriven #${rows[0]?.id} → ${topic}`]);
     expect(Number(await topicEnd())).toBe(before + 1);
     expect(await statusOf(rows[0]?.id ?? '')).toEqual({ status: 'REPLAYED', resolved: true });
+  });
+
+  it('recovers hostile records with reasons and raw bytes; redrive restores only to declared topics', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const build = (kind: string, i: number) => {
+      const r = HOSTILE_KINDS[kind]?.({
+        id: `rec-${tag}-${i}`,
+        sourceTopic: topic,
+        offset: 9_500 + i,
+        now: Date.now(),
+        random: () => 0.5,
+      });
+      if (r === undefined) throw new Error(kind);
+      const b64 = (v: Buffer | string) => Buffer.from(v).toString('base64');
+      return {
+        hostile: r,
+        record: {
+          topic: DLQ_TOPIC,
+          partition: 1,
+          offset: 200 + i,
+          timestamp: Date.now() - 60_000,
+          timestampType: 'CREATE_TIME',
+          key: r.key === null ? null : b64(r.key),
+          value: r.value === null ? null : b64(r.value),
+          headers: r.headers.map((h) => ({
+            [h.key]: h.value === null ? [] : [...Buffer.from(h.value)],
+          })),
+        },
+      };
+    };
+    // What made triage give up on this batch before: it could not park these.
+    const kinds = [
+      'far-future failure time',
+      'NUL in text columns and payload',
+      'raw record from the consumer mapping backstop',
+      'text that is not JSON',
+    ];
+    const built = kinds.map(build);
+    const own = await mkdtemp(join(tmpdir(), 'dlq-recover-hostile-'));
+    const key = await writeDocument(
+      built.map((b) => b.record),
+      new Date(Date.now() - 5_000),
+      own,
+    );
+    const result = await dlq(['recover', '--dir', own]);
+    await rm(own, { recursive: true, force: true });
+    expect(result.code).toBe(0);
+    expect(result.stderr.at(-1)).toBe(
+      'dlq: recover: documents read 1 (unreadable 0), records 4 (not dead letters 2), parked 4, already parked 0',
+    );
+    const { rows } = await db.pool.query<{
+      id: string;
+      source_topic: string;
+      park_reason: string;
+      raw_record: Buffer | null;
+    }>(
+      `SELECT id::text AS id, source_topic, park_reason, raw_record FROM dead_letters
+        WHERE strpos(park_reason, $1) > 0 ORDER BY id`,
+      [`(${key}, RetryAttemptsExhausted)`],
+    );
+    expect(rows.map((r) => r.park_reason.split(':')[0])).toEqual([
+      'out of range',
+      'recovered',
+      'backstop record',
+      'unreadable',
+    ]);
+    for (const [i, row] of rows.entries()) {
+      expect(row.raw_record?.equals(Buffer.from(built[i]?.hostile.value ?? ''))).toBe(true);
+    }
+    // The raw backstop record kept its origin; the garbage sits at its dead-letter position.
+    expect(rows.map((r) => r.source_topic)).toEqual([topic, topic, topic, DLQ_TOPIC]);
+    const [outOfRange, , restorable, garbage] = rows;
+    const shown = await dlq(['show', outOfRange?.id ?? '']);
+    expect(shown.stdout.find((l) => l.startsWith('park_reason:'))).toMatch(
+      /^park_reason: +out of range: lastFailureAt 9999-12-31T23:59:59\.999Z is after now \+ 60 s; /,
+    );
+    expect(shown.stdout.find((l) => l.startsWith('raw_record:'))).toMatch(
+      new RegExp(`^raw_record: +${outOfRange?.raw_record?.length} bytes: `),
+    );
+
+    const before = Number(await topicEnd());
+    const restored = await dlq(['redrive', restorable?.id ?? '']);
+    expect(restored.code).toBe(0);
+    expect(restored.stdout).toEqual([`redriven #${restorable?.id} → ${topic}`]);
+    const copies = await consume(Number(await topicEnd()));
+    const copy = copies.at(-1);
+    expect(copy?.value?.equals(Buffer.from(built[2]?.hostile.value ?? ''))).toBe(true);
+    expect(Object.keys(copy?.headers ?? {}).filter((h) => h.startsWith('esm-'))).toEqual([]);
+    expect(Number(await topicEnd())).toBe(before + 1);
+
+    const refused = await dlq(['redrive', garbage?.id ?? '']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.join('\n')).toContain(
+      `dlq: #${garbage?.id}: refused, nothing sent, row left PARKED: source topic "${DLQ_TOPIC}" is not a topic this stage redrives to (${topic})`,
+    );
+    expect(await statusOf(garbage?.id ?? '')).toEqual({ status: 'PARKED', resolved: false });
+    expect(Number(await topicEnd())).toBe(before + 1);
+  });
+
+  it('the real CLI redrives only to the stage config’s source topic', async () => {
+    const stageTopic = loadStageConfig('dev').kafka.topics.orderEvents.name;
+    // A row whose source is this test's topic: not a topic the dev stage declares.
+    const row = await park({ aggregateId: `agg-${randomUUID()}` });
+    const before = await topicEnd();
+    let failure: { code?: number; stderr?: string } | undefined;
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/dlq/cli.ts', 'redrive', row.id],
+        {
+          cwd: process.cwd(),
+          env: { ...process.env, ...db.envVars, STAGE: 'local' },
+          timeout: 60_000,
+        },
+      );
+    } catch (error) {
+      failure = error as { code?: number; stderr?: string };
+    }
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toContain(
+      `dlq: #${row.id}: refused, nothing sent, row left PARKED: source topic "${topic}" is not a topic this stage redrives to (${stageTopic})`,
+    );
+    expect(failure?.stderr).toContain('refused 1');
+    expect(await statusOf(row.id)).toEqual({ status: 'PARKED', resolved: false });
+    expect(await topicEnd()).toBe(before);
   });
 
   it('parks what it can read and exits 1 on an unreadable document', async () => {

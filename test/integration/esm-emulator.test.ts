@@ -195,6 +195,70 @@ describe('esm emulator', () => {
     expect(offsets.get(0)).toBe(String(k));
   });
 
+  it('an invocation past the function timeout fails its batch, which is retried', async () => {
+    const topic = await createTopic(admin, 'esm-timeout', 1);
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 3 }, (_, n) => ({ value: JSON.stringify({ n }) })),
+    });
+    const invocations: number[][] = [];
+    const running = await startMapping({
+      kafkaEnv: parseKafkaEnv(process.env),
+      topic,
+      mapping: mapping({ retryAttempts: 2 }),
+      // The first invocation never answers; Lambda would stop it at the timeout.
+      handler: (event) => {
+        invocations.push(recordsOf(event).map((r) => r.offset));
+        return invocations.length === 1
+          ? new Promise(() => undefined)
+          : Promise.resolve({ batchItemFailures: [] });
+      },
+      timeoutMs: 1_000,
+      logger: quietLogger,
+      retryBackoff: { baseMs: 20, maxMs: 100 },
+    });
+    try {
+      await waitUntil(() => invocations.length >= 2);
+    } finally {
+      await running.stop();
+    }
+    expect(invocations).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+    expect(running.stats()).toMatchObject({ timeouts: 1, retries: 1 });
+  });
+
+  it('keeps the group while an invocation runs longer than the session timeout (30 s)', async () => {
+    const topic = await createTopic(admin, 'esm-long', 1);
+    await producer.send({ topic, messages: [{ value: 'slow' }, { value: 'then-done' }] });
+    const invocations: number[][] = [];
+    const m = mapping({ retryAttempts: 2 });
+    const running = await startMapping({
+      kafkaEnv: parseKafkaEnv(process.env),
+      topic,
+      mapping: m,
+      handler: async (event) => {
+        invocations.push(recordsOf(event).map((r) => r.offset));
+        await sleep(35_000);
+        return { batchItemFailures: [] };
+      },
+      timeoutMs: 120_000,
+      logger: quietLogger,
+    });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (await committed(m.consumerGroupId, topic)).get(0) !== '2')
+        await sleep(500);
+    } finally {
+      await running.stop();
+    }
+    expect((await committed(m.consumerGroupId, topic)).get(0)).toBe('2');
+    // Delivered once: no rebalance took the partition away mid-invocation.
+    expect(invocations).toEqual([[0, 1]]);
+    expect(running.stats()).toMatchObject({ invocations: 1, timeouts: 0, retries: 0 });
+  }, 90_000);
+
   it('retries a poison record, bisects it out and sends only it to the on-failure topic', async () => {
     const topic = await createTopic(admin, 'esm-poison', 2);
     const onFailureTopic = await createTopic(admin, 'esm-poison-failed', 1);

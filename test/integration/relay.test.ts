@@ -8,8 +8,10 @@ import {
   type RelayRuntime,
   relayOptions,
 } from '../../lambdas/outbox-relay/runtime';
-import { parseKafkaEnv, parseRelayEnv } from '../../lambdas/shared/env';
+import { parseKafkaEnv, parseRelayEnv, relayEnvironment } from '../../lambdas/shared/env';
 import { appendEvent, type OutboxEvent } from '../../lambdas/shared/outbox/outbox';
+import { relaySettings } from '../../lib/config/function-environment';
+import { loadStageConfig } from '../../lib/config/stage-config';
 import { endpointsEnv, ensureServices, silentProgress, stopKafka } from '../../scripts/services';
 import {
   appendCommitted,
@@ -26,9 +28,15 @@ import {
 
 const silentTelemetry = {
   published: () => undefined,
+  setAside: () => undefined,
   oldestPending: () => undefined,
+  setAsideNow: () => undefined,
   flush: () => undefined,
 };
+
+/** The relay's settings as the stage writes them, with the test's overrides. */
+const stageRelayEnv = (overrides: Partial<Record<string, string>> = {}) =>
+  parseRelayEnv({ ...relayEnvironment(relaySettings(loadStageConfig('dev'))), ...overrides });
 
 let db: TestDatabase;
 let admin: Admin;
@@ -48,7 +56,7 @@ async function startRelay(
   topic: string,
   overrides: Partial<Record<string, string>> = {},
 ): Promise<{ rt: RelayRuntime; stop: () => Promise<RelaySummary> }> {
-  const relayEnv = parseRelayEnv({
+  const relayEnv = stageRelayEnv({
     ORDER_EVENTS_TOPIC: topic,
     OUTBOX_POLL_INTERVAL_MS: '200',
     ...overrides,
@@ -266,7 +274,7 @@ describe('outbox relay against PostgreSQL and Kafka', () => {
     const rt = await createRelayRuntime({
       pgEnv: db.env,
       kafkaEnv: parseKafkaEnv(process.env),
-      relayEnv: parseRelayEnv({ OUTBOX_PUBLISHED_RETENTION_HOURS: '72' }),
+      relayEnv: stageRelayEnv({ OUTBOX_PUBLISHED_RETENTION_HOURS: '72' }),
       logger: quietLogger,
       telemetry: silentTelemetry,
     });

@@ -1,6 +1,7 @@
 // Shared helpers for integration tests: a throwaway database per test file (migrated with the
 // real migrations), unique topics on the real broker, and a consumer that collects messages.
 import { randomUUID } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { parseKafkaEnv, parsePgEnv } from '../../lambdas/shared/env';
@@ -157,4 +158,37 @@ export function orderPerAggregate(received: readonly Received[]): Map<string, st
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Forwards TCP to PostgreSQL until `cut()`: then refuses and resets, like a lost network or a
+ * database that went away. `open()` again listens on the same port.
+ */
+export class CuttableRelay {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async open(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => this.sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server?.listen(this.port, '127.0.0.1', resolve));
+    const address = this.server.address();
+    if (address && typeof address === 'object') this.port = address.port;
+  }
+
+  async cut(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+    this.server = undefined;
+  }
 }

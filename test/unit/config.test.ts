@@ -72,6 +72,52 @@ describe('stage config', () => {
   });
 });
 
+describe('limits and outage tolerance', () => {
+  const dev = loadStageConfig('dev');
+
+  it('states every topic size limit and applies it to the topic', () => {
+    for (const stage of STAGES) {
+      const { orderEvents, deadLetter } = loadStageConfig(stage).kafka.topics;
+      expect(orderEvents.maxMessageBytes).toBe(1_048_576);
+      expect(deadLetter.maxMessageBytes).toBeGreaterThanOrEqual(
+        Math.ceil((orderEvents.maxMessageBytes * 4) / 3),
+      );
+    }
+  });
+
+  it('refuses a dead-letter topic too small for a dead letter of the largest event', () => {
+    const broken: StageConfig = {
+      ...dev,
+      kafka: {
+        ...dev.kafka,
+        topics: {
+          ...dev.kafka.topics,
+          deadLetter: { ...dev.kafka.topics.deadLetter, maxMessageBytes: 1_048_576 },
+        },
+      },
+    };
+    expect(() => validateStageConfig(broken)).toThrow(/dead-letter topic must hold/);
+  });
+
+  it('refuses consumer invocations that could not outlast a 2-minute outage twice over', () => {
+    const tolerated = (c: StageConfig) =>
+      (c.mappings.orderConsumer.retryAttempts + 1) *
+      (c.functions.orderConsumer.timeoutSeconds * 1_000 - c.consumer.stopBeforeTimeoutMs);
+    for (const stage of STAGES) {
+      expect(tolerated(loadStageConfig(stage))).toBeGreaterThanOrEqual(240_000);
+    }
+    const short: StageConfig = {
+      ...dev,
+      functions: {
+        ...dev.functions,
+        orderConsumer: { ...dev.functions.orderConsumer, timeoutSeconds: 60 },
+      },
+    };
+    // (3 + 1) × (60 s − 15 s) = 180 s < 240 s.
+    expect(() => validateStageConfig(short)).toThrow(/outlast a 120 s dependency outage/);
+  });
+});
+
 describe('signals', () => {
   const signals = buildSignals(loadStageConfig('dev'));
   const ids = signals.map((s) => s.id);

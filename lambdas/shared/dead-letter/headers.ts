@@ -28,12 +28,18 @@ export function headersFromMsk(headers: MskHeaders | undefined): KafkaHeader[] {
 
 export function headersFromKafkaJs(headers: KafkaJsHeaders | undefined): KafkaHeader[] {
   const out: KafkaHeader[] = [];
-  for (const [key, value] of Object.entries(headers ?? {})) {
+  if (headers === undefined) return out;
+  for (const key of Object.keys(headers)) {
+    const value: unknown = headers[key];
     if (value === undefined) continue;
-    // A repeated header arrives as an array; keep every value in order.
-    const values: ReadonlyArray<Uint8Array | string> =
-      typeof value === 'string' || value instanceof Uint8Array ? [value] : value;
-    for (const v of values) out.push({ key, value: v });
+    // A repeated header arrives as an array; keep every value in order. kafkajs' decoder looks
+    // a name up on a plain object, so "constructor" or "toString" arrive as [Function, value]:
+    // only bytes, strings and null are header values.
+    const values: readonly unknown[] = Array.isArray(value) ? value : [value];
+    for (const v of values) {
+      if (v === null || typeof v === 'string' || v instanceof Uint8Array)
+        out.push({ key, value: v });
+    }
   }
   return out;
 }
@@ -67,15 +73,18 @@ export function headerText(headers: readonly KafkaHeader[], key: string): string
 
 /** kafkajs headers from an ordered list; repeated keys become arrays (their order kept). */
 export function toKafkaJsHeaders(headers: readonly KafkaHeader[]): IHeaders {
-  const out: Record<string, Array<Buffer | string>> = {};
+  // A Map, never a plain object: a header named "__proto__" or "constructor" is data here.
+  const grouped = new Map<string, Buffer[]>();
   for (const h of headers) {
-    // kafkajs encodes a null header value as a null (-1 length) header; its type omits it.
-    const value = (h.value === null ? null : Buffer.from(h.value)) as Buffer;
-    const values = out[h.key] ?? [];
-    values.push(value);
-    out[h.key] = values;
+    // kafkajs 2.2.4 cannot send a null header value (its size check calls
+    // Buffer.byteLength(null) and throws): the nearest it can send is an empty one.
+    const value = h.value === null ? Buffer.alloc(0) : Buffer.from(h.value);
+    const values = grouped.get(h.key);
+    if (values === undefined) grouped.set(h.key, [value]);
+    else values.push(value);
   }
+  // fromEntries defines own properties, so even "__proto__" stays an ordinary key.
   return Object.fromEntries(
-    Object.entries(out).map(([k, v]) => [k, v.length === 1 ? (v[0] as Buffer) : v]),
+    [...grouped].map(([k, v]) => [k, v.length === 1 ? (v[0] as Buffer) : v]),
   );
 }

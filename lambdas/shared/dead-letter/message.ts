@@ -20,6 +20,11 @@ export const MAX_ERROR_MESSAGE_LENGTH = 2_000;
  * records up to ~750 KB; the exact bytes stay in `original.value` either way.
  */
 export const MAX_JSON_COPY_BYTES = 384 * 1024;
+/**
+ * Deepest nesting read or copied. Events are a few levels deep; a record nested thousands deep
+ * overflows the stack of the schema check, JSON.stringify and PostgreSQL's jsonb parser.
+ */
+export const MAX_JSON_DEPTH = 256;
 
 /**
  * Headers on the dead-letter record, so triage can route without parsing the value. The
@@ -134,7 +139,11 @@ export function buildDeadLetter(input: BuildDeadLetterInput): DeadLetterMessage 
     aggregateId: pick('aggregateId'),
     original: {
       value: toBase64(input.value),
-      ...(json.ok && (input.value?.length ?? 0) <= MAX_JSON_COPY_BYTES ? { json: json.value } : {}),
+      ...(json.ok &&
+      (input.value?.length ?? 0) <= MAX_JSON_COPY_BYTES &&
+      !nestedDeeperThan(json.value, MAX_JSON_DEPTH)
+        ? { json: json.value }
+        : {}),
     },
   };
   const parsed = deadLetterSchema.safeParse(message);
@@ -222,7 +231,20 @@ export function decodeDeadLetter(
       );
     }
   }
-  const parsed = deadLetterSchema.safeParse(raw);
+  // The message wraps the event two levels down (original.json).
+  if (nestedDeeperThan(raw, MAX_JSON_DEPTH + 2)) {
+    return fail('NOT_A_DEAD_LETTER', 'record does not match the dead-letter format', [
+      { path: '', message: `nested deeper than ${MAX_JSON_DEPTH + 2} levels` },
+    ]);
+  }
+  let parsed: ReturnType<typeof deadLetterSchema.safeParse>;
+  try {
+    parsed = deadLetterSchema.safeParse(raw);
+  } catch (error) {
+    return fail('NOT_A_DEAD_LETTER', 'record could not be checked against the format', [
+      { path: '', message: error instanceof Error ? error.message : String(error) },
+    ]);
+  }
   if (!parsed.success) {
     return fail(
       'NOT_A_DEAD_LETTER',
@@ -261,8 +283,8 @@ export type DeadLetterRow = {
   readonly error_message: string;
   /**
    * JSON text for the jsonb column (bind as `$n::jsonb`): the parsed event when it was JSON,
-   * else the raw text as a JSON string. Bytes that are not UTF-8, and NUL (jsonb cannot hold
-   * it), show as U+FFFD: the exact bytes stay in the dead-letter message only.
+   * else the raw text as a JSON string. Bytes that are not UTF-8, NUL and unpaired surrogates
+   * (jsonb holds neither) show as U+FFFD: the exact bytes stay in the dead-letter message.
    */
   readonly payload: string;
   readonly source_topic: string;
@@ -289,24 +311,126 @@ export function recordDigest(message: Pick<DeadLetterMessage, 'key' | 'original'
     .digest('hex');
 }
 
-export function toDeadLetterRow(message: DeadLetterMessage): DeadLetterRow {
-  return {
-    event_id: message.eventId,
-    event_type: message.eventType,
-    aggregate_id: message.aggregateId,
-    correlation_id: message.correlationId,
+/** What the `dead_letters` columns hold, and what is believable in them. */
+export const ROW_LIMITS = {
+  /** integer columns: attempts, redrive_count, source_partition. */
+  int32Max: 2_147_483_647,
+  /** source_offset (bigint). */
+  int64Max: 9_223_372_036_854_775_807n,
+  /** Ids, types and the topic name; btree entries must stay under ~2.7 kB. */
+  shortTextBytes: 1_024,
+  errorMessageBytes: 16_384,
+  /** Failure times before this predate the pipeline. */
+  earliestFailureMs: Date.UTC(2000, 0, 1),
+  /** Failure times more than this after now are a forged or broken clock. */
+  futureSkewMs: 60_000,
+} as const;
+
+export interface RowAdjustment {
+  /** The message field, e.g. "attempts". */
+  readonly field: string;
+  /**
+   * `range`: a number or time outside the column or outside belief, so the failure history
+   * cannot be trusted; `text`: text made storable (escaped or shortened), nothing else wrong.
+   */
+  readonly kind: 'range' | 'text';
+  /** What was found and what is stored instead. */
+  readonly detail: string;
+}
+
+/**
+ * The row for a message, every value one `dead_letters` can hold: numbers clamped into their
+ * columns, failure times into [2000-01-01, now + 1 min] with first <= last, text without NUL
+ * or unpaired surrogates and within its size. Each change is listed; the message itself (and
+ * its exact bytes) are stored beside the row.
+ */
+export function boundedDeadLetterRow(
+  message: DeadLetterMessage,
+  now: number = Date.now(),
+): { readonly row: DeadLetterRow; readonly adjustments: readonly RowAdjustment[] } {
+  const adjustments: RowAdjustment[] = [];
+  const note = (field: string, kind: RowAdjustment['kind'], detail: string) =>
+    adjustments.push({ field, kind, detail });
+  const text = (field: string, value: string, maxBytes: number): string => {
+    const storable = pgText(value);
+    if (storable !== value) note(field, 'text', 'NUL or unpaired surrogate replaced with U+FFFD');
+    const short = truncateUtf8(storable, maxBytes);
+    if (short !== storable) {
+      note(field, 'text', `${Buffer.byteLength(storable)} bytes shortened to ${maxBytes}`);
+    }
+    return short;
+  };
+  const shortText = (field: string, value: string | null) =>
+    value === null ? null : text(field, value, ROW_LIMITS.shortTextBytes);
+  const int32 = (field: string, value: number, min: number): number => {
+    const stored = Math.min(Math.max(value, min), ROW_LIMITS.int32Max);
+    if (stored !== value)
+      note(field, 'range', `${value} is outside ${min}..${ROW_LIMITS.int32Max}; stored ${stored}`);
+    return stored;
+  };
+  const offset = (() => {
+    const value = BigInt(message.source.offset);
+    if (value <= ROW_LIMITS.int64Max) return message.source.offset;
+    note(
+      'source.offset',
+      'range',
+      `${message.source.offset} is above ${ROW_LIMITS.int64Max}; stored ${ROW_LIMITS.int64Max}`,
+    );
+    return String(ROW_LIMITS.int64Max);
+  })();
+  const time = (field: string, iso: string): number => {
+    const ms = Date.parse(iso);
+    const latest = now + ROW_LIMITS.futureSkewMs;
+    if (ms >= ROW_LIMITS.earliestFailureMs && ms <= latest) return ms;
+    const stored = ms > latest ? now : ROW_LIMITS.earliestFailureMs;
+    note(
+      field,
+      'range',
+      `${iso} is ${ms > latest ? `after now + ${ROW_LIMITS.futureSkewMs / 1000} s` : 'before 2000-01-01'}; stored ${new Date(stored).toISOString()}`,
+    );
+    return stored;
+  };
+  const last = time('lastFailureAt', message.lastFailureAt);
+  let first = time('firstFailureAt', message.firstFailureAt);
+  if (first > last) {
+    note(
+      'firstFailureAt',
+      'range',
+      `after lastFailureAt once clamped; stored ${new Date(last).toISOString()}`,
+    );
+    first = last;
+  }
+  const payloadValue = payloadOf(message);
+  const payload = jsonbText(payloadValue);
+  if (payload !== JSON.stringify(payloadValue)) {
+    note(
+      'original',
+      'text',
+      'NUL or unpaired surrogate escapes replaced with \\ufffd in the payload copy',
+    );
+  }
+  const row: DeadLetterRow = {
+    event_id: shortText('eventId', message.eventId),
+    event_type: shortText('eventType', message.eventType),
+    aggregate_id: shortText('aggregateId', message.aggregateId),
+    correlation_id: shortText('correlationId', message.correlationId),
     error_type: message.errorType,
-    error_message: message.errorMessage,
-    payload: jsonbText(payloadOf(message)),
-    source_topic: message.source.topic,
-    source_partition: message.source.partition,
-    source_offset: message.source.offset,
-    attempts: message.attempts,
-    redrive_count: message.redriveCount,
-    first_failed_at: message.firstFailureAt,
-    last_failed_at: message.lastFailureAt,
+    error_message: text('errorMessage', message.errorMessage, ROW_LIMITS.errorMessageBytes),
+    payload,
+    source_topic: text('source.topic', message.source.topic, ROW_LIMITS.shortTextBytes),
+    source_partition: int32('source.partition', message.source.partition, 0),
+    source_offset: offset,
+    attempts: int32('attempts', message.attempts, 1),
+    redrive_count: int32('redriveCount', message.redriveCount, 0),
+    first_failed_at: new Date(first).toISOString(),
+    last_failed_at: new Date(last).toISOString(),
     record_digest: recordDigest(message),
   };
+  return { row, adjustments };
+}
+
+export function toDeadLetterRow(message: DeadLetterMessage, now?: number): DeadLetterRow {
+  return boundedDeadLetterRow(message, now).row;
 }
 
 /** Row values in DEAD_LETTER_ROW_COLUMNS order, for a parameterised INSERT. */
@@ -407,10 +531,57 @@ function payloadOf(message: DeadLetterMessage): unknown {
   return bytes === null ? null : bytes.toString('utf8');
 }
 
-// jsonb rejects the NUL character, which binary values and JSON strings may both contain.
-// Matches an escape only when preceded by an even number of backslashes (a real escape).
-function jsonbText(value: unknown): string {
-  return JSON.stringify(value).replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+// An escape jsonb refuses: NUL, or a UTF-16 surrogate that is not half of a pair. A pair is
+// matched first, so it is kept; `\\` is consumed as one escape, so a backslash followed by the
+// text "u0000" is left alone.
+const JSON_ESCAPE =
+  /\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u([0-9a-fA-F]{4})|[^u])/g;
+
+/**
+ * JSON text as jsonb accepts it: escapes of NUL and of unpaired surrogates (JSON allows both,
+ * PostgreSQL neither) become \ufffd. Exact bytes are kept elsewhere (base64, raw_record).
+ */
+export function jsonbSafeJson(json: string): string {
+  return json.replace(JSON_ESCAPE, (match: string, hex: string | undefined) => {
+    if (hex === undefined) return match;
+    const code = Number.parseInt(hex, 16);
+    return code === 0 || (code >= 0xd800 && code <= 0xdfff) ? '\\ufffd' : match;
+  });
+}
+
+/** A value as JSON text for a jsonb column (see jsonbSafeJson). */
+export function jsonbText(value: unknown): string {
+  return jsonbSafeJson(JSON.stringify(value) ?? 'null');
+}
+
+const UNPAIRED_SURROGATE =
+  /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Text a PostgreSQL text column accepts: NUL and unpaired surrogates become U+FFFD. */
+export function pgText(text: string): string {
+  return text.replaceAll('\u0000', '\ufffd').replace(UNPAIRED_SURROGATE, '\ufffd');
+}
+
+/** At most `maxBytes` of UTF-8, cut at a character boundary. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  // The first byte left out continues a character: that character goes too.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}
+
+/** True when objects and arrays nest deeper than `max` (iterative: any depth is safe). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<readonly [unknown, number]> = [[value, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, depth] = item;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function toBase64(value: Uint8Array | string | null): string | null {

@@ -85,6 +85,37 @@ export class IdempotencyConflictError extends PipelineError {
   override readonly name: string = 'IdempotencyConflictError';
 }
 
+/** What a TransitionConflictError is about; `data` describes the rejected event's business data. */
+export interface TransitionConflict {
+  readonly eventType: string;
+  readonly aggregateId: string;
+  /** The event that applied (or confirmed) the transition first, when known. */
+  readonly appliedEventId?: string;
+  /** The rejected event's business data, e.g. 'paymentId="pay-2", amountMinor=2500'. */
+  readonly data: string;
+}
+
+/**
+ * A repeat of a transition already applied to the order (same event type, another idempotency
+ * key) with other business data, e.g. a second capture with another paymentId: a business
+ * conflict such as a possible double charge, parked for a human instead of skipped.
+ */
+export class TransitionConflictError extends IdempotencyConflictError {
+  override readonly name = 'TransitionConflictError';
+  constructor(
+    readonly conflict: TransitionConflict,
+    options: PipelineErrorOptions = {},
+  ) {
+    const { eventType, aggregateId, appliedEventId } = conflict;
+    const by = appliedEventId === undefined ? '' : ` (event ${appliedEventId})`;
+    super(
+      `${eventType} conflicts with the ${eventType} already applied to order ${aggregateId}` +
+        `${by}: different business data (${conflict.data}); a business conflict, not a duplicate`,
+      options,
+    );
+  }
+}
+
 export class TransientError extends PipelineError {
   readonly errorType = 'TRANSIENT';
   override readonly name: string = 'TransientError';
@@ -119,7 +150,9 @@ export function fromEnvelopeError(error: EnvelopeError): SchemaViolationError {
 
 /**
  * ALREADY_APPLIED means the order is already in the target state: a replay, skipped and
- * counted as a duplicate. Every other rejection is a business-rule violation to park.
+ * counted as a duplicate unless its business data differs from the applied event's (the
+ * consumer then raises a TransitionConflictError). Every other rejection is a business-rule
+ * violation to park.
  */
 export type TransitionRejectionOutcome =
   | { readonly kind: 'DUPLICATE' }
@@ -146,9 +179,25 @@ export interface Classification {
   readonly rule: string;
   /** Context carried by a PipelineError anywhere in the cause chain. */
   readonly context: ErrorContext;
+  /**
+   * A dependency cannot be reached (refused or lost connection, timeout, shutdown, open
+   * breaker): nothing is wrong with the record, so waiting for the dependency is the cure and
+   * no retry budget should be spent. False for contention (deadlock, serialization, a key in
+   * progress elsewhere), which a prompt retry cures.
+   */
+  readonly unavailable: boolean;
+  /** The deciding error is a breaker's fail-fast refusal. */
+  readonly circuitOpen: boolean;
 }
 
-type Match = { readonly errorType: ErrorType; readonly rule: string };
+type Match = {
+  readonly errorType: ErrorType;
+  readonly rule: string;
+  readonly unavailable?: boolean;
+};
+
+// Transient SQLSTATEs that mean contention on a healthy server, not an unreachable one.
+const PG_CONTENTION_CODES = new Set(['40001', '40P01', '55P03']);
 
 // Node/libuv socket and DNS errors: the peer or the network, never the message.
 const NODE_TRANSIENT_CODES = new Set([
@@ -226,6 +275,8 @@ function field(error: object, key: string): unknown {
 
 /** The rule for one error, ignoring its causes; undefined when nothing specific matches. */
 function matchOne(error: unknown): Match | undefined {
+  if (error instanceof CircuitOpenError)
+    return { errorType: 'TRANSIENT', rule: error.name, unavailable: true };
   if (error instanceof PipelineError) return { errorType: error.errorType, rule: error.name };
   if (typeof error !== 'object' || error === null) return undefined;
 
@@ -235,21 +286,34 @@ function matchOne(error: unknown): Match | undefined {
 
   if (typeof name === 'string') {
     const idempotency = IDEMPOTENCY_RULES[name];
-    if (idempotency !== undefined) return { errorType: idempotency, rule: `idempotency:${name}` };
+    if (idempotency !== undefined)
+      return {
+        errorType: idempotency,
+        rule: `idempotency:${name}`,
+        // The persistence layer (Redis) failed, not the key.
+        unavailable: name === 'IdempotencyPersistenceLayerError',
+      };
     if (KAFKAJS_TRANSIENT_NAMES.has(name))
-      return { errorType: 'TRANSIENT', rule: `kafkajs:${name}` };
+      return { errorType: 'TRANSIENT', rule: `kafkajs:${name}`, unavailable: true };
+    // Leadership moving during a broker restart, and the like.
     if (name.startsWith('KafkaJS') && field(error, 'retriable') === true)
-      return { errorType: 'TRANSIENT', rule: 'kafkajs:retriable' };
+      return { errorType: 'TRANSIENT', rule: 'kafkajs:retriable', unavailable: true };
     // AbortSignal.timeout() and the AWS SDK's socket timeouts.
-    if (name === 'TimeoutError') return { errorType: 'TRANSIENT', rule: 'timeout' };
+    if (name === 'TimeoutError')
+      return { errorType: 'TRANSIENT', rule: 'timeout', unavailable: true };
   }
 
   if (typeof code === 'string') {
-    if (NODE_TRANSIENT_CODES.has(code)) return { errorType: 'TRANSIENT', rule: `node:${code}` };
+    if (NODE_TRANSIENT_CODES.has(code))
+      return { errorType: 'TRANSIENT', rule: `node:${code}`, unavailable: true };
     // SQLSTATE: five characters; the classes we act on all start with a digit.
     if (/^\d[0-9A-Z]{4}$/.test(code)) {
       if (code.startsWith('08') || PG_TRANSIENT_CODES.has(code))
-        return { errorType: 'TRANSIENT', rule: `pg:${code}` };
+        return {
+          errorType: 'TRANSIENT',
+          rule: `pg:${code}`,
+          unavailable: !PG_CONTENTION_CODES.has(code),
+        };
       // Integrity and data exceptions: this statement will fail the same way every time.
       if (code.startsWith('23') || code.startsWith('22'))
         return { errorType: 'PROCESSING_FAILURE', rule: `pg:${code}` };
@@ -262,16 +326,20 @@ function matchOne(error: unknown): Match | undefined {
 
   if (typeof message === 'string') {
     if (PG_CONNECTION_MESSAGES.some((re) => re.test(message)))
-      return { errorType: 'TRANSIENT', rule: 'pg:connection' };
+      return { errorType: 'TRANSIENT', rule: 'pg:connection', unavailable: true };
     if (REDIS_TRANSIENT_MESSAGES.some((re) => re.test(message)))
-      return { errorType: 'TRANSIENT', rule: 'redis:connection' };
+      return { errorType: 'TRANSIENT', rule: 'redis:connection', unavailable: true };
   }
 
   // Node's happy-eyeballs connect fails with an AggregateError of per-address socket errors.
   if (error instanceof AggregateError && error.errors.length > 0) {
     const inner = error.errors.map((e) => matchOne(e));
     if (inner.every((m) => m?.errorType === 'TRANSIENT'))
-      return { errorType: 'TRANSIENT', rule: `aggregate:${inner[0]?.rule}` };
+      return {
+        errorType: 'TRANSIENT',
+        rule: `aggregate:${inner[0]?.rule}`,
+        unavailable: inner.every((m) => m?.unavailable === true),
+      };
   }
   return undefined;
 }
@@ -320,6 +388,8 @@ export function classify(error: unknown): Classification {
         causeName: nameOf(current),
         rule: match.rule,
         context,
+        unavailable: match.unavailable === true,
+        circuitOpen: current instanceof CircuitOpenError || nameOf(current) === 'CircuitOpenError',
       };
     }
     current = typeof current === 'object' && current !== null ? field(current, 'cause') : undefined;
@@ -331,6 +401,8 @@ export function classify(error: unknown): Classification {
     causeName: nameOf(error),
     rule: 'default',
     context,
+    unavailable: false,
+    circuitOpen: false,
   };
 }
 

@@ -7,7 +7,11 @@ export type OrderState = (typeof ORDER_STATES)[number];
 
 export const TERMINAL_STATES: readonly OrderState[] = ['SHIPPED', 'CANCELLED'];
 
-/** `undefined` in `from` means "no order yet". */
+/**
+ * `undefined` in `from` means "no order yet". Each state is entered by one event type only and
+ * never re-entered, so an order applies each event type at most once: the consumer names an
+ * applied transition by (order, event type) to compare a repeat's business data with it.
+ */
 export const TRANSITIONS: Readonly<
   Record<
     OrderEventType,
@@ -31,7 +35,8 @@ const RANK: Readonly<Record<OrderState, number>> = {
 /**
  * Why a transition was refused, so the consumer can tell a harmless replay from a real
  * business-rule violation:
- * - ALREADY_APPLIED: the order is already in the target state (replay of the same event type).
+ * - ALREADY_APPLIED: the order is already in the target state (replay of the same event type;
+ *   the consumer still compares its business data with the applied event's).
  * - ORDER_NOT_FOUND: the event needs an existing order and there is none.
  * - TERMINAL_STATE: the order is SHIPPED or CANCELLED; nothing moves it any more.
  * - BACKWARDS: a late event whose target state the order has already passed.

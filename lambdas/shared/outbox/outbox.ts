@@ -1,5 +1,5 @@
 // The transactional outbox: the write API used inside business transactions, and the queries
-// the relay runs. All SQL on the `outbox` table lives here.
+// the relay runs. All SQL on the `outbox` table lives here and in set-aside.ts (the operator's).
 import type { ClientBase } from 'pg';
 
 /** The envelope fields the outbox stores and the relay turns into key, value and headers. */
@@ -76,7 +76,23 @@ export async function tryRelayLock(client: ClientBase): Promise<boolean> {
   return rows[0]?.locked === true;
 }
 
-/** Claims the oldest unpublished rows in seq order; must run inside a transaction. */
+/**
+ * What the relay may publish: pending, neither set aside nor discarded, and not held behind a
+ * set-aside row of its aggregate (which it must not overtake). The NOT EXISTS probes the
+ * partial index outbox_set_aside_aggregate_idx, empty while nothing is set aside.
+ */
+const CLAIMABLE = `o.published_at IS NULL AND o.set_aside_at IS NULL AND o.discarded_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM outbox s
+                         WHERE s.aggregate_id = o.aggregate_id AND s.set_aside_at IS NOT NULL)`;
+
+export const CLAIM_SQL = `SELECT o.id, o.seq, o.aggregate_id, o.event_type, o.payload, o.headers, o.created_at
+       FROM outbox o
+      WHERE ${CLAIMABLE}
+      ORDER BY o.seq
+      LIMIT $1
+        FOR UPDATE OF o SKIP LOCKED`;
+
+/** Claims the oldest claimable rows in seq order; must run inside a transaction. */
 export async function claimPending(client: ClientBase, limit: number): Promise<OutboxRow[]> {
   const { rows } = await client.query<{
     id: string;
@@ -86,15 +102,7 @@ export async function claimPending(client: ClientBase, limit: number): Promise<O
     payload: Record<string, unknown>;
     headers: Record<string, string>;
     created_at: Date;
-  }>(
-    `SELECT id, seq, aggregate_id, event_type, payload, headers, created_at
-       FROM outbox
-      WHERE published_at IS NULL
-      ORDER BY seq
-      LIMIT $1
-        FOR UPDATE SKIP LOCKED`,
-    [limit],
-  );
+  }>(CLAIM_SQL, [limit]);
   return rows.map((r) => ({
     id: r.id,
     seq: r.seq,
@@ -110,27 +118,73 @@ export async function markPublished(client: ClientBase, ids: readonly string[]):
   await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])', [ids]);
 }
 
-/** Age in ms of the oldest unpublished row, 0 when none is pending. */
-export async function oldestPendingAgeMs(client: ClientBase): Promise<number> {
-  const { rows } = await client.query<{ age_ms: string | null }>(
-    `SELECT (extract(epoch FROM now() - created_at) * 1000)::bigint AS age_ms
-       FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1`,
-  );
-  return Math.max(0, Number(rows[0]?.age_ms ?? 0));
+export interface SetAsideRow {
+  readonly id: string;
+  readonly reason: string;
 }
 
-/** Deletes up to `limit` rows published more than `olderThanHours` ago; returns how many. */
+/** Sets rows aside (inside the claim transaction); their aggregates' later rows are then held. */
+export async function markSetAside(
+  client: ClientBase,
+  rows: readonly SetAsideRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(
+    `UPDATE outbox o SET set_aside_at = now(), set_aside_reason = x.reason
+       FROM unnest($1::uuid[], $2::text[]) AS x(id, reason)
+      WHERE o.id = x.id`,
+    [rows.map((r) => r.id), rows.map((r) => r.reason)],
+  );
+}
+
+export interface OutboxGauges {
+  /** Age in ms of the oldest row the relay could publish now, 0 when none. */
+  readonly oldestPendingAgeMs: number;
+  /** Rows set aside now, waiting for an operator (held rows not counted). */
+  readonly setAsideRows: number;
+}
+
+/**
+ * Set-aside and held rows are left out of the age: they have their own gauge and alarm, and
+ * the age keeps saying whether everyone else's events flow.
+ */
+export async function outboxGauges(client: ClientBase): Promise<OutboxGauges> {
+  const { rows } = await client.query<{ age_ms: string | null; set_aside: string }>(
+    `SELECT (SELECT (extract(epoch FROM now() - o.created_at) * 1000)::bigint
+               FROM outbox o WHERE ${CLAIMABLE} ORDER BY o.seq LIMIT 1) AS age_ms,
+            (SELECT count(*) FROM outbox WHERE set_aside_at IS NOT NULL) AS set_aside`,
+  );
+  return {
+    oldestPendingAgeMs: Math.max(0, Number(rows[0]?.age_ms ?? 0)),
+    setAsideRows: Number(rows[0]?.set_aside ?? 0),
+  };
+}
+
+/**
+ * Deletes up to `limit` rows published (or discarded by an operator) more than `olderThanHours`
+ * ago; returns how many.
+ */
 export async function deletePublishedBefore(
   client: ClientBase,
   olderThanHours: number,
   limit: number,
 ): Promise<number> {
-  const result = await client.query(
+  const published = await client.query(
     `DELETE FROM outbox WHERE id IN (
        SELECT id FROM outbox
         WHERE published_at IS NOT NULL AND published_at < now() - make_interval(hours => $1)
         LIMIT $2)`,
     [olderThanHours, limit],
   );
-  return result.rowCount ?? 0;
+  const n = published.rowCount ?? 0;
+  if (n >= limit) return n;
+  // Rare rows: topped up into the same batch so the caller's "fewer than limit" still ends it.
+  const discarded = await client.query(
+    `DELETE FROM outbox WHERE id IN (
+       SELECT id FROM outbox
+        WHERE discarded_at IS NOT NULL AND discarded_at < now() - make_interval(hours => $1)
+        LIMIT $2)`,
+    [olderThanHours, limit - n],
+  );
+  return n + (discarded.rowCount ?? 0);
 }

@@ -1,7 +1,9 @@
 // Every drill, in the order `npm run drill` runs them.
 import type { Drill } from '../types';
 import { consumerKillDrill } from './consumer-kill';
+import { hostileDeadLettersDrill } from './hostile-dead-letters';
 import { malformedDrill } from './malformed';
+import { brokerOutageDrill, postgresOutageDrill, redisOutageDrill } from './outages';
 import { poisonDrill } from './poison';
 import { relayKillDrill } from './relay-kill';
 import { brokerRestartDrill, postgresRestartDrill, redisRestartDrill } from './restarts';
@@ -12,6 +14,10 @@ export const DRILLS: readonly Drill[] = [
   brokerRestartDrill,
   redisRestartDrill,
   postgresRestartDrill,
+  postgresOutageDrill,
+  redisOutageDrill,
+  brokerOutageDrill,
   poisonDrill,
   malformedDrill,
+  hostileDeadLettersDrill,
 ];

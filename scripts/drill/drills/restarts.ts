@@ -6,9 +6,7 @@
 // processed_events stands between them and a double application. PostgreSQL: immediate (crash)
 // then fast shutdown.
 import type { Pool } from 'pg';
-import type { Accounting, ExpectedOrder } from '../accounting';
 import { baseChecks } from '../accounting';
-import { createHarness, type Endpoints } from '../harness';
 import { inputsOf, interleave, planOrders, writeOutbox } from '../inputs';
 import { startPrivateKafka } from '../services/kafka';
 import { sleep } from '../services/lifecycle';
@@ -22,6 +20,7 @@ import {
   seededRandom,
   verdict,
 } from '../types';
+import { expectedOrders, type PrivateService, withPrivateHarness } from './private-harness';
 
 interface Restart {
   readonly label: string;
@@ -29,13 +28,11 @@ interface Restart {
   run(): Promise<void>;
 }
 
-interface RestartPlan {
-  readonly endpoints: Endpoints;
+interface RestartPlan extends PrivateService {
   readonly restarts: readonly Restart[];
   /** After each restart (e.g. publish applied events again). Returns a figure to report. */
   readonly after?: (pool: Pool, index: number) => Promise<number>;
   readonly afterLabel?: string;
-  stop(): Promise<void>;
 }
 
 /** How long a stopped service stays down before it is started again. */
@@ -48,27 +45,18 @@ async function restartDrill(
 ): Promise<DrillResult> {
   const started = Date.now();
   const random = seededRandom(ctx.seed ^ drill.id.length);
-  const h = await createHarness(ctx.config, drill.id, plan.endpoints, { viaOutbox: true }).catch(
-    async (error: unknown) => {
-      await plan.stop();
-      throw error;
-    },
-  );
-  const restartTimes: string[] = [];
-  let afterTotal = 0;
-  let drained = false;
-  let drainMs = 0;
-  let accounting: Accounting;
-  let crashCheck: Check;
-  let plans: ReturnType<typeof planOrders> = [];
-  try {
+  return withPrivateHarness(drill.id, ctx, plan, async (h) => {
+    const restartTimes: string[] = [];
+    let afterTotal = 0;
+    let drained = false;
+    let drainMs = 0;
+    const plans = planOrders(
+      ctx.quick ? 150 : 500,
+      `${drill.id}-${h.topics.groupSuffix.slice(-10)}`,
+      random,
+    );
     const pipeline = await h.startPipeline();
     try {
-      plans = planOrders(
-        ctx.quick ? 150 : 500,
-        `${drill.id}-${h.topics.groupSuffix.slice(-10)}`,
-        random,
-      );
       const events = interleave(plans, random);
       const perTransaction = 5;
       const durationMs = ctx.quick ? 12_000 : 40_000;
@@ -97,43 +85,34 @@ async function restartDrill(
     } finally {
       await pipeline.stop();
     }
-    const orders: ExpectedOrder[] = plans.map((p) => ({
-      orderId: p.orderId,
-      finalState: p.finalState,
-      events: p.events.length,
-    }));
-    accounting = await h.account(inputsOf(plans), orders);
-    crashCheck = h.crashCheck();
-  } finally {
-    await h.close();
-    await plan.stop();
-  }
-  const checks: Check[] = [
-    ...baseChecks(accounting),
-    crashCheck,
-    {
-      name: `${plan.restarts.length} restart(s) while events flowed`,
-      ok: restartTimes.length === plan.restarts.length,
-    },
-    { name: 'pipeline drained after the restarts', ok: drained },
-  ];
-  const details: Record<string, string | number> = {
-    restarts: restartTimes.join('; '),
-    'drain after the writer finished': `${(drainMs / 1000).toFixed(1)} s`,
-    orders: plans.length,
-    'records the broker got twice': accounting.topicCopies - accounting.onTopic,
-  };
-  if (plan.afterLabel !== undefined) details[plan.afterLabel] = afterTotal;
-  return {
-    id: drill.id,
-    title: drill.title,
-    accounting,
-    checks,
-    details,
-    passed: verdict(checks),
-    durationMs: Date.now() - started,
-    logPath: h.logPath,
-  };
+    const accounting = await h.account(inputsOf(plans), expectedOrders(plans));
+    const checks: Check[] = [
+      ...baseChecks(accounting),
+      h.crashCheck(),
+      {
+        name: `${plan.restarts.length} restart(s) while events flowed`,
+        ok: restartTimes.length === plan.restarts.length,
+      },
+      { name: 'pipeline drained after the restarts', ok: drained },
+    ];
+    const details: Record<string, string | number> = {
+      restarts: restartTimes.join('; '),
+      'drain after the writer finished': `${(drainMs / 1000).toFixed(1)} s`,
+      orders: plans.length,
+      'records the broker got twice': accounting.topicCopies - accounting.onTopic,
+    };
+    if (plan.afterLabel !== undefined) details[plan.afterLabel] = afterTotal;
+    return {
+      id: drill.id,
+      title: drill.title,
+      accounting,
+      checks,
+      details,
+      passed: verdict(checks),
+      durationMs: Date.now() - started,
+      logPath: h.logPath,
+    };
+  });
 }
 
 export const brokerRestartDrill: Drill = {
@@ -154,7 +133,7 @@ export const brokerRestartDrill: Drill = {
     return restartDrill(this, ctx, {
       endpoints: { ...ctx.shared, kafkaEnv: kafka.kafkaEnv },
       restarts: ctx.quick ? [restart('kill')] : [restart('kill'), restart('graceful')],
-      stop: () => kafka.destroy(),
+      destroy: () => kafka.destroy(),
     });
   },
 };
@@ -199,7 +178,7 @@ export const redisRestartDrill: Drill = {
         return pick.length;
       },
       afterLabel: 'applied events published again after the flush',
-      stop: () => redis.destroy(),
+      destroy: () => redis.destroy(),
     });
   },
 };
@@ -222,7 +201,7 @@ export const postgresRestartDrill: Drill = {
     return restartDrill(this, ctx, {
       endpoints: { ...ctx.shared, pg: postgres.pgEnv },
       restarts: ctx.quick ? [restart('immediate')] : [restart('immediate'), restart('fast')],
-      stop: () => postgres.destroy(),
+      destroy: () => postgres.destroy(),
     });
   },
 };

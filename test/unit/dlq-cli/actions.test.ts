@@ -1,7 +1,10 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { buildDeadLetter, toRedriveRecord } from '../../../lambdas/shared/dead-letter/message';
-import { SchemaViolationError } from '../../../lambdas/shared/errors/taxonomy';
+import {
+  ProcessingFailureError,
+  SchemaViolationError,
+} from '../../../lambdas/shared/errors/taxonomy';
 import {
   confirmationNeed,
   type DlqDb,
@@ -14,6 +17,7 @@ import {
   type RedriveRecord,
   rateLimiter,
   redrive,
+  redriveTarget,
   show,
 } from '../../../scripts/dlq/actions';
 import type { Selection } from '../../../scripts/dlq/args';
@@ -148,6 +152,7 @@ function harness(
     },
     output: { out: (l) => stdout.push(l), err: (l) => stderr.push(l) },
     interactive: options.interactive ?? false,
+    redriveTopics: new Set(['order-events']),
     confirm: async (q) => {
       questions.push(q);
       return options.answer ?? false;
@@ -322,6 +327,95 @@ describe('redrive', () => {
   });
 });
 
+// --- redrive targets ---------------------------------------------------------------------------
+
+/** A row parked at its dead-letter position: garbage, or a raw record with backstop headers. */
+function dlqSourced(n: number, headers: Array<{ key: string; value: string }> = []) {
+  return buildDeadLetter({
+    value: Buffer.from(JSON.stringify({ eventId: `e${n}`, aggregateId: `o${n}` })),
+    key: `o${n}`,
+    headers: [{ key: 'correlationId', value: `c${n}` }, ...headers],
+    source: { topic: 'order-events-dlq', partition: 1, offset: 40 + n },
+    error: new ProcessingFailureError('unreadable dead-letter record'),
+    attempts: 1,
+    firstFailureAt: new Date('2026-01-01T00:00:00Z'),
+  });
+}
+
+const BACKSTOP = [
+  { key: 'esm-failure-reason', value: 'handler threw' },
+  { key: 'esm-source-topic', value: 'order-events' },
+  { key: 'esm-source-partition', value: '3' },
+  { key: 'esm-source-offset', value: '77' },
+  { key: 'esm-attempts', value: '4' },
+];
+
+describe('redrive: only to the source topics the stage declares', () => {
+  it('refuses a row whose source is the dead-letter topic: nothing sent, row PARKED, exit 2', async () => {
+    const h = harness([row('1', { message: dlqSourced(1) }), row('2')]);
+    expect(await redrive(redriveCmd(ids('1', '2'), { yes: true }), h.deps)).toBe(2);
+    expect(h.sent.map((r) => r.topic)).toEqual(['order-events']);
+    expect(h.db.rows.map((r) => r.status)).toEqual(['PARKED', 'REPLAYED']);
+    expect(h.stderr.join('\n')).toContain(
+      'dlq: #1: refused, nothing sent, row left PARKED: source topic "order-events-dlq" is not a topic this stage redrives to (order-events)',
+    );
+    expect(h.stderr.at(-1)).toBe('dlq: redriven 1, skipped 0, invalid 0, refused 1');
+  });
+
+  it('refuses a forged source topic the same way', async () => {
+    const forged = { ...deadLetter(1), source: { topic: 'payments', partition: 0, offset: '1' } };
+    const h = harness([row('1', { message: forged })]);
+    expect(await redrive(redriveCmd(ids('1')), h.deps)).toBe(2);
+    expect(h.sent).toEqual([]);
+    expect(h.stderr[0]).toMatch(/#1: refused.*"payments" is not a topic this stage redrives to/);
+  });
+
+  it('restores a raw backstop record to the origin its failure headers name, without them', async () => {
+    const h = harness([row('1', { message: dlqSourced(1, BACKSTOP) })]);
+    expect(await redrive(redriveCmd(ids('1')), h.deps)).toBe(0);
+    const sent = h.sent[0];
+    expect(sent?.topic).toBe('order-events');
+    expect(sent?.headers.map((x) => x.key)).toEqual([
+      'correlationId',
+      'redriveCount',
+      'attempts',
+      'firstFailureAt',
+    ]);
+    expect(h.stdout).toEqual(['redriven #1 → order-events']);
+  });
+
+  it('never restores to an origin the stage does not declare', async () => {
+    const elsewhere = BACKSTOP.map((x) =>
+      x.key === 'esm-source-topic' ? { ...x, value: 'order-events-dlq' } : x,
+    );
+    const h = harness([row('1', { message: dlqSourced(1, elsewhere) })]);
+    expect(await redrive(redriveCmd(ids('1')), h.deps)).toBe(2);
+    expect(h.sent).toEqual([]);
+  });
+
+  it('a dry run says which rows it would refuse', async () => {
+    const h = harness([row('1', { message: dlqSourced(1) }), row('2')]);
+    expect(await redrive(redriveCmd(ids('1', '2'), { dryRun: true }), h.deps)).toBe(0);
+    expect(h.stderr[0]).toMatch(/^dlq: #1: would refuse: source topic "order-events-dlq"/);
+    expect(h.stdout).toHaveLength(1);
+    expect(h.stdout[0]).toMatch(/^would redrive #2: topic=order-events/);
+  });
+
+  it('redriveTarget: declared source, backstop origin, or a reason', () => {
+    const declared = new Set(['order-events']);
+    expect(redriveTarget(deadLetter(1), declared)).toEqual({
+      ok: true,
+      record: toRedriveRecord(deadLetter(1)),
+    });
+    const restored = redriveTarget(dlqSourced(2, BACKSTOP), declared);
+    expect(restored.ok && restored.record.topic).toBe('order-events');
+    expect(redriveTarget(deadLetter(1), new Set())).toEqual({
+      ok: false,
+      reason: 'source topic "order-events" is not a topic this stage redrives to (none)',
+    });
+  });
+});
+
 // --- rate limit -----------------------------------------------------------------------------------
 
 describe('rate limit', () => {
@@ -383,11 +477,38 @@ describe('list and show', () => {
     const h = harness([row('1')]);
     expect(await show({ kind: 'show', id: '1', json: false }, h.deps)).toBe(0);
     const text = h.stdout.join('\n');
+    expect(text).toContain('park_reason:     -');
+    expect(text).toContain('raw_record:      -');
     expect(text).toContain('  correlationId: c1');
     expect(text).toContain('original value (utf8):');
     expect(text).toContain('"aggregateId": "o1"');
     const missing = harness([]);
     expect(await show({ kind: 'show', id: '5', json: false }, missing.deps)).toBe(1);
+  });
+
+  it('show prints why a row was parked and how many raw bytes it keeps; --json has them', async () => {
+    const raw = Buffer.from([0x7b, 0xff, 0x00]);
+    const h = harness([row('1')]);
+    const query = h.db.query.bind(h.db);
+    h.db.query = async <R>(q: SqlQuery) => {
+      const result = await query<R>(q);
+      return {
+        ...result,
+        rows: result.rows.map((r) => ({
+          ...r,
+          park_reason: 'out of range: attempts 4294967296 is outside 1..2147483647',
+          raw_record: raw,
+        })) as R[],
+      };
+    };
+    expect(await show({ kind: 'show', id: '1', json: false }, h.deps)).toBe(0);
+    expect(h.stdout).toContain(
+      'park_reason:     out of range: attempts 4294967296 is outside 1..2147483647',
+    );
+    expect(h.stdout.find((l) => l.startsWith('raw_record:'))).toMatch(/^raw_record: +3 bytes: /);
+    h.stdout.length = 0;
+    expect(await show({ kind: 'show', id: '1', json: true }, h.deps)).toBe(0);
+    expect(JSON.parse(h.stdout[0] ?? '{}')).toMatchObject({ raw_record: raw.toString('base64') });
   });
 
   it('decodeBytes keeps non-UTF-8 bytes as base64', () => {

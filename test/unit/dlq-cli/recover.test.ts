@@ -99,6 +99,7 @@ function harness(sources: Record<string, OnFailureSource>, db = new FakeDeadLett
     producer: { send: () => Promise.reject(new Error('recover never produces')) },
     output: { out: (l) => stdout.push(l), err: (l) => stderr.push(l) },
     interactive: false,
+    redriveTopics: new Set(['order-events']),
     confirm: () => Promise.reject(new Error('recover never asks')),
     now: () => 0,
     sleep: async () => undefined,
@@ -166,20 +167,36 @@ describe('parkableOf: exactly what triage parks', () => {
       maxDelayMs: 60_000,
       redriveTopics: ['order-events'],
       stopBeforeTimeoutMs: 1_000,
+      maxRedriveBytes: 1_048_576,
     });
     expect(summary.parked).toBe(2);
 
     const db = new FakeDeadLetters();
     const { run } = harness({ dir: memorySource({ doc: await fixtureText() }) }, db);
     expect(await run(['recover', '--dir', 'dir'])).toBe(0);
-    expect(db.rows.map((r) => r.values)).toEqual(triageInserts);
+    // Every column alike but the reason, which says where recover found the record.
+    const reason = DEAD_LETTER_ROW_COLUMNS.length + 1;
+    const without = (values: unknown[]) => values.filter((_, i) => i !== reason);
+    expect(db.rows.map((r) => without(r.values))).toEqual(triageInserts.map(without));
+    expect(triageInserts.map((v) => v[reason])).toEqual([
+      'policy: SCHEMA_VIOLATION is never redriven',
+      expect.stringMatching(/^unreadable: NOT_JSON: dead-letter record is not UTF-8 JSON/),
+    ]);
+    expect(db.rows.map((r) => r.values[reason])).toEqual([
+      expect.stringMatching(
+        /^recovered: a dead letter of a batch the triage mapping discarded; recovered from the triage backstop \(doc, RetryAttemptsExhausted\)$/,
+      ),
+      expect.stringMatching(
+        /^unreadable: NOT_JSON: .*; recovered from the triage backstop \(doc, RetryAttemptsExhausted\)$/,
+      ),
+    ]);
   });
 
   it('a readable dead letter keeps its original source; garbage gets its DLQ position', async () => {
     const record = await fixtureRecord();
     const now = Date.parse(record.timestamp);
     const [deadLetter, garbage] = recordsOf(record).map((r) => parkableOf(r, now));
-    expect(deadLetter?.unreadable).toBeUndefined();
+    expect(deadLetter?.readAs).toBeUndefined();
     expect(deadLetter?.message.errorType).toBe('SCHEMA_VIOLATION');
     expect(deadLetter?.message.source).toEqual({
       topic: 'order-events',
@@ -191,8 +208,9 @@ describe('parkableOf: exactly what triage parks', () => {
       recordsOf(record)[0]?.value?.toString('utf8') ?? 'missing',
     );
 
+    expect(garbage?.readAs).toBe('unreadable');
     expect(garbage?.unreadable?.kind).toBe('NOT_JSON');
-    expect(garbage?.messageJson).toBeUndefined();
+    expect(JSON.parse(garbage?.messageJson ?? '')).toEqual(garbage?.message);
     expect(garbage?.message).toMatchObject({
       errorType: 'PROCESSING_FAILURE',
       source: { topic: 'order-events-dlq', partition: 2, offset: '942' },
@@ -210,7 +228,7 @@ describe('recover', () => {
     expect(h.db.rows).toHaveLength(2);
     expect(h.stdout).toEqual([
       'parked #1 order-events-dlq/2@941 [a.json]: SCHEMA_VIOLATION OrderShipped order-7f3a (source order-events/4@18231)',
-      'parked #2 order-events-dlq/2@942 [a.json]: PROCESSING_FAILURE - - (source order-events-dlq/2@942, not a dead letter)',
+      'parked #2 order-events-dlq/2@942 [a.json]: PROCESSING_FAILURE - - (source order-events-dlq/2@942, not a dead letter: unreadable)',
     ]);
     expect(h.stderr.at(-1)).toBe(
       'dlq: recover: documents read 1 (unreadable 0), records 2 (not dead letters 1), parked 2, already parked 0',

@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { EnvError, parseTriageEnv } from '../../../lambdas/shared/env';
+import { EnvError, parseTriageEnv, triageEnvironment } from '../../../lambdas/shared/env';
+import { triageSettings } from '../../../lib/config/function-environment';
+import { loadStageConfig } from '../../../lib/config/stage-config';
+
+const SIZE = {};
 
 describe('parseTriageEnv', () => {
   it('has the documented defaults', () => {
-    expect(parseTriageEnv({})).toEqual({
+    expect(parseTriageEnv(SIZE)).toEqual({
       maxRedrives: 5,
       maxProcessingFailureRedrives: 2,
       redriveBaseDelayMs: 2_000,
       redriveMaxDelayMs: 60_000,
       stopBeforeTimeoutMs: 10_000,
       redriveTopics: ['order-events'],
+      redriveMaxMessageBytes: 1_048_576,
     });
   });
 
@@ -21,6 +26,7 @@ describe('parseTriageEnv', () => {
       TRIAGE_MAX_PROCESSING_FAILURE_REDRIVES: '1',
       TRIAGE_STOP_BEFORE_TIMEOUT_MS: '0',
       ORDER_EVENTS_TOPIC: 'orders-x',
+      ORDER_EVENTS_MAX_MESSAGE_BYTES: '2048',
     });
     expect(env).toEqual({
       maxRedrives: 3,
@@ -29,19 +35,37 @@ describe('parseTriageEnv', () => {
       redriveMaxDelayMs: 900,
       stopBeforeTimeoutMs: 0,
       redriveTopics: ['orders-x'],
+      redriveMaxMessageBytes: 2_048,
     });
   });
 
   it('caps the PROCESSING_FAILURE default at the overall limit', () => {
-    expect(parseTriageEnv({ TRIAGE_MAX_REDRIVES: '1' }).maxProcessingFailureRedrives).toBe(1);
+    expect(parseTriageEnv({ ...SIZE, TRIAGE_MAX_REDRIVES: '1' }).maxProcessingFailureRedrives).toBe(
+      1,
+    );
   });
 
   it.each([
-    [{ TRIAGE_MAX_REDRIVES: 'five' }, 'TRIAGE_MAX_REDRIVES'],
-    [{ TRIAGE_REDRIVE_BASE_DELAY_MS: '-1' }, 'TRIAGE_REDRIVE_BASE_DELAY_MS'],
-    [{ TRIAGE_REDRIVE_MAX_DELAY_MS: '1000' }, 'TRIAGE_REDRIVE_MAX_DELAY_MS'],
+    [{ ...SIZE, TRIAGE_MAX_REDRIVES: 'five' }, 'TRIAGE_MAX_REDRIVES'],
+    [{ ...SIZE, TRIAGE_REDRIVE_BASE_DELAY_MS: '-1' }, 'TRIAGE_REDRIVE_BASE_DELAY_MS'],
+    [{ ...SIZE, TRIAGE_REDRIVE_MAX_DELAY_MS: '1000' }, 'TRIAGE_REDRIVE_MAX_DELAY_MS'],
+    [{ ORDER_EVENTS_MAX_MESSAGE_BYTES: '10' }, 'ORDER_EVENTS_MAX_MESSAGE_BYTES'],
   ])('rejects %o', (env, variable) => {
     expect(() => parseTriageEnv(env)).toThrow(EnvError);
     expect(() => parseTriageEnv(env)).toThrow(variable);
+  });
+
+  it("carries the stage's order-events size limit, required once deployed", () => {
+    const config = loadStageConfig('dev');
+    const written: Record<string, string> = {
+      STAGE: 'dev',
+      ...triageEnvironment(triageSettings(config)),
+    };
+    expect(parseTriageEnv(written).redriveMaxMessageBytes).toBe(
+      config.kafka.topics.orderEvents.maxMessageBytes,
+    );
+    const without = { ...written };
+    delete without.ORDER_EVENTS_MAX_MESSAGE_BYTES;
+    expect(() => parseTriageEnv(without)).toThrow('ORDER_EVENTS_MAX_MESSAGE_BYTES');
   });
 });

@@ -14,6 +14,7 @@ import {
   triageBatch,
 } from '../../../lambdas/dlq-triage/triage';
 import {
+  DEAD_LETTER_ROW_COLUMNS,
   type DeadLetterMessage,
   deadLetterSchema,
   decodeDeadLetter,
@@ -24,6 +25,8 @@ import { deadLetter, dlqRecord, mskEvent, mskRecord } from './fixtures';
 
 const silent = { error() {}, warn() {}, info() {}, debug() {} };
 const DLQ = 'order-events-dlq';
+/** Positions of the columns after the row's in triage's INSERT. */
+const MESSAGE = DEAD_LETTER_ROW_COLUMNS.length;
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 
 const POLICY: RedrivePolicy = {
@@ -37,6 +40,7 @@ const OPTIONS: TriageOptions = {
   ...POLICY,
   redriveTopics: ['order-events'],
   stopBeforeTimeoutMs: 1_000,
+  maxRedriveBytes: 1_048_576,
 };
 
 /** Fakes for every effect, recording what triage asked for; the clock moves only by sleep. */
@@ -296,8 +300,13 @@ describe('triageBatch: park', () => {
     ]);
     const q = h.queries[0];
     expect(q?.text).toMatch(/ON CONFLICT ON CONSTRAINT dead_letters_record_key DO NOTHING/);
-    expect(q?.text).toMatch(/message\)/);
-    const stored = JSON.parse(String(q?.values.at(-1))) as DeadLetterMessage;
+    expect(q?.text).toMatch(/message, park_reason, raw_record\)/);
+    // As received: a reason, and no raw copy (the message is the record).
+    expect(q?.values.slice(MESSAGE + 1)).toEqual([
+      'policy: SCHEMA_VIOLATION is never redriven',
+      null,
+    ]);
+    const stored = JSON.parse(String(q?.values[MESSAGE])) as DeadLetterMessage;
     expect(deadLetterSchema.parse(stored)).toEqual(
       deadLetter({ errorType: 'SCHEMA_VIOLATION', sourceOffset: '1' }),
     );
@@ -330,7 +339,7 @@ describe('triageBatch: park', () => {
       expect(result).toMatchObject({ batchItemFailures: [], parked: 1 });
       expect(h.sends).toEqual([]);
       const values = h.queries[0]?.values ?? [];
-      const decoded = decodeDeadLetter(String(values.at(-1)));
+      const decoded = decodeDeadLetter(String(values[MESSAGE]));
       expect(decoded.ok).toBe(true);
       if (!decoded.ok) return;
       const m = decoded.message;

@@ -16,6 +16,7 @@ import {
   ProcessingFailureError,
   SchemaViolationError,
   TransientError,
+  TransitionConflictError,
 } from '../../../lambdas/shared/errors/taxonomy';
 import { parseEnvelope } from '../../../lambdas/shared/events/envelope';
 import { nextState } from '../../../lambdas/shared/events/state-machine';
@@ -43,6 +44,43 @@ describe('our error classes', () => {
     expect(error.retryable).toBe(retryable);
     expect(error.name).toBe(name);
     expect(classify(error)).toMatchObject({ errorType: type, retryable, causeName: name });
+  });
+
+  it('TransitionConflictError is an IDEMPOTENCY_CONFLICT that says it is a business conflict', () => {
+    const error = new TransitionConflictError(
+      {
+        eventType: 'PaymentCaptured',
+        aggregateId: 'o-1',
+        appliedEventId: 'evt-first',
+        data: 'paymentId="pay-2", amountMinor=2500, currency="EUR"',
+      },
+      { context: { eventId: 'evt-second', aggregateId: 'o-1' } },
+    );
+    expect(error).toBeInstanceOf(IdempotencyConflictError);
+    expect(error.name).toBe('TransitionConflictError');
+    expect(error.message).toBe(
+      'PaymentCaptured conflicts with the PaymentCaptured already applied to order o-1 ' +
+        '(event evt-first): different business data (paymentId="pay-2", amountMinor=2500, ' +
+        'currency="EUR"); a business conflict, not a duplicate',
+    );
+    expect(classify(error)).toMatchObject({
+      errorType: 'IDEMPOTENCY_CONFLICT',
+      retryable: false,
+      causeName: 'TransitionConflictError',
+      rule: 'TransitionConflictError',
+      message: error.message,
+      context: { eventId: 'evt-second', aggregateId: 'o-1' },
+    });
+    // Triage parks it with the other conflicts: no sixth type.
+    expect(dispositionFor(classify(error).errorType).triage).toBe('PARK');
+    const unknownFirst = new TransitionConflictError({
+      eventType: 'OrderCancelled',
+      aggregateId: 'o-2',
+      data: 'reason="other"',
+    });
+    expect(unknownFirst.message).toMatch(
+      /^OrderCancelled conflicts with the OrderCancelled already applied to order o-2: /,
+    );
   });
 
   it('CircuitOpenError is a TransientError naming the breaker', () => {

@@ -120,6 +120,29 @@ describe('the environment contract', () => {
     expect(env.triage.redriveTopics).toEqual(['order-events']);
   });
 
+  it("the relay's size limit and processed_events retention come from the stage config only", () => {
+    const written = relayEnvironment(relaySettings(config));
+    expect(written[ENV.orderEventsMaxMessageBytes]).toBe(
+      String(config.kafka.topics.orderEvents.maxMessageBytes),
+    );
+    expect(written[ENV.processedEventsRetentionHours]).toBe(
+      String(config.outbox.processedEventsRetentionHours),
+    );
+    // No local default: a second copy of the value could drift from the topic's.
+    for (const name of [ENV.orderEventsMaxMessageBytes, ENV.processedEventsRetentionHours]) {
+      const env: Record<string, string> = { ...written };
+      delete env[name];
+      expect(() => parseRelayEnv(env)).toThrow(EnvError);
+      expect(() => parseRelayEnv(env)).toThrow(name);
+    }
+    expect(() => parseRelayEnv({ ...written, [ENV.orderEventsMaxMessageBytes]: '100' })).toThrow(
+      /between 1024 and/,
+    );
+    expect(() => parseRelayEnv({ ...written, [ENV.processedEventsRetentionHours]: '0' })).toThrow(
+      /between 1 and/,
+    );
+  });
+
   it('writes triage settings with exactly one redrive topic', () => {
     expect(() => triageEnvironment({ ...triageSettings(config), redriveTopics: [] })).toThrow(
       /exactly one topic/,

@@ -165,10 +165,7 @@ class FakeDeadLetters {
   readonly sent: DeadLetterMessage[] = [];
   readonly calls: { messages: DeadLetterMessage[]; offsets: string[] }[] = [];
   failing = false;
-  readonly write = async (
-    messages: readonly DeadLetterMessage[],
-    records: readonly KafkaRecord[],
-  ) => {
+  write = async (messages: readonly DeadLetterMessage[], records: readonly KafkaRecord[]) => {
     this.calls.push({ messages: [...messages], offsets: records.map((r) => r.offset) });
     if (this.failing) throw named('KafkaJSConnectionError', 'broker down');
     this.sent.push(...messages);
@@ -193,6 +190,10 @@ class Harness {
     bypassed: [] as string[],
   };
   readonly logger = { error: vi.fn(), warn: vi.fn(), info: vi.fn(), debug: vi.fn() };
+  /** The database check behind a connection error; absent: only an open breaker is an outage. */
+  probe: (() => Promise<void>) | undefined;
+  /** Lambda time left at the start of the invocation; every sleep spends it. */
+  timeLeftMs = 0;
 
   constructor(states: Record<string, OrderState> = {}) {
     this.db = new FakeDb(states);
@@ -205,6 +206,7 @@ class Harness {
       apply: this.db.apply,
       deadLetter: this.dl.write,
       attempts: this.attempts,
+      ...(this.probe ? { probe: this.probe } : {}),
       logger: this.logger,
       telemetry: {
         applied: (event, ms) => t.applied.push({ eventId: event.eventId, ms }),
@@ -223,7 +225,13 @@ class Harness {
   }
 
   consume(event: MskEventLike, options: Partial<ConsumerOptions> = {}) {
-    return consumeBatch(event, this.deps, { ...OPTIONS, ...options });
+    const slept = () => this.sleeps.reduce((a, b) => a + b, 0);
+    return consumeBatch(
+      event,
+      this.deps,
+      { ...OPTIONS, ...options },
+      { remainingMs: () => this.timeLeftMs - slept() },
+    );
   }
 }
 
@@ -232,6 +240,8 @@ const OPTIONS: ConsumerOptions = {
   retryAttempts: 2,
   retryBackoff: { baseMs: 100, capMs: 1_000 },
   maxDeliveryAttempts: 3,
+  outageWait: { baseMs: 500, capMs: 5_000 },
+  stopBeforeTimeoutMs: 15_000,
 };
 
 // Full jitter draws from [0, ceiling): with random() = 0.5 the delays are half the ceilings.
@@ -640,6 +650,119 @@ describe('consumeBatch: transient failures', () => {
     expect(h.sleeps).toEqual([]);
     expect(h.attempts.calls).toEqual([]);
     expect(h.dl.calls).toEqual([]);
+  });
+});
+
+describe('consumeBatch: a dependency outage is waited out inside the invocation', () => {
+  const refused = () =>
+    named('Error', 'connect ECONNREFUSED 127.0.0.1:5432', { code: 'ECONNREFUSED' });
+  /** With Math.random() = 0.5: half of min(5 s, 500 ms · 2^(n-1)). */
+  const outageDelays = (n: number) =>
+    Array.from({ length: n }, (_, i) => Math.floor(0.5 * Math.min(5_000, 500 * 2 ** i)));
+
+  it('waits while the PostgreSQL breaker is open and goes on in order once it closes: no retry, no attempt, no dead letter', async () => {
+    const events = [...lifecycle('w1'), ...lifecycle('w2')];
+    const h = new Harness();
+    h.timeLeftMs = 120_000;
+    let refusals = 8;
+    h.db.failWith = () =>
+      refusals-- > 0 ? new CircuitOpenError('postgres', NOW + 30_000) : undefined;
+
+    const summary = await h.consume(msk(...partition(0, 0, events)), { chunkSize: 2 });
+
+    expect(summary).toEqual({ applied: 6, duplicates: 0, deadLettered: 0, batchItemFailures: [] });
+    expect(h.db.applied).toEqual(ids(events));
+    expect(h.sleeps).toEqual(outageDelays(8));
+    expect(h.attempts.calls).toEqual([]);
+    expect(h.dl.calls).toEqual([]);
+    expect(h.logger.info).toHaveBeenCalledWith(
+      'dependency answers again; the partition goes on',
+      expect.objectContaining({ partition: 0, offset: '0' }),
+    );
+  });
+
+  it('hands the partition back before the invocation times out while the database stays down', async () => {
+    const events = [orderEvent('OrderPlaced', 'd0', 0), ...lifecycle('d1')];
+    const h = new Harness();
+    h.timeLeftMs = 60_000;
+    const blocked = events[1] as OrderEvent;
+    h.db.failWith = (batch) =>
+      has(batch, blocked) ? new CircuitOpenError('postgres', NOW + 30_000) : undefined;
+
+    const summary = await h.consume(msk(...partition(0, 5, events)), { chunkSize: 1 });
+
+    expect(summary.batchItemFailures).toEqual([{ itemIdentifier: id(6) }]);
+    expect(h.db.applied).toEqual([events[0]?.eventId]);
+    const waited = h.sleeps.reduce((a, b) => a + b, 0);
+    // It used the time it had: stopped within one check of the 15 s margin, never inside it.
+    expect(waited).toBeLessThanOrEqual(60_000 - 15_000);
+    expect(waited).toBeGreaterThan(60_000 - 15_000 - 2_500);
+    expect(h.attempts.calls).toEqual([]);
+    expect(h.dl.calls).toEqual([]);
+    expect(h.logger.warn).toHaveBeenCalledWith(
+      'dependency still unavailable; handing the partition back',
+      expect.objectContaining({ offset: '6', waitedMs: expect.any(Number) }),
+    );
+  });
+
+  it("a connection error while the database answers its probe is the record's own: retried in place, then counted", async () => {
+    const x = orderEvent('OrderPlaced', 'x', 0);
+    const h = new Harness();
+    h.timeLeftMs = 120_000;
+    const probe = vi.fn(async () => undefined);
+    h.probe = probe;
+    h.db.failWith = (batch) => (has(batch, x) ? connReset() : undefined);
+
+    const summary = await h.consume(msk(...partition(0, 12, [x])));
+
+    expect(summary.batchItemFailures).toEqual([{ itemIdentifier: id(12) }]);
+    expect(probe).toHaveBeenCalledTimes(3);
+    expect(h.sleeps).toEqual([50, 100]);
+    expect(h.attempts.calls).toEqual([attemptKey(12)]);
+  });
+
+  it('a connection error while the probe cannot reach the database is an outage: it waits, then applies', async () => {
+    const events = lifecycle('p1');
+    const h = new Harness();
+    h.timeLeftMs = 120_000;
+    let down = true;
+    h.probe = async () => {
+      if (down) throw refused();
+    };
+    let failures = 0;
+    h.db.failWith = () => {
+      if (!down) return undefined;
+      if (++failures === 4) down = false;
+      return refused();
+    };
+
+    const summary = await h.consume(msk(...partition(0, 0, events)));
+
+    expect(summary).toEqual({ applied: 3, duplicates: 0, deadLettered: 0, batchItemFailures: [] });
+    expect(h.sleeps).toEqual(outageDelays(4));
+    expect(h.attempts.calls).toEqual([]);
+  });
+
+  it('a dead letter the broker cannot take waits for the broker, then is written once', async () => {
+    const bad = { raw: 'not json' };
+    const good = lifecycle('k1');
+    const h = new Harness();
+    h.timeLeftMs = 120_000;
+    h.dl.failing = true;
+    let attemptsLeft = 3;
+    const write = h.dl.write;
+    h.dl.write = async (messages, records) => {
+      if (attemptsLeft-- === 0) h.dl.failing = false;
+      return write(messages, records);
+    };
+
+    const summary = await h.consume(msk(...partition(0, 0, [bad, ...good])));
+
+    expect(summary.batchItemFailures).toEqual([]);
+    expect(h.dl.summary()).toEqual([[0, 'SCHEMA_VIOLATION']]);
+    expect(h.dl.calls).toHaveLength(4);
+    expect(h.db.applied).toEqual(ids(good));
+    expect(h.sleeps).toEqual(outageDelays(3));
   });
 });
 

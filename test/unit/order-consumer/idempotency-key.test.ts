@@ -89,6 +89,12 @@ describe('payloadHash', () => {
     expect(payloadHash(redelivered)).toBe(payloadHash(event));
   });
 
+  it('ignores the timestamp: a republished fact keeps its hash under a new key', () => {
+    const republished = orderEvent('PaymentCaptured', 'order-1', 9, 'evt-c');
+    expect(idempotencyKey(republished)).not.toBe(idempotencyKey(event));
+    expect(payloadHash(republished)).toBe(payloadHash(event));
+  });
+
   it('changes with any data value or the type', () => {
     expect(payloadHash({ ...event, data: { ...event.data, amountMinor: 1 } })).not.toBe(
       payloadHash(event),

@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { type ApplyOutcome, planBatch } from '../../../lambdas/order-consumer/apply-batch';
+import {
+  type ApplyOutcome,
+  planBatch,
+  type RecordedTransition,
+  transitionKey,
+} from '../../../lambdas/order-consumer/apply-batch';
 import { idempotencyKey, payloadHash } from '../../../lambdas/order-consumer/idempotency-key';
 import {
   IdempotencyConflictError,
   InvalidTransitionError,
+  TransitionConflictError,
 } from '../../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../../lambdas/shared/events/envelope';
-import type { OrderEventType } from '../../../lambdas/shared/events/orders';
-import type { OrderState } from '../../../lambdas/shared/events/state-machine';
+import { ORDER_EVENT_TYPES, type OrderEventType } from '../../../lambdas/shared/events/orders';
+import { type OrderState, TRANSITIONS } from '../../../lambdas/shared/events/state-machine';
 import { orderEvent } from './events';
 
 type Spec = readonly [OrderEventType, string, number];
@@ -215,6 +221,8 @@ describe('planBatch', () => {
         idempotencyKey: keyAt(events, i),
         eventId: events[i]?.eventId,
         payloadHash: hashAt(events, i),
+        aggregateId: events[i]?.aggregateId,
+        eventType: events[i]?.eventType,
       })),
     );
   });
@@ -257,7 +265,13 @@ describe('planBatch', () => {
       'duplicate PROCESSED',
     ]);
     expect(plan.processed).toEqual([
-      { idempotencyKey: 'k', eventId: events[0]?.eventId, payloadHash: 'h' },
+      {
+        idempotencyKey: 'k',
+        eventId: events[0]?.eventId,
+        payloadHash: 'h',
+        aggregateId: 'o1',
+        eventType: 'OrderPlaced',
+      },
     ]);
   });
 
@@ -304,6 +318,131 @@ describe('planBatch', () => {
         'applied CREATED>PAYMENT_CAPTURED',
         'rejected IDEMPOTENCY_CONFLICT',
       ]);
+    });
+  });
+
+  describe('a repeat of an applied transition under another key', () => {
+    /** A capture of `o1` at `second` with its own paymentId (another charge when it differs). */
+    const capture = (second: number, paymentId: string, eventId?: string) => {
+      const e = orderEvent('PaymentCaptured', 'o1', second, eventId);
+      return { ...e, data: { ...e.data, paymentId } };
+    };
+    const first = capture(1, 'pay-1', 'evt-first');
+    const paid = new Map<string, OrderState>([['o1', 'PAYMENT_CAPTURED']]);
+    const recordedAs = (...rows: RecordedTransition[]) =>
+      new Map([[transitionKey('o1', 'PaymentCaptured'), rows]]);
+    const applied = recordedAs({ eventId: first.eventId, payloadHash: payloadHash(first) });
+
+    it('with other business data is a TransitionConflictError, not a duplicate', () => {
+      const second = capture(7, 'pay-2', 'evt-second');
+      const plan = planBatch([second], paid, new Map(), undefined, undefined, applied);
+
+      expect(plan.outcomes.map(describeOutcome)).toEqual(['rejected IDEMPOTENCY_CONFLICT']);
+      const [outcome] = plan.outcomes;
+      if (outcome?.status !== 'rejected') throw new Error(`expected rejected, got ${outcome}`);
+      expect(outcome.error).toBeInstanceOf(TransitionConflictError);
+      expect(outcome.error.message).toBe(
+        'PaymentCaptured conflicts with the PaymentCaptured already applied to order o1 ' +
+          '(event evt-first): different business data (paymentId="pay-2", amountMinor=2500, ' +
+          'currency="EUR"); a business conflict, not a duplicate',
+      );
+      expect(outcome.error.context).toEqual({
+        eventId: 'evt-second',
+        eventType: 'PaymentCaptured',
+        aggregateId: 'o1',
+        correlationId: second.correlationId,
+        appliedEventId: 'evt-first',
+      });
+      // Not recorded: its redelivery is judged again, and dead-lettered again.
+      expect(plan.processed).toEqual([]);
+      expect(plan.stateUpdates).toEqual([]);
+    });
+
+    it('with the same business data (a replay with a new timestamp) stays a duplicate', () => {
+      const replay = capture(7, 'pay-1');
+      const plan = planBatch([replay], paid, new Map(), undefined, undefined, applied);
+      expect(plan.outcomes.map(describeOutcome)).toEqual(['duplicate ALREADY_APPLIED']);
+      expect(plan.processed).toMatchObject([
+        { eventId: replay.eventId, aggregateId: 'o1', eventType: 'PaymentCaptured' },
+      ]);
+    });
+
+    it('is a duplicate when nothing comparable was recorded (old, purged or hashless rows)', () => {
+      const second = capture(7, 'pay-2');
+      for (const transitions of [
+        new Map(),
+        recordedAs({ eventId: 'evt-old', payloadHash: null }),
+        // Another order's or another type's transition says nothing about this one.
+        new Map([
+          [transitionKey('o2', 'PaymentCaptured'), [{ eventId: 'x', payloadHash: 'f'.repeat(64) }]],
+          [transitionKey('o1', 'OrderPlaced'), [{ eventId: 'y', payloadHash: 'e'.repeat(64) }]],
+        ]),
+      ]) {
+        const plan = planBatch([second], paid, new Map(), undefined, undefined, transitions);
+        expect(plan.outcomes.map(describeOutcome)).toEqual(['duplicate ALREADY_APPLIED']);
+      }
+    });
+
+    it('is a duplicate when any recorded row has the same business data', () => {
+      const replay = capture(7, 'pay-1');
+      const rows = recordedAs(
+        { eventId: 'evt-other', payloadHash: 'f'.repeat(64) },
+        { eventId: first.eventId, payloadHash: payloadHash(first) },
+      );
+      const plan = planBatch([replay], paid, new Map(), undefined, undefined, rows);
+      expect(plan.outcomes.map(describeOutcome)).toEqual(['duplicate ALREADY_APPLIED']);
+    });
+
+    it('is compared with the transition applied earlier in the same batch', () => {
+      const created = new Map<string, OrderState>([['o1', 'CREATED']]);
+      const plan = planBatch(
+        [first, capture(5, 'pay-1'), capture(7, 'pay-2'), capture(7, 'pay-2')],
+        created,
+        new Map(),
+      );
+      expect(plan.outcomes.map(describeOutcome)).toEqual([
+        'applied CREATED>PAYMENT_CAPTURED',
+        'duplicate ALREADY_APPLIED',
+        'rejected IDEMPOTENCY_CONFLICT',
+        // The same key again: the conflict was not recorded, so it is judged (and refused) again.
+        'rejected IDEMPOTENCY_CONFLICT',
+      ]);
+      expect(plan.processed.map((p) => p.eventId)).toEqual([
+        first.eventId,
+        plan.processed[1]?.eventId,
+      ]);
+      expect(plan.stateUpdates).toEqual([{ id: 'o1', status: 'PAYMENT_CAPTURED', transitions: 1 }]);
+    });
+
+    it('confirms the OrderPlaced of an API-created order, then refuses one with other data', () => {
+      const placed = orderEvent('OrderPlaced', 'o1', 0);
+      const other = orderEvent('OrderPlaced', 'o1', 3);
+      const altered = { ...other, data: { ...other.data, totalMinor: 1, currency: 'USD' } };
+      const plan = planBatch([placed, altered], new Map([['o1', 'CREATED']]), new Map());
+      expect(plan.outcomes.map(describeOutcome)).toEqual([
+        'duplicate ALREADY_APPLIED',
+        'rejected IDEMPOTENCY_CONFLICT',
+      ]);
+      const rejected = plan.outcomes[1];
+      expect(rejected?.status === 'rejected' && rejected.error.message).toContain(
+        'different business data (customerId="cust-1", items=[1 entries], totalMinor=1, currency="USD")',
+      );
+    });
+
+    it('relies on each order applying each event type at most once', () => {
+      // Each state is entered by one event type, never from itself, and the graph has no cycle.
+      const targets = ORDER_EVENT_TYPES.map((t) => TRANSITIONS[t].to);
+      expect(new Set(targets).size).toBe(targets.length);
+      const reachable = (from: OrderState | undefined, seen = new Set<OrderState>()) => {
+        for (const t of ORDER_EVENT_TYPES) {
+          const { from: allowed, to } = TRANSITIONS[t];
+          if (!allowed.includes(from) || seen.has(to)) continue;
+          seen.add(to);
+          reachable(to, seen);
+        }
+        return seen;
+      };
+      for (const state of targets) expect(reachable(state).has(state), state).toBe(false);
     });
   });
 

@@ -1,5 +1,16 @@
+import fc from 'fast-check';
+import type { Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
+  BATCH_OVERHEAD_BYTES,
+  chunkBySize,
+  estimateRecordBytes,
+  fitsAlone,
+  HEADER_OVERHEAD_BYTES,
+  RECORD_OVERHEAD_BYTES,
+} from '../../../lambdas/outbox-relay/record-size';
+import {
+  protocolErrorType,
   publishBatch,
   type RelayDeps,
   runRelay,
@@ -8,9 +19,12 @@ import {
 } from '../../../lambdas/outbox-relay/relay';
 import type { OutboxRow } from '../../../lambdas/shared/outbox/outbox';
 
+const LIMIT = 1_048_576;
+const RETENTION = { publishedRetentionHours: 72, processedEventsRetentionHours: 720 };
+
 const silent = { error() {}, warn() {}, info() {}, debug() {} };
 
-function row(n: number): OutboxRow {
+function row(n: number, over: Partial<OutboxRow> = {}): OutboxRow {
   return {
     id: `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`,
     seq: String(n),
@@ -19,21 +33,29 @@ function row(n: number): OutboxRow {
     payload: { eventId: `e${n}` },
     headers: { eventId: `e${n}`, correlationId: `c${n}` },
     createdAt: new Date(0),
+    ...over,
   };
 }
 
+/** A kafkajs protocol error as the producer throws it. */
+function protocolError(type: string): Error {
+  return Object.assign(new Error(`broker says ${type}`), { name: 'KafkaJSProtocolError', type });
+}
+
 /** A scripted stand-in for pg: answers the relay's statements and records them. */
-function fakeDb(opts: { lock?: boolean; pending?: OutboxRow[] } = {}) {
+function fakeDb(opts: { lock?: boolean; pending?: OutboxRow[]; processedBacklog?: number } = {}) {
   const log: string[] = [];
   let pending = [...(opts.pending ?? [])];
   const releases: Array<Error | undefined> = [];
+  const setAside = new Map<string, string>();
+  let processedBacklog = opts.processedBacklog ?? 0;
   const client = {
     async query(sql: string, params?: unknown[]) {
       const s = sql.trim().split(/\s+/).slice(0, 2).join(' ');
       log.push(s);
       if (sql.includes('pg_try_advisory_xact_lock'))
         return { rows: [{ locked: opts.lock ?? true }] };
-      if (sql.includes('FOR UPDATE SKIP LOCKED')) {
+      if (sql.includes('SKIP LOCKED')) {
         const limit = Number(params?.[0]);
         return {
           rows: pending.slice(0, limit).map((r) => ({
@@ -47,13 +69,27 @@ function fakeDb(opts: { lock?: boolean; pending?: OutboxRow[] } = {}) {
           })),
         };
       }
-      if (sql.startsWith('UPDATE outbox')) {
+      if (sql.startsWith('UPDATE outbox SET published_at')) {
         const ids = new Set(params?.[0] as string[]);
         pending = pending.filter((r) => !ids.has(r.id));
         return { rows: [], rowCount: ids.size };
       }
-      if (sql.includes('DELETE FROM outbox')) return { rows: [], rowCount: 0 };
-      if (sql.includes('age_ms')) return { rows: [{ age_ms: pending.length ? '42' : null }] };
+      if (sql.includes('set_aside_at = now()')) {
+        const [ids, reasons] = params as [string[], string[]];
+        for (const [i, id] of ids.entries()) setAside.set(id, reasons[i] as string);
+        pending = pending.filter((r) => !setAside.has(r.id));
+        return { rows: [], rowCount: ids.length };
+      }
+      if (sql.includes('DELETE FROM processed_events')) {
+        const n = Math.min(Number(params?.[1]), processedBacklog);
+        processedBacklog -= n;
+        return { rows: [], rowCount: n };
+      }
+      if (sql.includes('DELETE FROM')) return { rows: [], rowCount: 0 };
+      if (sql.includes('age_ms'))
+        return {
+          rows: [{ age_ms: pending.length ? '42' : null, set_aside: String(setAside.size) }],
+        };
       return { rows: [] };
     },
     release(error?: Error) {
@@ -64,13 +100,20 @@ function fakeDb(opts: { lock?: boolean; pending?: OutboxRow[] } = {}) {
     pool: { connect: async () => client },
     log,
     releases,
+    setAside,
     pendingCount: () => pending.length,
   };
 }
 
 function deps(db: ReturnType<typeof fakeDb>, overrides: Partial<RelayDeps> = {}) {
   const sent: Array<{ topic: string; acks?: number; keys: string[] }> = [];
-  const telemetry = { published: [] as number[], oldest: [] as number[], flushes: 0 };
+  const telemetry = {
+    published: [] as number[],
+    setAside: [] as number[],
+    oldest: [] as number[],
+    setAsideNow: [] as number[],
+    flushes: 0,
+  };
   const waits: number[] = [];
   const d: RelayDeps = {
     // biome-ignore lint/suspicious/noExplicitAny: the fake client implements what the relay calls
@@ -97,7 +140,9 @@ function deps(db: ReturnType<typeof fakeDb>, overrides: Partial<RelayDeps> = {})
     logger: silent,
     telemetry: {
       published: (n) => telemetry.published.push(n),
+      setAside: (n) => telemetry.setAside.push(n),
       oldestPending: (ms) => telemetry.oldest.push(ms),
+      setAsideNow: (n) => telemetry.setAsideNow.push(n),
       flush: () => {
         telemetry.flushes++;
       },
@@ -111,9 +156,12 @@ describe('publishBatch', () => {
   it('stands by without reading or sending when another relay holds the lock', async () => {
     const db = fakeDb({ lock: false, pending: [row(1)] });
     const { d, sent } = deps(db);
-    expect(await publishBatch(d, { topic: 't', batchSize: 10 })).toEqual({
+    expect(await publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT })).toEqual({
       status: 'standby',
+      claimed: 0,
       published: 0,
+      setAside: 0,
+      held: 0,
     });
     expect(sent).toEqual([]);
     expect(db.log).toEqual(['BEGIN', 'SELECT pg_try_advisory_xact_lock($1)', 'ROLLBACK']);
@@ -122,9 +170,12 @@ describe('publishBatch', () => {
   it('commits an empty claim as idle', async () => {
     const db = fakeDb();
     const { d, sent } = deps(db);
-    expect(await publishBatch(d, { topic: 't', batchSize: 10 })).toEqual({
+    expect(await publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT })).toEqual({
       status: 'idle',
+      claimed: 0,
       published: 0,
+      setAside: 0,
+      held: 0,
     });
     expect(sent).toEqual([]);
     expect(db.log.at(-1)).toBe('COMMIT');
@@ -133,10 +184,9 @@ describe('publishBatch', () => {
   it('sends with acks=all, keyed by aggregate, then marks and commits', async () => {
     const db = fakeDb({ pending: [row(1), row(2), row(3)] });
     const { d, sent, telemetry } = deps(db);
-    expect(await publishBatch(d, { topic: 'order-events', batchSize: 2 })).toEqual({
-      status: 'published',
-      published: 2,
-    });
+    expect(
+      await publishBatch(d, { topic: 'order-events', batchSize: 2, maxMessageBytes: LIMIT }),
+    ).toEqual({ status: 'published', claimed: 2, published: 2, setAside: 0, held: 0 });
     expect(sent).toEqual([{ topic: 'order-events', acks: -1, keys: ['order-1', 'order-2'] }]);
     expect(db.log.slice(-2)).toEqual(['UPDATE outbox', 'COMMIT']);
     expect(db.pendingCount()).toBe(1);
@@ -153,7 +203,9 @@ describe('publishBatch', () => {
         },
       },
     });
-    await expect(publishBatch(d, { topic: 't', batchSize: 10 })).rejects.toBe(boom);
+    await expect(
+      publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT }),
+    ).rejects.toBe(boom);
     expect(db.log).not.toContain('UPDATE outbox');
     expect(db.log.at(-1)).toBe('ROLLBACK');
     expect(db.releases).toEqual([boom]);
@@ -168,8 +220,8 @@ describe('publishBatch', () => {
         order.push(`hook:${rows.length}`, db.log.at(-1) ?? '');
       },
     });
-    await publishBatch(d, { topic: 't', batchSize: 10 });
-    expect(order).toEqual(['hook:1', 'SELECT id,']);
+    await publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT });
+    expect(order).toEqual(['hook:1', 'SELECT o.id,']);
   });
 });
 
@@ -182,7 +234,8 @@ describe('runRelay', () => {
       topic: 't',
       batchSize: 2,
       pollIntervalMs: 250,
-      publishedRetentionHours: 72,
+      maxMessageBytes: LIMIT,
+      ...RETENTION,
       shouldContinue: () => loops++ < 4,
     });
     // Batches of 2, 2 (no wait: full), 1 (partial: wait), then idle (wait).
@@ -201,7 +254,8 @@ describe('runRelay', () => {
       topic: 't',
       batchSize: 10,
       pollIntervalMs: 1_000,
-      publishedRetentionHours: 72,
+      maxMessageBytes: LIMIT,
+      ...RETENTION,
       shouldContinue: () => loops++ < 3,
       maxWaitMs: () => 300,
     });
@@ -230,7 +284,8 @@ describe('runRelay under failures', () => {
       topic: 't',
       batchSize: 10,
       pollIntervalMs: 1,
-      publishedRetentionHours: 72,
+      maxMessageBytes: LIMIT,
+      ...RETENTION,
       shouldContinue: () => loops++ < 6,
       failureBackoff: { baseMs: 1, capMs: 2 },
     });
@@ -249,5 +304,283 @@ describe('toMessage', () => {
       value: JSON.stringify({ eventId: 'e7' }),
       headers: { eventId: 'e7', correlationId: 'c7' },
     });
+  });
+});
+
+describe('estimateRecordBytes', () => {
+  it('counts key, value, header names and values, and every varint at its widest', () => {
+    const message: Message = {
+      key: 'order-1',
+      value: 'héllo', // 6 bytes in UTF-8
+      headers: { eventId: 'e1', correlationId: 'c1' },
+    };
+    expect(estimateRecordBytes(message)).toBe(
+      RECORD_OVERHEAD_BYTES + 7 + 6 + 2 * HEADER_OVERHEAD_BYTES + 'eventIde1correlationIdc1'.length,
+    );
+  });
+
+  it('counts each element of a header array as a header, and null or missing parts as empty', () => {
+    expect(estimateRecordBytes({ key: null, value: null })).toBe(RECORD_OVERHEAD_BYTES);
+    expect(estimateRecordBytes({ value: Buffer.alloc(10), headers: { h: ['a', 'bc'] } })).toBe(
+      RECORD_OVERHEAD_BYTES + 10 + 2 * HEADER_OVERHEAD_BYTES + 1 + 1 + 1 + 2,
+    );
+  });
+
+  it('is never below the record format: a v2 record of small fields takes less', () => {
+    // The same message measured on the broker (max accepted value at the limit) took 80 bytes
+    // of batch and record overhead; the estimate allows 61 + 36 + 4 headers x 10.
+    const headers = { eventId: 'x', eventType: 'y', schemaVersion: 'z', correlationId: 'w' };
+    const overhead =
+      BATCH_OVERHEAD_BYTES +
+      estimateRecordBytes({ key: '', value: '', headers }) -
+      'eventIdxeventTypeyschemaVersionzcorrelationIdw'.length;
+    expect(overhead).toBeGreaterThanOrEqual(80);
+    expect(overhead).toBeLessThan(200);
+  });
+
+  it('fitsAlone leaves room for the batch header', () => {
+    expect(fitsAlone(LIMIT - BATCH_OVERHEAD_BYTES, LIMIT)).toBe(true);
+    expect(fitsAlone(LIMIT - BATCH_OVERHEAD_BYTES + 1, LIMIT)).toBe(false);
+  });
+});
+
+describe('chunkBySize', () => {
+  it('cuts in order so that header plus records stay within the limit', () => {
+    const limit = BATCH_OVERHEAD_BYTES + 100;
+    expect(chunkBySize([40, 40, 20, 1, 100, 50, 50], (n) => n, limit)).toEqual([
+      [40, 40, 20],
+      [1],
+      [100],
+      [50, 50],
+    ]);
+    expect(chunkBySize([], (n: number) => n, limit)).toEqual([]);
+  });
+
+  it('refuses an item that cannot fit alone', () => {
+    expect(() => chunkBySize([10, 101], (n) => n, BATCH_OVERHEAD_BYTES + 100)).toThrow(RangeError);
+  });
+
+  it('keeps every item, in order, with each chunk within the limit and as full as it can be', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 100, max: 5_000 }),
+        fc.array(fc.integer({ min: 1, max: 5_000 }), { maxLength: 200 }),
+        (budget, raw) => {
+          const items = raw.map((n) => Math.min(n, budget));
+          const chunks = chunkBySize(items, (n) => n, BATCH_OVERHEAD_BYTES + budget);
+          expect(chunks.flat()).toEqual(items);
+          const sums = chunks.map((c) => c.reduce((a, b) => a + b, 0));
+          for (const sum of sums) expect(sum).toBeLessThanOrEqual(budget);
+          // Greedy: the next chunk's first item would not have fitted in the previous one.
+          chunks.slice(1).forEach((c, i) => {
+            expect((sums[i] as number) + (c[0] as number)).toBeGreaterThan(budget);
+          });
+        },
+      ),
+    );
+  });
+});
+
+describe('protocolErrorType', () => {
+  it('reads the type of a protocol error, also when kafkajs wraps it', () => {
+    expect(protocolErrorType(protocolError('MESSAGE_TOO_LARGE'))).toBe('MESSAGE_TOO_LARGE');
+    const wrapped = Object.assign(new Error('retries exhausted'), {
+      cause: protocolError('CORRUPT_MESSAGE'),
+    });
+    expect(protocolErrorType(wrapped)).toBe('CORRUPT_MESSAGE');
+    expect(protocolErrorType(new Error('ECONNREFUSED'))).toBeUndefined();
+    expect(protocolErrorType('text')).toBeUndefined();
+  });
+});
+
+describe('publishBatch within the topic limit', () => {
+  const padded = (n: number, bytes: number, aggregateId = `order-${n}`) =>
+    row(n, { aggregateId, payload: { eventId: `e${n}`, pad: 'x'.repeat(bytes) } });
+  const recordOf = (r: OutboxRow) => estimateRecordBytes(toMessage(r));
+
+  it('cuts one claim into several sends, each within the limit, in seq order; marks them all', async () => {
+    const rows = Array.from({ length: 30 }, (_, i) => padded(i + 1, 1_000, 'order-same'));
+    const limit = BATCH_OVERHEAD_BYTES + 10 * recordOf(rows[29] as OutboxRow);
+    const db = fakeDb({ pending: rows });
+    const sizes: number[] = [];
+    const keys: string[] = [];
+    const { d } = deps(db, {
+      producer: {
+        send: async (record) => {
+          sizes.push(
+            BATCH_OVERHEAD_BYTES + record.messages.reduce((n, m) => n + estimateRecordBytes(m), 0),
+          );
+          keys.push(...record.messages.map((m) => JSON.parse(String(m.value)).eventId));
+          return [];
+        },
+      },
+    });
+    const result = await publishBatch(d, { topic: 't', batchSize: 100, maxMessageBytes: limit });
+    expect(result).toMatchObject({ claimed: 30, published: 30, setAside: 0 });
+    expect(sizes).toHaveLength(3);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(limit);
+    expect(keys).toEqual(rows.map((r) => r.payload.eventId));
+    expect(db.pendingCount()).toBe(0);
+  });
+
+  it('sets a row too large alone aside unsent, holds its aggregate, sends everyone else', async () => {
+    const big = padded(2, 2_000, 'order-big');
+    const later = padded(4, 10, 'order-big');
+    const rows = [padded(1, 10), big, padded(3, 10), later, padded(5, 10)];
+    const db = fakeDb({ pending: rows });
+    const { d, sent, telemetry } = deps(db);
+    const result = await publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: 1_500 });
+    expect(result).toEqual({
+      status: 'published',
+      claimed: 5,
+      published: 3,
+      setAside: 1,
+      held: 1,
+    });
+    expect(sent.flatMap((s) => s.keys)).toEqual(['order-1', 'order-3', 'order-5']);
+    expect([...db.setAside.keys()]).toEqual([big.id]);
+    expect(db.setAside.get(big.id)).toMatch(/^MESSAGE_TOO_LARGE: about \d+ bytes, over .* 1500/);
+    // The held row stays pending (a later claim skips it while its aggregate has a set-aside row).
+    expect(db.pendingCount()).toBe(1);
+    expect(telemetry.setAside).toEqual([1]);
+    expect(db.log.slice(-1)).toEqual(['COMMIT']);
+  });
+
+  it('finds the row a broker refuses in a chunk by sending one at a time, with a new producer', async () => {
+    const rows = [
+      padded(1, 10, 'order-a'),
+      padded(2, 10, 'order-bad'),
+      padded(3, 10, 'order-b'),
+      padded(4, 10, 'order-bad'),
+      padded(5, 10, 'order-a'),
+    ];
+    const db = fakeDb({ pending: rows });
+    const sends: string[][] = [];
+    let renewals = 0;
+    const { d, telemetry } = deps(db, {
+      producer: {
+        send: async (record) => {
+          const ids = record.messages.map((m) => JSON.parse(String(m.value)).eventId as string);
+          sends.push(ids);
+          if (ids.includes('e2')) throw protocolError('INVALID_RECORD');
+          return [];
+        },
+      },
+      renewProducer: async () => {
+        renewals++;
+      },
+    });
+    const result = await publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT });
+    expect(result).toMatchObject({ claimed: 5, published: 3, setAside: 1, held: 1 });
+    expect(sends).toEqual([['e1', 'e2', 'e3', 'e4', 'e5'], ['e1'], ['e2'], ['e3'], ['e5']]);
+    expect(renewals).toBe(1);
+    expect(db.setAside.get(rows[1]?.id as string)).toMatch(/^INVALID_RECORD: broker says/);
+    expect(telemetry.published).toEqual([3]);
+  });
+
+  it('keeps later chunks of a set-aside aggregate back too', async () => {
+    const rows = [padded(1, 500, 'order-x'), padded(2, 500, 'order-y'), padded(3, 500, 'order-x')];
+    const limit = BATCH_OVERHEAD_BYTES + recordOf(rows[0] as OutboxRow);
+    const db = fakeDb({ pending: rows });
+    const sends: string[][] = [];
+    const { d } = deps(db, {
+      producer: {
+        send: async (record) => {
+          const ids = record.messages.map((m) => JSON.parse(String(m.value)).eventId as string);
+          sends.push(ids);
+          if (ids.includes('e1')) throw protocolError('MESSAGE_TOO_LARGE');
+          return [];
+        },
+      },
+    });
+    const result = await publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: limit });
+    expect(result).toMatchObject({ published: 1, setAside: 1, held: 1 });
+    expect(sends).toEqual([['e1'], ['e2']]);
+  });
+
+  it('renews the producer and fails the iteration when its sequence state is broken', async () => {
+    const db = fakeDb({ pending: [row(1)] });
+    let renewals = 0;
+    const { d } = deps(db, {
+      producer: {
+        send: async () => {
+          throw protocolError('OUT_OF_ORDER_SEQUENCE_NUMBER');
+        },
+      },
+      renewProducer: async () => {
+        renewals++;
+      },
+    });
+    await expect(
+      publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT }),
+    ).rejects.toThrow(/OUT_OF_ORDER_SEQUENCE_NUMBER/);
+    expect(renewals).toBe(1);
+    expect(db.setAside.size).toBe(0);
+    expect(db.pendingCount()).toBe(1);
+  });
+
+  it('a transient error in the middle of the probe fails the whole iteration: nothing is marked', async () => {
+    const rows = [padded(1, 10, 'order-a'), padded(2, 10, 'order-b')];
+    const db = fakeDb({ pending: rows });
+    let calls = 0;
+    const { d } = deps(db, {
+      producer: {
+        send: async () => {
+          calls++;
+          if (calls === 1) throw protocolError('MESSAGE_TOO_LARGE');
+          throw new Error('Connection error: ECONNREFUSED');
+        },
+      },
+    });
+    await expect(
+      publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT }),
+    ).rejects.toThrow(/ECONNREFUSED/);
+    expect(db.log).not.toContain('UPDATE outbox');
+    expect(db.setAside.size).toBe(0);
+  });
+});
+
+describe('runRelay with set-aside rows', () => {
+  it('treats a full claim as a backlog even when rows were set aside, and reports the gauge', async () => {
+    const big = row(1, { payload: { pad: 'x'.repeat(2_000) } });
+    const db = fakeDb({ pending: [big, row(2), row(3), row(4)] });
+    let loops = 0;
+    const { d, waits, telemetry } = deps(db);
+    const summary = await runRelay(d, {
+      topic: 't',
+      batchSize: 2,
+      pollIntervalMs: 250,
+      maxMessageBytes: 1_500,
+      ...RETENTION,
+      shouldContinue: () => loops++ < 4,
+    });
+    // Claims of 2 (1 set aside, 1 published: full, no wait), then 2, then idle (a wait).
+    expect(summary).toMatchObject({ published: 3, setAside: 1, batches: 2 });
+    expect(waits).toEqual([250]);
+    expect(telemetry.setAsideNow.at(-1)).toBe(1);
+  });
+});
+
+describe('runRelay retention', () => {
+  it('works a processed_events backlog off over several iterations within its time budget', async () => {
+    const db = fakeDb({ processedBacklog: 35 });
+    let loops = 0;
+    const { d } = deps(db);
+    const summary = await runRelay(d, {
+      topic: 't',
+      batchSize: 10,
+      pollIntervalMs: 1,
+      maxMessageBytes: LIMIT,
+      ...RETENTION,
+      retentionBatch: 10,
+      retentionBudgetMs: 0,
+      // Asked twice per idle iteration (before the batch and before the wait): 5 iterations.
+      shouldContinue: () => loops++ < 10,
+    });
+    // One batch per pass (the budget is spent at once); behind, the next pass comes next
+    // iteration rather than a minute later.
+    expect(summary.processedEventsDeleted).toBe(35);
+    const deletes = db.log.filter((l) => l === 'DELETE FROM');
+    expect(deletes.length).toBeGreaterThanOrEqual(8); // outbox + processed_events per pass
   });
 });
