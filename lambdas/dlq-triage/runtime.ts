@@ -42,6 +42,7 @@ export function triageOptions(env: TriageEnv): TriageOptions {
     redriveTopics: env.redriveTopics,
     stopBeforeTimeoutMs: env.stopBeforeTimeoutMs,
     maxRedriveBytes: env.redriveMaxMessageBytes,
+    outageWait: env.outageWait,
   };
 }
 

@@ -21,8 +21,14 @@ import {
   partitionsOf,
   type RecordPosition,
 } from '../shared/kafka/msk-event';
+import {
+  BATCH_OVERHEAD_BYTES,
+  HEADER_OVERHEAD_BYTES,
+  RECORD_OVERHEAD_BYTES,
+} from '../shared/kafka/record-size';
 import type { LogSink } from '../shared/log-sink';
-import { sleep as realSleep } from '../shared/resilience/backoff';
+import { type BackoffPolicy, sleep as realSleep } from '../shared/resilience/backoff';
+import { type OutageWaitOptions, untilAvailable } from '../shared/resilience/outage';
 import {
   type DlqRecord,
   minimalParkable,
@@ -156,23 +162,27 @@ export interface TriageOptions extends RedrivePolicy {
   readonly stopBeforeTimeoutMs: number;
   /** The source topic's message size limit: a larger original record is parked, not sent. */
   readonly maxRedriveBytes: number;
+  /** Between tries while PostgreSQL or the broker cannot be reached (see untilAvailable). */
+  readonly outageWait: BackoffPolicy;
 }
 
 export { toKafkaJsHeaders };
-
-/** Batch and record framing around one record, generously (Kafka's v2 format needs ~70 B). */
-const RECORD_OVERHEAD_BYTES = 128;
 
 /** What the redriven record weighs against the source topic's `max.message.bytes`. */
 export function redriveRecordBytes(message: DeadLetterMessage): number {
   const record = toRedriveRecord(message);
   const bytes = (v: Uint8Array | string | null) =>
     v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+  // Alone in its batch, as the relay's estimate counts it (an upper bound).
   return (
+    BATCH_OVERHEAD_BYTES +
     RECORD_OVERHEAD_BYTES +
     bytes(record.key) +
     bytes(record.value) +
-    record.headers.reduce((n, h) => n + 8 + Buffer.byteLength(h.key) + bytes(h.value), 0)
+    record.headers.reduce(
+      (n, h) => n + HEADER_OVERHEAD_BYTES + Buffer.byteLength(h.key) + bytes(h.value),
+      0,
+    )
   );
 }
 
@@ -304,7 +314,15 @@ async function handleRecord(
       error: message,
     });
     const parkable = minimalParkable(record, now(), 'triage failed');
-    return park(parkable, `${PARK_KINDS.failed}: ${message}`, record, deps, counts, position);
+    return park(
+      parkable,
+      `${PARK_KINDS.failed}: ${message}`,
+      record,
+      deps,
+      options,
+      counts,
+      position,
+    );
   }
 }
 
@@ -319,7 +337,7 @@ async function triageRecord(
   const now = deps.now ?? Date.now;
   const parkable = parkableDeadLetter(record, now());
   const parkAs = (decision: string) =>
-    park(parkable, parkReason(parkable, decision), record, deps, counts, position);
+    park(parkable, parkReason(parkable, decision), record, deps, options, counts, position);
 
   const intrinsic = intrinsicReason(parkable);
   if (intrinsic !== undefined) {
@@ -349,7 +367,10 @@ async function triageRecord(
     await (deps.sleep ?? realSleep)(waitMs);
   }
   try {
-    await deps.breakers.kafka.execute(() => redrive(deps.producer, message));
+    await untilAvailable(
+      () => deps.breakers.kafka.execute(() => redrive(deps.producer, message)),
+      outageWaitOptions(deps, options, position, 'redrive'),
+    );
   } catch (error) {
     const c = classify(error);
     // The broker refusing this record (too large, not authorised) refuses it every time.
@@ -378,14 +399,19 @@ async function park(
   reason: string,
   record: DlqRecord,
   deps: TriageDeps,
+  options: TriageOptions,
   counts: Counts,
   position: Position,
 ): Promise<Stop | undefined> {
   const now = deps.now ?? Date.now;
   let result: Awaited<ReturnType<typeof parkDeadLetter>>;
   try {
-    result = await deps.breakers.postgres.execute(() =>
-      parkDeadLetter(deps.db, parkable, reason, record, now()),
+    result = await untilAvailable(
+      () =>
+        deps.breakers.postgres.execute(() =>
+          parkDeadLetter(deps.db, parkable, reason, record, now()),
+        ),
+      outageWaitOptions(deps, options, position, 'park'),
     );
   } catch (error) {
     return failed('park', error, deps, position);
@@ -400,6 +426,35 @@ async function park(
   deps.telemetry.parked(parkable.message);
   deps.logger.info('dead letter parked', fields);
   return undefined;
+}
+
+/**
+ * A database or broker outage is waited out inside the invocation (the partition keeps its
+ * place); handing the batch back at once would spend the mapping's retries within one failover
+ * and send the dead letters to the S3 backstop.
+ */
+function outageWaitOptions(
+  deps: TriageDeps,
+  options: TriageOptions,
+  position: Position,
+  action: 'park' | 'redrive',
+): OutageWaitOptions {
+  return {
+    policy: options.outageWait,
+    remainingMs: deps.remainingMs,
+    stopBeforeTimeoutMs: options.stopBeforeTimeoutMs,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    onWait: (delayMs, attempt, error) => {
+      if (attempt === 1 || attempt % 10 === 0) {
+        deps.logger.warn(`${action} waits for an unavailable dependency`, {
+          ...position,
+          attempt,
+          delayMs,
+          error: classify(error).message,
+        });
+      }
+    },
+  };
 }
 
 function failed(

@@ -5,6 +5,7 @@
 // aside instead of failing every iteration, so one row never stops every other order.
 import type { Message, Producer } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
+import { chunkBySize, estimateRecordBytes, fitsAlone } from '../shared/kafka/record-size';
 import type { LogSink } from '../shared/log-sink';
 import {
   claimPending,
@@ -18,7 +19,6 @@ import {
 } from '../shared/outbox/outbox';
 import { type BackoffPolicy, backoffDelayMs, sleep } from '../shared/resilience/backoff';
 import { deleteProcessedEventsBefore } from './processed-events';
-import { chunkBySize, estimateRecordBytes, fitsAlone } from './record-size';
 
 export type WakeReason = 'notify' | 'poll';
 

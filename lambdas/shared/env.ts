@@ -53,6 +53,8 @@ export const ENV = {
   triageRedriveBaseDelayMs: 'TRIAGE_REDRIVE_BASE_DELAY_MS',
   triageRedriveMaxDelayMs: 'TRIAGE_REDRIVE_MAX_DELAY_MS',
   triageStopBeforeTimeoutMs: 'TRIAGE_STOP_BEFORE_TIMEOUT_MS',
+  triageOutageWaitBaseMs: 'TRIAGE_OUTAGE_WAIT_BASE_MS',
+  triageOutageWaitCapMs: 'TRIAGE_OUTAGE_WAIT_CAP_MS',
   migrationsDir: 'MIGRATIONS_DIR',
   apiMaxBodyBytes: 'ORDER_API_MAX_BODY_BYTES',
   apiMaxArrayItems: 'ORDER_API_MAX_ARRAY_ITEMS',
@@ -371,6 +373,8 @@ export interface TriageEnv {
   readonly redriveTopics: readonly string[];
   /** The redrive topic's `max.message.bytes`: a larger original record is parked instead. */
   readonly redriveMaxMessageBytes: number;
+  /** Backoff while PostgreSQL or the broker cannot be reached (waited out in the invocation). */
+  readonly outageWait: { readonly baseMs: number; readonly capMs: number };
 }
 
 export const PROCESSING_FAILURE_REDRIVES_DEFAULT = 2;
@@ -397,6 +401,10 @@ export function parseTriageEnv(env: EnvRecord): TriageEnv {
     redriveBaseDelayMs,
     redriveMaxDelayMs,
     stopBeforeTimeoutMs: int(env, ENV.triageStopBeforeTimeoutMs, 10_000, 0, 600_000),
+    outageWait: {
+      baseMs: int(env, ENV.triageOutageWaitBaseMs, 500, 1, 60_000),
+      capMs: int(env, ENV.triageOutageWaitCapMs, 5_000, 1, 60_000),
+    },
     // Same variable the relay publishes to: the only topic the consumer dead-letters from.
     redriveTopics: [str(env, ENV.orderEventsTopic, 'order-events')],
     // The relay's variable (the stage config's order-events limit); locally MSK's default.
@@ -563,6 +571,8 @@ export function triageEnvironment(t: TriageEnv): Environment {
     [ENV.triageRedriveBaseDelayMs]: String(t.redriveBaseDelayMs),
     [ENV.triageRedriveMaxDelayMs]: String(t.redriveMaxDelayMs),
     [ENV.triageStopBeforeTimeoutMs]: String(t.stopBeforeTimeoutMs),
+    [ENV.triageOutageWaitBaseMs]: String(t.outageWait.baseMs),
+    [ENV.triageOutageWaitCapMs]: String(t.outageWait.capMs),
     [ENV.orderEventsMaxMessageBytes]: String(t.redriveMaxMessageBytes),
   };
 }

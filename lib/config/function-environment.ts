@@ -41,6 +41,7 @@ export function triageSettings(config: StageConfig): TriageEnv {
     redriveBaseDelayMs: config.triage.redriveBaseDelayMs,
     redriveMaxDelayMs: config.triage.redriveMaxDelayMs,
     stopBeforeTimeoutMs: config.triage.stopBeforeTimeoutMs,
+    outageWait: config.triage.outageWait,
     redriveTopics: [config.kafka.topics.orderEvents.name],
     redriveMaxMessageBytes: config.kafka.topics.orderEvents.maxMessageBytes,
   };

@@ -213,6 +213,8 @@ export interface StageConfig {
     readonly redriveMaxDelayMs: number;
     /** Kept free at the end of an invocation for the last produce or insert. */
     readonly stopBeforeTimeoutMs: number;
+    /** Backoff while PostgreSQL or the broker cannot be reached (see consumer.outageWait). */
+    readonly outageWait: { readonly baseMs: number; readonly capMs: number };
   };
   readonly api: {
     readonly name: string;
@@ -455,6 +457,7 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       redriveBaseDelayMs: 2_000,
       redriveMaxDelayMs: 60_000,
       stopBeforeTimeoutMs: 10_000,
+      outageWait: { baseMs: 500, capMs: 5_000 },
     },
     api: {
       name: `${prefix}-order-api`,

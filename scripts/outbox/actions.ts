@@ -1,8 +1,8 @@
 // What each `npm run outbox` command does, over a pg pool and an output sink (the integration
 // test drives it against a real database). Exit codes: 0 done, 1 failure, 2 usage.
 import type { Pool } from 'pg';
-import { estimateRecordBytes } from '../../lambdas/outbox-relay/record-size';
 import { toMessage } from '../../lambdas/outbox-relay/relay';
+import { estimateRecordBytes } from '../../lambdas/shared/kafka/record-size';
 import type { OutboxRow } from '../../lambdas/shared/outbox/outbox';
 import {
   discardSetAside,

@@ -3,8 +3,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { estimateRecordBytes } from '../../lambdas/outbox-relay/record-size';
 import { toMessage } from '../../lambdas/outbox-relay/relay';
+import { estimateRecordBytes } from '../../lambdas/shared/kafka/record-size';
 import {
   CLAIM_SQL,
   claimPending,

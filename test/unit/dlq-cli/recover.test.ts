@@ -166,6 +166,7 @@ describe('parkableOf: exactly what triage parks', () => {
       baseDelayMs: 2_000,
       maxDelayMs: 60_000,
       redriveTopics: ['order-events'],
+      outageWait: { baseMs: 500, capMs: 5_000 },
       stopBeforeTimeoutMs: 1_000,
       maxRedriveBytes: 1_048_576,
     });

@@ -15,6 +15,7 @@ describe('parseTriageEnv', () => {
       stopBeforeTimeoutMs: 10_000,
       redriveTopics: ['order-events'],
       redriveMaxMessageBytes: 1_048_576,
+      outageWait: { baseMs: 500, capMs: 5_000 },
     });
   });
 
@@ -25,6 +26,8 @@ describe('parseTriageEnv', () => {
       TRIAGE_REDRIVE_MAX_DELAY_MS: '900',
       TRIAGE_MAX_PROCESSING_FAILURE_REDRIVES: '1',
       TRIAGE_STOP_BEFORE_TIMEOUT_MS: '0',
+      TRIAGE_OUTAGE_WAIT_BASE_MS: '250',
+      TRIAGE_OUTAGE_WAIT_CAP_MS: '2000',
       ORDER_EVENTS_TOPIC: 'orders-x',
       ORDER_EVENTS_MAX_MESSAGE_BYTES: '2048',
     });
@@ -36,6 +39,7 @@ describe('parseTriageEnv', () => {
       stopBeforeTimeoutMs: 0,
       redriveTopics: ['orders-x'],
       redriveMaxMessageBytes: 2_048,
+      outageWait: { baseMs: 250, capMs: 2_000 },
     });
   });
 

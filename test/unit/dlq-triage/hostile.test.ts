@@ -44,6 +44,7 @@ const OPTIONS: TriageOptions = {
   redriveTopics: ['order-events'],
   stopBeforeTimeoutMs: 1_000,
   maxRedriveBytes: 1_048_576,
+  outageWait: { baseMs: 500, capMs: 5_000 },
 };
 
 interface HarnessOptions {
@@ -400,11 +401,20 @@ describe('PostgreSQL refusing a row never fails the partition; PostgreSQL down d
       Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
     ],
     ['a shutdown', dataError('57P01', 'terminating connection due to administrator command')],
-  ])('hands the partition back on %s, without trying other forms', async (_name, error) => {
-    const h = harness({ insertErrors: [error] });
+  ])('waits out %s and parks the row as it is, never in another form', async (_name, error) => {
+    const h = harness({ insertErrors: [error, error] });
+    const result = await triageBatch(mskEvent([record()]), h.deps, OPTIONS);
+    expect(result).toMatchObject({ batchItemFailures: [], parked: 1 });
+    expect(h.attempts).toHaveLength(3);
+    expect(new Set(h.attempts.map((a) => JSON.stringify(a)))).toHaveProperty('size', 1);
+  });
+
+  it('hands the partition back when the database stays away until the stop margin', async () => {
+    const lost = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const h = harness({ insertErrors: Array(1_000).fill(lost) });
     const result = await triageBatch(mskEvent([record()]), h.deps, OPTIONS);
     expect(result.batchItemFailures).toHaveLength(1);
-    expect(h.attempts).toHaveLength(1);
+    expect(result.parked).toBe(0);
   });
 });
 

@@ -41,6 +41,7 @@ const OPTIONS: TriageOptions = {
   redriveTopics: ['order-events'],
   stopBeforeTimeoutMs: 1_000,
   maxRedriveBytes: 1_048_576,
+  outageWait: { baseMs: 500, capMs: 5_000 },
 };
 
 /** Fakes for every effect, recording what triage asked for; the clock moves only by sleep. */
@@ -379,6 +380,10 @@ describe('triageBatch: failures', () => {
     const result = await triageBatch(mskEvent(records), h.deps, OPTIONS);
     expect(h.queries).toEqual([]);
     expect(result.parked).toBe(0);
+    // It waited for the database until the stop margin, then handed the partitions back.
+    const waited = h.clock.t - T0;
+    expect(waited).toBeGreaterThan(300_000 - OPTIONS.stopBeforeTimeoutMs - 5_000);
+    expect(waited).toBeLessThanOrEqual(300_000 - OPTIONS.stopBeforeTimeoutMs);
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(
       expect.arrayContaining([kafkaId(0, 1), kafkaId(1, 5)]),
     );
@@ -394,6 +399,31 @@ describe('triageBatch: failures', () => {
     expect(h.sends).toEqual([]);
     expect(h.queries).toEqual([]);
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: kafkaId(0, 4) }]);
+  });
+
+  it('a database outage that ends within the invocation is waited out: parked in order, nothing handed back', async () => {
+    let down = 4;
+    const h = harness();
+    const query = h.deps.db.query;
+    const deps: TriageDeps = {
+      ...h.deps,
+      db: {
+        query: (text, values) =>
+          down-- > 0
+            ? Promise.reject(
+                Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+              )
+            : query(text, values),
+      },
+    };
+    const records = [1, 2].map((n) =>
+      dlqRecord(deadLetter({ errorType: 'SCHEMA_VIOLATION', sourceOffset: String(n) }), DLQ, 0, n),
+    );
+    const result = await triageBatch(mskEvent(records), deps, OPTIONS);
+    expect(result).toMatchObject({ parked: 2, batchItemFailures: [] });
+    // Full jitter with random() = 0.5 (Math.random is not the harness's): four waits.
+    expect(h.sleeps).toHaveLength(4);
+    expect(h.queries.map((q) => q.values[9])).toHaveLength(2);
   });
 
   it('a failed insert reports its partition from that record', async () => {

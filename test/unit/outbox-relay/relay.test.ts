@@ -2,14 +2,6 @@ import fc from 'fast-check';
 import type { Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
-  BATCH_OVERHEAD_BYTES,
-  chunkBySize,
-  estimateRecordBytes,
-  fitsAlone,
-  HEADER_OVERHEAD_BYTES,
-  RECORD_OVERHEAD_BYTES,
-} from '../../../lambdas/outbox-relay/record-size';
-import {
   protocolErrorType,
   publishBatch,
   type RelayDeps,
@@ -17,6 +9,14 @@ import {
   toMessage,
   type WakeReason,
 } from '../../../lambdas/outbox-relay/relay';
+import {
+  BATCH_OVERHEAD_BYTES,
+  chunkBySize,
+  estimateRecordBytes,
+  fitsAlone,
+  HEADER_OVERHEAD_BYTES,
+  RECORD_OVERHEAD_BYTES,
+} from '../../../lambdas/shared/kafka/record-size';
 import type { OutboxRow } from '../../../lambdas/shared/outbox/outbox';
 
 const LIMIT = 1_048_576;

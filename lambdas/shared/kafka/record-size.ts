@@ -1,5 +1,5 @@
-// How many bytes a message takes in a Kafka record batch (magic v2, no compression: the relay's
-// producer sets none), as an upper bound, so that sends can be cut to stay under the topic's
+// How many bytes a message takes in a Kafka record batch (magic v2, no compression: our
+// producers set none), as an upper bound, so that sends can be cut to stay under the topic's
 // max.message.bytes, which the broker checks per partition batch. Varints are counted at their
 // widest, so the estimate never falls below the real size.
 import type { IHeaders, Message } from 'kafkajs';
