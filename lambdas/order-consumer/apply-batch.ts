@@ -1,4 +1,4 @@
-// The PostgreSQL ground truth of the consumer (DESIGN §2, §3): a batch of order events is
+// The PostgreSQL ground truth of the consumer (docs/ARCHITECTURE.md §3): a batch of order events is
 // applied in ONE transaction with a handful of set-based statements, and every applied event
 // leaves its processed_events row in the same transaction, so no event ever applies twice.
 //

@@ -1,4 +1,4 @@
-// The consumer loop (DESIGN §2): each partition's records in offset order, partitions
+// The consumer loop (docs/ARCHITECTURE.md §3): each partition's records in offset order, partitions
 // concurrently. Per record: decode the envelope, pass the Redis idempotency gate, apply the
 // state transition with its processed_events row (many records per PostgreSQL transaction),
 // or dead-letter it with its type. A record is reported as failed (so the mapping redelivers

@@ -1,4 +1,4 @@
-// The idempotency key of an order event (DESIGN §2): SHA-256 over the business fields that
+// The idempotency key of an order event (docs/ARCHITECTURE.md §3): SHA-256 over the business fields that
 // identify the fact, never over the delivery (a relay duplicate arrives at a new offset and
 // may carry a new eventId). Both layers (the cache fast path and processed_events) use it,
 // and both keep the payload hash that tells a repeat from a conflict (same key, other data).

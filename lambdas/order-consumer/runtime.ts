@@ -223,7 +223,7 @@ export function powertoolsGate(
   ttlSeconds: number,
 ): { gate: IdempotencyGate; config: IdempotencyConfig } {
   const config = new IdempotencyConfig({
-    // The input is only { key }, our SHA-256 over business fields (DESIGN §2), so Powertools
+    // The input is only { key }, our SHA-256 over business fields (docs/ARCHITECTURE.md §3), so Powertools
     // hashes it whole: no eventKeyJmesPath, whose JMESPath search cost 5 % of the consumer's
     // CPU in the bench profile.
     throwOnNoIdempotencyKey: true,
@@ -314,7 +314,7 @@ export async function createConsumerRuntime(options: {
   readonly logger?: LogSink;
   readonly telemetry?: ConsumerTelemetry;
   readonly pool?: Pool;
-  /** Overrides of the DESIGN breaker numbers (tests shorten the open period). */
+  /** Overrides of the breaker numbers (tests shorten the open period). */
   readonly breakerOptions?: { readonly failureThreshold?: number; readonly openMs?: number };
   /** Where breaker transitions are counted (default: the Powertools metrics). */
   readonly breakerMetrics?: BreakerMetricsSink;

@@ -18,7 +18,7 @@ export interface RelayRuntime {
   close(): Promise<void>;
 }
 
-/** Producer settings of DESIGN §2: acks=all on every send, idempotence, ≤5 in flight. */
+/** Producer settings (docs/ARCHITECTURE.md §3): acks=all on every send, idempotence, ≤5 in flight. */
 export function createRelayProducer(kafkaEnv: KafkaEnv, logger: LogSink): Producer {
   const client = KAFKA_CLIENTS.outboxRelay;
   const kafka = createKafka({ clientId: client.clientId, connection: kafkaEnv, logger });

@@ -278,7 +278,7 @@ export function parseRedisEnv(env: EnvRecord): RedisEnv {
 
 export interface ConsumerEnv {
   readonly deadLetterTopic: string;
-  /** Records per PostgreSQL group commit (DESIGN §3: batches of ~100). */
+  /** Records per PostgreSQL group commit (docs/ARCHITECTURE.md §4: batches of ~100). */
   readonly chunkSize: number;
   readonly retryAttempts: number;
   /** Backoff between in-invocation retries of a TRANSIENT failure. */
@@ -312,7 +312,7 @@ export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
 
 export interface RelayEnv {
   readonly topic: string;
-  /** Rows claimed, published and marked per transaction (DESIGN §3: batches of ~1,000). */
+  /** Rows claimed, published and marked per transaction (docs/ARCHITECTURE.md §4: batches of ~1,000). */
   readonly batchSize: number;
   /** Polling fallback: NOTIFY wakes the relay at once, a missed notification waits this long. */
   readonly pollIntervalMs: number;

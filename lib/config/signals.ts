@@ -37,7 +37,7 @@ export interface SignalDefinition {
   readonly description: string;
   readonly source: MetricSpec | MathSpec;
   readonly thresholds: readonly SignalThreshold[];
-  /** The DESIGN §4 pipeline signals come first on the dashboard. */
+  /** The documented pipeline signals come first on the dashboard. */
   readonly group: 'pipeline' | 'infrastructure';
 }
 

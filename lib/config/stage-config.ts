@@ -129,7 +129,7 @@ export interface StageConfig {
     readonly adminUser: string;
     readonly rotationDays: number;
     readonly proxyName: string;
-    /** Connections Lambda may hold per execution environment (DESIGN §2: small pool). */
+    /** Connections Lambda may hold per execution environment (docs/ARCHITECTURE.md §3: small pool). */
     readonly poolMaxPerEnvironment: number;
   };
   readonly cache: {
@@ -245,7 +245,7 @@ export interface StageConfig {
      * can come back: the topics' retention plus triage's redrive delays.
      */
     readonly processedEventsRetentionHours: number;
-    /** Rows claimed, published and marked per transaction (DESIGN §3: batches of ~1,000). */
+    /** Rows claimed, published and marked per transaction (docs/ARCHITECTURE.md §4: batches of ~1,000). */
     readonly relayBatchSize: number;
     /** Polling fallback behind LISTEN/NOTIFY. */
     readonly relayPollIntervalMs: number;
@@ -299,7 +299,7 @@ const ALL_FEATURES: StageFeatures = {
 
 const PROJECT = 'order-pipeline';
 
-/** DESIGN §4 thresholds, the same in every stage unless a stage overrides one. */
+/** The documented alarm thresholds (docs/ARCHITECTURE.md §4), the same in every stage unless a stage overrides one. */
 const DOCUMENTED_ALARMS: AlarmConfig = {
   consumerLagWarning: { value: 1_000, evaluationMinutes: 5 },
   consumerLagCritical: { value: 5_000, evaluationMinutes: 1 },

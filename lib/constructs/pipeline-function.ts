@@ -145,7 +145,7 @@ export class PipelineFunction extends Construct {
       {
         id: 'AwsSolutions-L1',
         reason:
-          'Node.js 22 is the pinned runtime (DESIGN §3): code is built and tested on Node 20/22; a runtime upgrade is a deliberate change.',
+          'Node.js 22 is the pinned runtime: code is built and tested on Node 20/22; a runtime upgrade is a deliberate change.',
       },
     ]);
     acknowledge(this.role, [

@@ -24,7 +24,7 @@ export interface ObservabilityStackProps extends StackProps {
 }
 
 /**
- * The alarm topic, one alarm per signal threshold (DESIGN §4), one dashboard showing each
+ * The alarm topic, one alarm per signal threshold (docs/ARCHITECTURE.md §4), one dashboard showing each
  * alarmed signal beside its threshold, and the monthly budget. Metric names and dimensions
  * are config-derived except the backstop bucket's generated name (SignalRefs).
  */
@@ -76,7 +76,7 @@ export class ObservabilityStack extends Stack {
     const action = new actions.SnsAction(this.alarmTopic);
     const widgets: cloudwatch.IWidget[] = [
       new cloudwatch.TextWidget({
-        markdown: `# ${config.prefix} order pipeline\nEach graph is an alarmed signal; the horizontal lines are its alarm thresholds (DESIGN §4).`,
+        markdown: `# ${config.prefix} order pipeline\nEach graph is an alarmed signal; the horizontal lines are its alarm thresholds (docs/ARCHITECTURE.md §4).`,
         width: 24,
         height: 2,
       }),

@@ -41,7 +41,7 @@ export function clusterEnvironment(kafka: Pick<KafkaEndpoint, 'clusterArn'>): En
   return kafkaEnvironment({ auth: 'iam', clusterArn: kafka.clusterArn });
 }
 
-/** Broker settings that must hold on the cluster (DESIGN §3). */
+/** Broker settings that must hold on the cluster (docs/ARCHITECTURE.md §4). */
 export function serverProperties(config: StageConfig): string {
   const k = config.kafka;
   return [

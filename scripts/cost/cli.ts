@@ -1,10 +1,10 @@
 /**
  * `npm run cost -- --stage prod|dev|localstack [--json]`: prices the synthesized templates of a
- * stage from the committed price table and prints a table per `Service` tag beside DESIGN §3.
+ * stage from the committed price table and prints a table per `Service` tag beside the reference deployment's cost.
  */
 import { STAGES, type StageName } from '../../lib/config/stage-config';
 import { type Estimate, estimate, lpad, money, pad } from './estimate';
-import { asOfDates, DESIGN_REFERENCE, HOURS_PER_MONTH, PRICES } from './prices';
+import { asOfDates, HOURS_PER_MONTH, PRICES, REFERENCE_DEPLOYMENT } from './prices';
 import { synthResources } from './synth';
 
 export interface CostArgs {
@@ -36,9 +36,9 @@ export function renderTable(stage: string, e: Estimate): string {
     `Estimated monthly cost — stage ${stage}, ${e.region} (on-demand list prices, ${HOURS_PER_MONTH} h/month)`,
   );
   lines.push('');
-  const ref = DESIGN_REFERENCE.byService;
+  const ref = REFERENCE_DEPLOYMENT.byService;
   const services = Object.keys(e.byService).sort();
-  lines.push(`${pad('Service tag', 22)}${lpad('estimate', 12)}${lpad('DESIGN §3', 12)}  items`);
+  lines.push(`${pad('Service tag', 22)}${lpad('estimate', 12)}${lpad('reference', 12)}  items`);
   lines.push('-'.repeat(60));
   for (const s of services) {
     const items = e.lineItems.filter((i) => i.service === s);
@@ -57,11 +57,11 @@ export function renderTable(stage: string, e: Estimate): string {
     );
   }
   lines.push(
-    `${pad('(K8s compute → Lambda)', 22)}${lpad('usage', 12)}${lpad(money(DESIGN_REFERENCE.kubernetesComputeUsd), 12)}  Lambda is usage-based, $0 at idle`,
+    `${pad('(K8s compute → Lambda)', 22)}${lpad('usage', 12)}${lpad(money(REFERENCE_DEPLOYMENT.kubernetesComputeUsd), 12)}  Lambda is usage-based, $0 at idle`,
   );
   lines.push('-'.repeat(60));
   lines.push(
-    `${pad('TOTAL (fixed, at idle)', 22)}${lpad(money(e.totalUsd), 12)}${lpad(money(DESIGN_REFERENCE.totalUsd), 12)}  ${e.unpriced.length ? 'excludes unpriced items' : ''}`,
+    `${pad('TOTAL (fixed, at idle)', 22)}${lpad(money(e.totalUsd), 12)}${lpad(money(REFERENCE_DEPLOYMENT.totalUsd), 12)}  ${e.unpriced.length ? 'excludes unpriced items' : ''}`,
   );
   lines.push('');
   lines.push('Line items (~ = price marked approximate in scripts/cost/prices.ts):');
@@ -126,7 +126,7 @@ export function main(argv: readonly string[]): number {
         byService: Object.fromEntries(
           Object.entries(result.byService).map(([k, v]) => [k, Math.round(v * 100) / 100]),
         ),
-        reference: DESIGN_REFERENCE,
+        reference: REFERENCE_DEPLOYMENT,
         lineItems: result.lineItems,
         unpriced: result.unpriced,
         freeCount: result.free.length,

@@ -264,8 +264,8 @@ export function asOfDates(prices: RegionPrices): string[] {
   return [...dates].sort();
 }
 
-/** DESIGN §3: reference monthly cost of the container-based original. */
-export const DESIGN_REFERENCE = {
+/** Reference monthly cost of the container-based original (docs/ARCHITECTURE.md §4). */
+export const REFERENCE_DEPLOYMENT = {
   totalUsd: 1085,
   kubernetesComputeUsd: 340,
   byService: { streaming: 420, data: 280, cache: 45 } as Readonly<Record<string, number>>,

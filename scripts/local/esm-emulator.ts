@@ -124,7 +124,7 @@ export const ON_FAILURE_HEADERS = {
 
 const HEARTBEAT_INTERVAL_MS = 3_000;
 
-/** The DESIGN consumer settings of a mapping. */
+/** The consumer settings of a mapping (session 30 s, heartbeat 3 s, rebalance 300 s). */
 export function mappingConsumerConfig(mapping: EmulatedMapping): ConsumerConfig {
   return {
     groupId: mapping.consumerGroupId,

@@ -1,4 +1,4 @@
-// Pure schema-compatibility rules (DESIGN §2 "Schema evolution rules") over the JSON Schema
+// Pure schema-compatibility rules (docs/ARCHITECTURE.md §5) over the JSON Schema
 // subset zod's toJSONSchema emits. Events are stored and replayed, so a change is breaking
 // when new code cannot read old events or old consumers cannot read new events.
 import { compareSchemaVersions, parseSchemaVersion } from '../../lambdas/shared/events/version';

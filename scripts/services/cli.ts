@@ -1,4 +1,4 @@
-// `npm run services -- up | down [--wipe] | status`: local PostgreSQL, Redis and Kafka (DESIGN §7).
+// `npm run services -- up | down [--wipe] | status`: local PostgreSQL, Redis and Kafka.
 // Progress goes to stderr; `status` prints one line per service on stdout.
 import { EnvError } from '../../lambdas/shared/env';
 import { stopKafka } from './kafka-broker';

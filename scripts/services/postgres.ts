@@ -1,4 +1,4 @@
-// PostgreSQL is the machine's (DESIGN §7): probe it with a real query; if a local server is
+// PostgreSQL is the machine's: probe it with a real query; if a local server is
 // down, start the installed cluster with pg_ctlcluster. Never stopped by this tool.
 import { readdirSync } from 'node:fs';
 import pg from 'pg';

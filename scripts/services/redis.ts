@@ -1,4 +1,4 @@
-// Redis is the machine's (DESIGN §7): probe it with a RESP PING over a plain socket (no client
+// Redis is the machine's: probe it with a RESP PING over a plain socket (no client
 // dependency); if a local server is down, start redis-server daemonized. Never stopped here.
 import { connect } from 'node:net';
 import { parseRedisEnv as parseSharedRedisEnv } from '../../lambdas/shared/env';

@@ -5,7 +5,7 @@ import { props, resourcesOfType, type SynthesizedPipeline, synthPipeline } from 
 
 type Json = Record<string, unknown>;
 
-/** DESIGN §4, written out independently of the config module: the requirement itself. */
+/** The documented alarm thresholds (docs/ARCHITECTURE.md §4), written out independently of the config module: the requirement itself. */
 const DOCUMENTED = {
   'consumer-lag-warning': { threshold: 1_000, minutes: 5, op: 'GreaterThanThreshold' },
   'consumer-lag-critical': { threshold: 5_000, minutes: 1, op: 'GreaterThanThreshold' },
@@ -25,7 +25,7 @@ function alarmsByName(p: SynthesizedPipeline): Map<string, Json> {
   );
 }
 
-/** Every way the synthesized alarms can drift from DESIGN §4; empty when they match. */
+/** Every way the synthesized alarms can drift from the documented thresholds; empty when they match. */
 function documentedThresholdViolations(p: SynthesizedPipeline): string[] {
   const alarms = alarmsByName(p);
   const problems: string[] = [];
@@ -59,7 +59,7 @@ describe.each<StageName>(['dev', 'prod'])('alarms (%s)', (stage) => {
     return a;
   };
 
-  it('matches every DESIGN §4 threshold', () => {
+  it('matches every documented threshold', () => {
     expect(documentedThresholdViolations(p)).toEqual([]);
   });
 
@@ -118,7 +118,7 @@ describe.each<StageName>(['dev', 'prod'])('alarms (%s)', (stage) => {
       MetricName: 'OutboxOldestPendingAge',
       TreatMissingData: 'breaching',
     });
-    // The outbox bound is the latency bound (DESIGN §4).
+    // The outbox bound is the latency bound (docs/ARCHITECTURE.md §4).
     expect(alarm('outbox-oldest-pending-critical').Threshold).toBe(
       alarm('end-to-end-latency-critical').Threshold,
     );
@@ -198,7 +198,7 @@ describe.each<StageName>(['dev', 'prod'])('alarms (%s)', (stage) => {
 });
 
 describe('the threshold check itself', () => {
-  it('fails when a config value drifts from DESIGN §4', () => {
+  it('fails when a config value drifts from the documented thresholds', () => {
     const drifted: StageConfig = {
       ...loadStageConfig('dev'),
       alarms: {

@@ -1,4 +1,4 @@
-// The local services tool against the real services (DESIGN §6/§7: no mocks of Kafka,
+// The local services tool against the real services (no mocks of Kafka,
 // PostgreSQL or Redis). The first run may download the broker jars, hence the long timeouts.
 // The broker is left running for the other integration tests.
 import { execFile } from 'node:child_process';

@@ -21,7 +21,7 @@ describe('stage config', () => {
     );
   });
 
-  it('holds the DESIGN §3 prod shape', () => {
+  it('holds the reference prod shape', () => {
     const prod = loadStageConfig('prod');
     expect(prod.kafka).toMatchObject({
       brokers: 3,
@@ -122,7 +122,7 @@ describe('signals', () => {
   const signals = buildSignals(loadStageConfig('dev'));
   const ids = signals.map((s) => s.id);
 
-  it('has one signal per DESIGN §4 row, each with a threshold', () => {
+  it('has one signal per documented alarm, each with a threshold', () => {
     for (const id of [
       'consumer-lag',
       'dead-lettered',

@@ -1,4 +1,4 @@
-// PostgreSQL connections: one small pool per execution environment (DESIGN §2 "Connections").
+// PostgreSQL connections: one small pool per execution environment (docs/ARCHITECTURE.md §3).
 import { Signer } from '@aws-sdk/rds-signer';
 import type { ClientConfig, PoolConfig } from 'pg';
 import pg from 'pg';

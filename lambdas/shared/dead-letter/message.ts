@@ -1,4 +1,4 @@
-// The dead-letter message (DESIGN §2): the original record exactly as received plus its
+// The dead-letter message (docs/ARCHITECTURE.md §3): the original record exactly as received plus its
 // failure history. The consumer writes it, triage reads it, `dead_letters` stores it.
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-// The error taxonomy (DESIGN §2) and THE one place where any thrown value is mapped onto it.
+// The error taxonomy (docs/ARCHITECTURE.md §3) and THE one place where any thrown value is mapped onto it.
 // Consumer, triage and breakers all ask `classify`, so a rule changes in exactly one place.
 // Third-party errors are recognised by name/code/message, never by importing their packages:
 // bundles are minified, and Powertools idempotency is not a dependency of every function.

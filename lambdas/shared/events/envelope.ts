@@ -1,4 +1,4 @@
-// The event envelope (DESIGN §2) and the one entry point consumers use to read an event.
+// The event envelope (docs/ARCHITECTURE.md §3) and the one entry point consumers use to read an event.
 // Every failure here is a schema violation; the structured `kind` says which check failed.
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';

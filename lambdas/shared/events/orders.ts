@@ -1,5 +1,5 @@
 // Order event payloads (the envelope's `data`) and the registry the consumer and the schema
-// check read. Evolution rules (DESIGN §2): never remove or rename a required field; add new
+// check read. Evolution rules (docs/ARCHITECTURE.md §3): never remove or rename a required field; add new
 // fields as optional with a safe default (`.default(...)`), so events written before the field
 // existed still parse; a breaking change needs a new MAJOR in `currentVersion` and
 // `knownMajors`. `npm run schema:check` enforces this against schemas/released/.

@@ -1,4 +1,4 @@
-// The order state machine (DESIGN §2), pure. A transition applies only from an allowed
+// The order state machine (docs/ARCHITECTURE.md §3), pure. A transition applies only from an allowed
 // predecessor, so a replayed or late event is rejected instead of moving an order backwards.
 import type { OrderEventType } from './orders';
 

@@ -13,7 +13,7 @@ export interface OutboxEvent {
   readonly data: Readonly<Record<string, unknown>>;
 }
 
-/** Kafka headers every published event carries (DESIGN §2). */
+/** Kafka headers every published event carries (docs/ARCHITECTURE.md §3). */
 export function outboxHeaders(event: OutboxEvent): Record<string, string> {
   return {
     eventId: event.eventId,
@@ -63,7 +63,7 @@ export interface OutboxRow {
 
 /**
  * Arbitrary constant for the relay's transaction-scoped advisory lock: one relay publishes at
- * a time, so batches of one outbox are published strictly in seq order (DESIGN §2, ordering).
+ * a time, so batches of one outbox are published strictly in seq order (docs/ARCHITECTURE.md §3, ordering).
  */
 export const RELAY_LOCK_KEY = 0x6f757462; // "outb"
 

@@ -1,4 +1,4 @@
-// Circuit breaker per downstream dependency (DESIGN §2): 5 counted failures within 60 s open
+// Circuit breaker per downstream dependency (docs/ARCHITECTURE.md §3): 5 counted failures within 60 s open
 // it; open fails fast; 30 s later one trial call goes through; its success closes it.
 // Failing fast lets the mapping retry the batch later instead of flooding the dead-letter topic.
 import { CircuitOpenError, classify } from '../errors/taxonomy';

@@ -102,7 +102,7 @@ export function snapshotter(
   sources: SnapshotSources,
   now: () => number = Date.now,
 ): () => DashboardSnapshot {
-  // Pipeline signals first (DESIGN §4), definition order otherwise.
+  // Pipeline signals first, definition order otherwise.
   const ordered = [
     ...signals.filter((s) => s.group === 'pipeline'),
     ...signals.filter((s) => s.group !== 'pipeline'),
