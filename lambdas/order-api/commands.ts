@@ -7,13 +7,7 @@ import { createEnvelope, formatPath, type SchemaIssue } from '../shared/events/e
 import { ORDER_EVENT_REGISTRY, type OrderEventType } from '../shared/events/orders';
 import type { LogSink } from '../shared/log-sink';
 import { appendEvent, wakeRelay } from '../shared/outbox/outbox';
-import {
-  type Database,
-  insertOrder,
-  inTransaction,
-  lockAndTouchOrder,
-  ping,
-} from './orders-repository';
+import { type Database, insertOrder, inTransaction, lockOrder, ping } from './orders-repository';
 
 /** Event types a client may record against an existing order (OrderPlaced is POST /orders). */
 export const RECORDABLE_EVENT_TYPES = [
@@ -155,7 +149,7 @@ export async function recordOrderEvent(
   return inTransaction(
     db,
     async (client) => {
-      if (!(await lockAndTouchOrder(client, orderId))) {
+      if (!(await lockOrder(client, orderId))) {
         return { commit: false, result: { kind: 'not_found', orderId } };
       }
       await appendEvent(client, event);

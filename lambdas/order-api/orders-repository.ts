@@ -24,18 +24,14 @@ export async function insertOrder(client: ClientBase, order: NewOrder): Promise<
 }
 
 /**
- * Locks the order row for the rest of the transaction and records that it changed; false when
- * the order does not exist. The lock serializes writers of one order, so their outbox rows
- * take `seq` values in commit order.
+ * Locks the order row for the rest of the transaction; false when the order does not exist.
+ * The lock serializes writers of one order, so their outbox rows take `seq` values in commit
+ * order. The row itself is the consumer's to change: status, `version` (applied transitions)
+ * and `updated_at` move only when the state machine applies an event.
  */
-export async function lockAndTouchOrder(client: ClientBase, orderId: string): Promise<boolean> {
+export async function lockOrder(client: ClientBase, orderId: string): Promise<boolean> {
   const locked = await client.query('SELECT id FROM orders WHERE id = $1 FOR UPDATE', [orderId]);
-  if (locked.rowCount !== 1) return false;
-  // Status is the consumer's to move (state machine); the API only records that a fact arrived.
-  await client.query('UPDATE orders SET updated_at = now(), version = version + 1 WHERE id = $1', [
-    orderId,
-  ]);
-  return true;
+  return locked.rowCount === 1;
 }
 
 export async function ping(db: Database): Promise<void> {

@@ -117,13 +117,12 @@ export function buildSignals(
       id: 'circuit-breaker-open',
       title: 'Circuit breakers opened',
       unit: 'transitions',
-      description: 'Transitions to OPEN of any dependency breaker in any function.',
+      description: 'Transitions to OPEN of any dependency breaker (consumer and triage hold them).',
       source: {
         // Opens are rare: FILL keeps a period in which only one function reported.
-        expression: 'FILL(relay, 0) + FILL(consumer, 0) + FILL(triage, 0)',
+        expression: 'FILL(consumer, 0) + FILL(triage, 0)',
         label: 'breaker opened',
         usingMetrics: {
-          relay: app(SERVICES.outboxRelay, METRICS.circuitBreakerOpened, 'Sum'),
           consumer: app(SERVICES.orderConsumer, METRICS.circuitBreakerOpened, 'Sum'),
           triage: app(SERVICES.dlqTriage, METRICS.circuitBreakerOpened, 'Sum'),
         },

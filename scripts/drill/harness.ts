@@ -218,7 +218,8 @@ export async function createHarness(
 
   async function pendingOutbox(): Promise<number> {
     const { rows } = await db.pool.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
+      // A discarded row will never be published: it is not waiting.
+      'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND discarded_at IS NULL',
     );
     return rows[0]?.n ?? 0;
   }

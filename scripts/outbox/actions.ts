@@ -42,7 +42,12 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [line(header), ...rows.map(line)];
 }
 
-function resolved(output: Output, id: string, verb: string, result: ResolveResult): number {
+function resolved(
+  output: Output,
+  id: string,
+  verb: 'release' | 'discard',
+  result: ResolveResult,
+): number {
   if (!result.ok) {
     output.err(
       result.problem === 'not-found'
@@ -52,7 +57,7 @@ function resolved(output: Output, id: string, verb: string, result: ResolveResul
     return EXIT.failure;
   }
   output.err(
-    `outbox: ${verb}d ${id} (aggregate ${result.aggregateId}); ${result.released} held row(s) of the aggregate flow again`,
+    `outbox: ${verb === 'release' ? 'released' : 'discarded'} ${id} (aggregate ${result.aggregateId}); ${result.released} held row(s) of the aggregate flow again`,
   );
   return EXIT.ok;
 }

@@ -408,42 +408,22 @@ export function classify(error: unknown): Classification {
 
 // --- what happens next -------------------------------------------------------------------
 
+/**
+ * What triage does with a dead letter of each type: PARK what no retry can cure (unreadable,
+ * refused by a business rule, a conflict); REDRIVE, with a growing delay up to a limit, what
+ * might pass later (TRANSIENT, and PROCESSING_FAILURE for a cause the taxonomy does not know).
+ * The consumer retries in place only what `classify` marks retryable (TRANSIENT).
+ */
 export interface Disposition {
-  /** The consumer retries in place, with exponential backoff and jitter, within its budget. */
-  readonly retryInPlace: boolean;
-  /** What triage does with it on the dead-letter topic. */
   readonly triage: 'PARK' | 'REDRIVE';
-  readonly description: string;
 }
 
 const DISPOSITIONS: Readonly<Record<ErrorType, Disposition>> = {
-  SCHEMA_VIOLATION: {
-    retryInPlace: false,
-    triage: 'PARK',
-    description: 'dead-letter at once; triage parks it: no retry can make the event readable',
-  },
-  INVALID_TRANSITION: {
-    retryInPlace: false,
-    triage: 'PARK',
-    description: 'dead-letter at once; triage parks it: a business rule rejects the event',
-  },
-  IDEMPOTENCY_CONFLICT: {
-    retryInPlace: false,
-    triage: 'PARK',
-    description: 'dead-letter at once; triage parks it: same key, different payload',
-  },
-  TRANSIENT: {
-    retryInPlace: true,
-    triage: 'REDRIVE',
-    description:
-      'retry with backoff and jitter; after the budget dead-letter; triage redrives with a ' +
-      'growing delay up to its limit, then parks it',
-  },
-  PROCESSING_FAILURE: {
-    retryInPlace: false,
-    triage: 'REDRIVE',
-    description: 'dead-letter at once; triage redrives a limited number of times, then parks it',
-  },
+  SCHEMA_VIOLATION: { triage: 'PARK' },
+  INVALID_TRANSITION: { triage: 'PARK' },
+  IDEMPOTENCY_CONFLICT: { triage: 'PARK' },
+  TRANSIENT: { triage: 'REDRIVE' },
+  PROCESSING_FAILURE: { triage: 'REDRIVE' },
 };
 
 export function dispositionFor(errorType: ErrorType): Disposition {

@@ -23,7 +23,3 @@ export function parseSchemaVersion(value: string): SchemaVersion | undefined {
 export function compareSchemaVersions(a: SchemaVersion, b: SchemaVersion): number {
   return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
 }
-
-export function formatSchemaVersion(v: SchemaVersion): string {
-  return `${v.major}.${v.minor}.${v.patch}`;
-}

@@ -4,6 +4,7 @@ import { consumerKillDrill } from './consumer-kill';
 import { hostileDeadLettersDrill } from './hostile-dead-letters';
 import { malformedDrill } from './malformed';
 import { brokerOutageDrill, postgresOutageDrill, redisOutageDrill } from './outages';
+import { oversizedDrill } from './oversized';
 import { poisonDrill } from './poison';
 import { relayKillDrill } from './relay-kill';
 import { brokerRestartDrill, postgresRestartDrill, redisRestartDrill } from './restarts';
@@ -18,6 +19,7 @@ export const DRILLS: readonly Drill[] = [
   redisOutageDrill,
   brokerOutageDrill,
   poisonDrill,
+  oversizedDrill,
   malformedDrill,
   hostileDeadLettersDrill,
 ];
