@@ -1,4 +1,5 @@
-// Wakes the relay on `NOTIFY outbox` (sent by the outbox insert trigger at commit). A dropped
+// Wakes the relay on `NOTIFY outbox`, which the order API sends after its commit (`wakeRelay`
+// in lambdas/shared/outbox/outbox.ts; the insert trigger was dropped in migration 0005). A dropped
 // connection or a missed notification only costs the polling interval: the relay re-reads the
 // table on every wake and never trusts the notification's content. Behind RDS Proxy the
 // LISTEN session is pinned to one backend connection, which is what a listener needs.

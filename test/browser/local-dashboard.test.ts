@@ -9,10 +9,10 @@ import { parseKafkaEnv, parsePgEnv, parseRedisEnv } from '../../lambdas/shared/e
 import { buildSignals, type SignalDefinition } from '../../lib/config/signals';
 import { loadStageConfig } from '../../lib/config/stage-config';
 import { topicSpecs } from '../../lib/config/topics';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/chromium';
 import { type LocalDashboard, startLocalDashboard } from '../../scripts/local/dashboard';
 import { signalMetrics } from '../../scripts/local/dashboard/probes';
 import { quietLogger, testKafka } from '../integration/support';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
 
 const config = loadStageConfig('dev');
 const signals = buildSignals(config);
