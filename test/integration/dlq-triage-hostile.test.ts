@@ -223,7 +223,7 @@ describe('hostile dead letters (real PostgreSQL and broker)', () => {
     expect(rows[0]?.park_reason).toMatch(/^redrive refused: .*(larger|too large|size)/i);
   });
 
-  it('hands the partition back, parking nothing, while PostgreSQL is unreachable', async () => {
+  it('waits for an unreachable PostgreSQL while it has time, then hands the partition back, parking nothing', async () => {
     const down = new pg.Pool({
       user: db.env.user,
       database: db.env.database,
@@ -239,7 +239,19 @@ describe('hostile dead letters (real PostgreSQL and broker)', () => {
         tag: 'down',
         now: Date.now(),
       })[0] as HostileRecord;
-      const result = await triage([mskOf(record, 950)], { db: down });
+      // A fake clock: each wait spends the invocation's time.
+      let left = 60_000;
+      const waits: number[] = [];
+      const result = await triage([mskOf(record, 950)], {
+        db: down,
+        remainingMs: () => left,
+        sleep: async (ms) => {
+          waits.push(ms);
+          left -= ms;
+        },
+      });
+      expect(waits.length).toBeGreaterThan(5);
+      expect(left).toBeGreaterThan(rt.options.stopBeforeTimeoutMs);
       expect(result.parked).toBe(0);
       expect(result.batchItemFailures).toEqual([
         { itemIdentifier: { partition: `${DLQ}-0`, offset: 950 } },

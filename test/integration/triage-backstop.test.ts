@@ -65,9 +65,16 @@ describe('the triage backstop', () => {
       }),
     });
 
-    // PostgreSQL unreachable for triage: every park fails, the mapping's retries run out.
+    // PostgreSQL unreachable for triage: every park waits until the invocation's time is nearly
+    // up (a 15 s timeout here, 300 s deployed), then the mapping's retries run out.
     const triage = await startTriageMapping({
-      config,
+      config: {
+        ...config,
+        functions: {
+          ...config.functions,
+          dlqTriage: { ...config.functions.dlqTriage, timeoutSeconds: 15 },
+        },
+      },
       env: { ...process.env, ...db.envVars, PGPORT: '1' },
       logger: quietLogger,
       topic: dlq,
@@ -75,7 +82,7 @@ describe('the triage backstop', () => {
       backstopDirectory: dir,
       groupId: `backstop-${randomUUID().slice(0, 8)}`,
     });
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + 200_000;
     while (triage.mapping.stats().sentToOnFailure < eventIds.length && Date.now() < deadline) {
       await sleep(200);
     }
@@ -120,5 +127,5 @@ describe('the triage backstop', () => {
     expect(rows).toEqual(
       [...eventIds].sort().map((event_id) => ({ event_id, error_type: 'SCHEMA_VIOLATION' })),
     );
-  });
+  }, 240_000);
 });
