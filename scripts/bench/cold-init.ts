@@ -18,7 +18,7 @@ import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
 import { consumerSettings } from '../../lib/config/function-environment';
 import type { StageConfig } from '../../lib/config/stage-config';
-import { dataFor } from '../../test/unit/order-consumer/events';
+import { dataFor } from '../fixtures/order-events';
 import { httpEvent } from '../local/http-event';
 import { relayEnvironment, triageEnvironment } from '../local/pipeline';
 import type { BuiltBundle } from './bundles';

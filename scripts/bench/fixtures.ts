@@ -1,4 +1,4 @@
-// The benchmark's data: a fresh database (the integration tests' helper: migrated with the real
+// The benchmark's data: a fresh database (scripts/fixtures, as the integration tests: migrated with the real
 // migrations), fresh topics with the stage's partition counts, orders as the order API leaves
 // them (CREATED), their lifecycle events, and dead letters for triage.
 import type { Message, Producer } from 'kafkajs';
@@ -7,10 +7,10 @@ import { buildDeadLetter, encodeDeadLetter } from '../../lambdas/shared/dead-let
 import { SchemaViolationError } from '../../lambdas/shared/errors/taxonomy';
 import { createEnvelope, type OrderEvent } from '../../lambdas/shared/events/envelope';
 import { outboxHeaders } from '../../lambdas/shared/outbox/outbox';
-import { dataFor } from '../../test/unit/order-consumer/events';
+import { dataFor } from '../fixtures/order-events';
 import type { WorkloadEventType } from './stats';
 
-export { createTestDatabase, createTopic, testKafka } from '../../test/integration/support';
+export { createTestDatabase, createTopic, testKafka } from '../fixtures/services';
 
 /** `count` order ids with a run-unique prefix. */
 export function orderIds(prefix: string, count: number): string[] {

@@ -19,7 +19,7 @@ import {
 import { METRICS } from '../../lambdas/shared/metrics-catalog';
 import { consumerSettings, orderApiSettings } from '../../lib/config/function-environment';
 import { loadStageConfig, type StageName } from '../../lib/config/stage-config';
-import { dataFor } from '../../test/unit/order-consumer/events';
+import { dataFor } from '../fixtures/order-events';
 import { startMapping } from '../local/esm-emulator';
 import { httpEvent } from '../local/http-event';
 import { lambdaContext } from '../local/lambda-context';

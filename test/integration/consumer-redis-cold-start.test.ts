@@ -15,8 +15,8 @@ import { type ConsumerRuntime, createConsumerRuntime } from '../../lambdas/order
 import { parseConsumerEnv, parseKafkaEnv } from '../../lambdas/shared/env';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { LogSink } from '../../lambdas/shared/log-sink';
+import { orderEvent } from '../../scripts/fixtures/order-events';
 import { lambdaContext } from '../../scripts/local/lambda-context';
-import { orderEvent } from '../unit/order-consumer/events';
 import { createTestDatabase, createTopic, sleep, type TestDatabase, testKafka } from './support';
 
 let db: TestDatabase;

@@ -2,15 +2,10 @@
 // real migrations), unique topics on the real broker, and a consumer that collects messages.
 import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
-import { parseKafkaEnv, parsePgEnv } from '../../lambdas/shared/env';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import { appendEvent, type OutboxEvent, wakeRelay } from '../../lambdas/shared/outbox/outbox';
-import {
-  createScratchDatabase,
-  type ScratchDatabase,
-} from '../../scripts/services/scratch-database';
+import { testKafka } from '../../scripts/fixtures/services';
 
 // Expected errors (a stopped broker) would flood the output; assertions report failures.
 export const quietLogger: LogSink = {
@@ -28,31 +23,13 @@ export const silentConsumerTelemetry = {
   chunkDuration: () => undefined,
 };
 
-export function brokers(): string[] {
-  const env = parseKafkaEnv(process.env);
-  if (env.auth !== 'none') throw new Error('integration tests use the local broker');
-  return [...env.brokers];
-}
-
-export function testKafka(): Kafka {
-  return new Kafka({ clientId: 'it', brokers: brokers(), logLevel: logLevel.NOTHING });
-}
-
-export type TestDatabase = ScratchDatabase;
-
-/** A fresh database with the project's migrations applied. */
-export function createTestDatabase(prefix: string): Promise<TestDatabase> {
-  return createScratchDatabase(parsePgEnv(process.env), `${prefix}_${randomUUID().slice(0, 8)}`);
-}
-
-export async function createTopic(admin: Admin, prefix: string, partitions = 6): Promise<string> {
-  const topic = `${prefix}-${randomUUID().slice(0, 8)}`;
-  await admin.createTopics({
-    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
-    waitForLeaders: true,
-  });
-  return topic;
-}
+export {
+  brokers,
+  createTestDatabase,
+  createTopic,
+  type TestDatabase,
+  testKafka,
+} from '../../scripts/fixtures/services';
 
 export function event(aggregateId: string, n: number): OutboxEvent {
   return {

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ApplyOutcome, applyBatch } from '../../lambdas/order-consumer/apply-batch';
 import type { DeadLetterMessage } from '../../lambdas/shared/dead-letter/message';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
+import { orderEvent } from '../../scripts/fixtures/order-events';
 import {
   lambdaContext as apiContext,
   type HttpEventInput,
@@ -23,7 +24,6 @@ import {
 } from '../../scripts/local/http-event';
 import { lambdaContext } from '../contract/fixtures';
 import { mskEvent, mskRecord } from '../unit/dlq-triage/fixtures';
-import { orderEvent } from '../unit/order-consumer/events';
 import {
   consumeUntil,
   createTestDatabase,
