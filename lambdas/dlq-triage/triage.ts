@@ -5,12 +5,7 @@
 import type { Producer } from 'kafkajs';
 import { toKafkaJsHeaders } from '../shared/dead-letter/headers';
 import { type DeadLetterMessage, toRedriveRecord } from '../shared/dead-letter/message';
-import {
-  CircuitOpenError,
-  classify,
-  dispositionFor,
-  type ErrorType,
-} from '../shared/errors/taxonomy';
+import { classify, dispositionFor, type ErrorType } from '../shared/errors/taxonomy';
 import {
   type BatchItemFailure,
   type BatchResponse,
@@ -464,9 +459,7 @@ function failed(
   position: Position,
 ): Stop {
   const c = classify(error);
-  if (error instanceof CircuitOpenError) {
-    return { stop: `${action} not attempted: circuit breaker "${error.breaker}" is open` };
-  }
+  if (c.circuitOpen) return { stop: `${action} not attempted: ${c.message}` };
   deps.logger.error(`${action} failed`, { ...position, errorType: c.errorType, error: c.message });
   return { stop: `${action} failed: ${c.message}` };
 }

@@ -335,11 +335,27 @@ async function processChunk(
   );
   const bypassed: Bypass[] = [];
   await Promise.all(
-    firsts.map((v, k) => gateOne(v.event, v.index, group, k, deps, results, bypassed)),
+    firsts.map((v, slot) =>
+      gateOne(
+        { event: v.event, group, slot },
+        deps,
+        (result) => {
+          results[v.index] = result;
+        },
+        bypassed,
+      ),
+    ),
   );
   for (const v of repeats) {
     const single = new GroupCommit([v.event], deps.apply);
-    await gateOne(v.event, v.index, single, 0, deps, results, bypassed);
+    await gateOne(
+      { event: v.event, group: single, slot: 0 },
+      deps,
+      (result) => {
+        results[v.index] = result;
+      },
+      bypassed,
+    );
   }
   // One line per chunk: during an outage every record takes this path.
   const [first] = bypassed;
@@ -372,20 +388,21 @@ interface Bypass {
  * then be applied before it or rejected (drill findings 3 and 4).
  */
 async function gateOne(
-  event: OrderEvent,
-  index: number,
-  group: GroupCommit,
-  k: number,
+  /** The event, the group commit that applies it, and its slot in that group. */
+  entry: { readonly event: OrderEvent; readonly group: GroupCommit; readonly slot: number },
   deps: ConsumerDeps,
-  results: RecordResult[],
+  /** Receives the record's result once decided. */
+  decide: (result: RecordResult) => void,
+  /** Collects the records the Redis gate could not answer for (logged once per chunk). */
   bypassed: Bypass[],
 ): Promise<void> {
+  const { event, group, slot } = entry;
   const now = deps.now ?? Date.now;
   // An object, not `let`s: TypeScript does not see assignments made inside the callback.
   const step: { submitted: boolean; answer?: GateResult } = { submitted: false };
   const work = async (): Promise<GateResult> => {
     step.submitted = true;
-    const outcome = await group.submit(k);
+    const outcome = await group.submit(slot);
     if (outcome.status === 'rejected') throw outcome.error;
     step.answer =
       outcome.status === 'duplicate' && outcome.reason === 'ALREADY_APPLIED'
@@ -413,14 +430,14 @@ async function gateOne(
         throw error;
       }
     }
-    if (!step.submitted) group.settle(k, false);
+    if (!step.submitted) group.settle(slot, false);
     if (decided.cached || decided.result === 'duplicate') deps.telemetry.duplicate(event);
     else deps.telemetry.applied(event, now() - Date.parse(event.timestamp));
-    results[index] = { kind: 'done' };
+    decide({ kind: 'done' });
   } catch (error) {
     const retryable = classify(error).retryable;
-    if (!step.submitted) group.settle(k, retryable);
-    results[index] = retryable ? { kind: 'retry', error } : { kind: 'dead-letter', error };
+    if (!step.submitted) group.settle(slot, retryable);
+    decide(retryable ? { kind: 'retry', error } : { kind: 'dead-letter', error });
   }
 }
 

@@ -1,16 +1,13 @@
 // Builds the consumer's dependencies once per execution environment: PostgreSQL pool, Redis
 // client behind the Powertools idempotency cache layer, the dead-letter producer, and one
 // circuit breaker per dependency. The Lambda handler and local runs share it.
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
-import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
+import type { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { createClient } from '@redis/client';
 import type { Producer } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import { createPool } from '../shared/db/pool';
 import { encodeDeadLetter } from '../shared/dead-letter/message';
 import type { ConsumerEnv, KafkaEnv, PgEnv, RedisEnv } from '../shared/env';
-import { IdempotencyConflictError, TransientError } from '../shared/errors/taxonomy';
 import { createKafka } from '../shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
@@ -23,15 +20,8 @@ import {
   type CircuitBreaker,
 } from '../shared/resilience/circuit-breaker';
 import { applyBatch } from './apply-batch';
-import type {
-  AttemptTracker,
-  ConsumerDeps,
-  ConsumerOptions,
-  ConsumerTelemetry,
-  GateResult,
-  IdempotencyGate,
-} from './consumer';
-import { payloadHash } from './idempotency-key';
+import type { ConsumerDeps, ConsumerOptions, ConsumerTelemetry } from './consumer';
+import { guardedCacheClient, powertoolsGate, redisAttemptTracker } from './idempotency-gate';
 
 /**
  * Reconnect delays of the Redis client: 100 ms doubling per failed attempt up to 5 s, with
@@ -196,91 +186,6 @@ export interface ConsumerRuntime {
   close(): Promise<void>;
 }
 
-/** Redis calls through the breaker, in the shape the Powertools cache layer expects. */
-function guardedCacheClient(redis: Redis, breaker: CircuitBreaker): CacheClient {
-  return {
-    get: (name) => breaker.execute(() => redis.get(name)),
-    set: (name, value, options) =>
-      // biome-ignore lint/suspicious/noExplicitAny: Powertools passes @redis/client's own SET options through
-      breaker.execute(() => redis.set(name as string, value as string, options as any)),
-    del: (keys) => breaker.execute(() => redis.del(keys)),
-  };
-}
-
-interface StoredResult {
-  readonly result: GateResult;
-  readonly payloadHash: string;
-}
-
-/**
- * The Redis fast path on Powertools idempotency (cache layer, @redis/client). Payload
- * validation is done here rather than with `payloadValidationJmesPath`: in Powertools 2.35 the
- * cache layer drops the validation hash when it marks a record COMPLETED, so every repeat would
- * fail validation. The hash travels in the stored result instead.
- */
-export function powertoolsGate(
-  client: CacheClient,
-  ttlSeconds: number,
-): { gate: IdempotencyGate; config: IdempotencyConfig } {
-  const config = new IdempotencyConfig({
-    // The input is only { key }, our SHA-256 over business fields (docs/ARCHITECTURE.md §3), so Powertools
-    // hashes it whole: no eventKeyJmesPath, whose JMESPath search cost 5 % of the consumer's
-    // CPU in the bench profile.
-    throwOnNoIdempotencyKey: true,
-    expiresAfterSeconds: ttlSeconds,
-  });
-  const persistenceStore = new CachePersistenceLayer({ client });
-  const run = makeIdempotent(
-    async (_input: { key: string }, work: () => Promise<StoredResult>) => work(),
-    { persistenceStore, config },
-  );
-  return {
-    config,
-    gate: {
-      async run(key, payload, work) {
-        const hash = payloadHash(payload);
-        let invoked = false;
-        const stored = await run({ key }, async () => {
-          invoked = true;
-          return { result: await work(), payloadHash: hash };
-        });
-        if (!invoked && stored.payloadHash !== hash) {
-          throw new IdempotencyConflictError(
-            `idempotency key ${key} was first used with a different payload`,
-          );
-        }
-        return { result: stored.result, cached: !invoked };
-      },
-    },
-  };
-}
-
-/** Attempts per offset in Redis (INCR + TTL); uncountable when Redis is unavailable. */
-export function redisAttemptTracker(
-  redis: Pick<Redis, 'isReady' | 'multi'>,
-  logger: LogSink,
-  ttlSeconds = 86_400,
-): AttemptTracker {
-  return {
-    async increment(record) {
-      const key = `consumer-attempts:${record.topic}:${record.partition}:${record.offset}`;
-      try {
-        // MULTI is not covered by disableOfflineQueue: it would wait for a connection.
-        if (!redis.isReady) throw new TransientError('redis is not connected');
-        const [count] = (await redis
-          .multi()
-          .incr(key)
-          .expire(key, ttlSeconds)
-          .exec()) as unknown as [number];
-        return Number(count);
-      } catch (error) {
-        logger.warn('cannot count delivery attempts; leaving the record to the mapping', { error });
-        return undefined;
-      }
-    },
-  };
-}
-
 export const powertoolsConsumerTelemetry: ConsumerTelemetry = {
   applied(_event, endToEndMs) {
     metrics.addMetric(METRICS.eventsProcessed, 'Count', 1);
@@ -321,7 +226,7 @@ export async function createConsumerRuntime(options: {
 }): Promise<ConsumerRuntime> {
   const logger = options.logger ?? defaultLogger;
   const { consumerEnv, redisEnv } = options;
-  const deps3 = breakers(['postgres', 'redis', 'kafka'] as const, {
+  const breakersOf = breakers(['postgres', 'redis', 'kafka'] as const, {
     ...options.breakerOptions,
     onStateChange: breakerTelemetry(logger, options.breakerMetrics ?? metrics),
   });
@@ -345,12 +250,12 @@ export async function createConsumerRuntime(options: {
   }
 
   const { gate, config } = powertoolsGate(
-    guardedCacheClient(redis, deps3.redis),
+    guardedCacheClient(redis, breakersOf.redis),
     consumerEnv.idempotencyTtlSeconds,
   );
   // Through the breaker: a failing probe counts towards opening it like a failed apply.
   const withPostgres = <T>(work: (client: PoolClient) => Promise<T>): Promise<T> =>
-    deps3.postgres.execute(async () => {
+    breakersOf.postgres.execute(async () => {
       const client = await pool.connect();
       let failed: Error | undefined;
       try {
@@ -369,7 +274,7 @@ export async function createConsumerRuntime(options: {
       await withPostgres((client) => client.query('SELECT 1'));
     },
     deadLetter: async (messages) => {
-      await deps3.kafka.execute(() =>
+      await breakersOf.kafka.execute(() =>
         producer.send({
           topic: consumerEnv.deadLetterTopic,
           acks: -1,
@@ -387,7 +292,7 @@ export async function createConsumerRuntime(options: {
   return {
     deps,
     idempotencyConfig: config,
-    breakers: deps3,
+    breakers: breakersOf,
     options: {
       chunkSize: consumerEnv.chunkSize,
       retryAttempts: consumerEnv.retryAttempts,

@@ -1,9 +1,9 @@
 // The consumer's Redis connection logic that needs no Redis: the reconnect backoff, the
 // throttled connection warning, and the attempt tracker failing fast while disconnected.
 import { describe, expect, it } from 'vitest';
+import { redisAttemptTracker } from '../../../lambdas/order-consumer/idempotency-gate';
 import {
   REDIS_RECONNECT,
-  redisAttemptTracker,
   redisReconnectDelayMs,
   throttledWarning,
 } from '../../../lambdas/order-consumer/runtime';
