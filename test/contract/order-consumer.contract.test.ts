@@ -137,10 +137,11 @@ describe('order-consumer handler with the MSK event fixture', () => {
   });
 
   it('hands records back with Kafka identifiers when PostgreSQL is unreachable', async () => {
-    // A closed port: every apply fails as TRANSIENT; no in-invocation retry.
+    // A closed port: the database is down; the partitions wait for it until the stop margin
+    // (15 s) before the timeout, here 20 s, then go back to the mapping.
     const handler = await loadHandler({ PGPORT: '1', CONSUMER_RETRY_ATTEMPTS: '0' });
     const { event } = localEvent(`down${randomUUID().slice(0, 6)}`);
-    const response = await handler(event, lambdaContext('order-consumer', 60_000));
+    const response = await handler(event, lambdaContext('order-consumer', 20_000));
 
     const parsed = kafkaBatchResponseSchema.safeParse(response);
     expect(parsed.error?.issues ?? []).toEqual([]);
