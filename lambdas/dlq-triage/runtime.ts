@@ -70,6 +70,7 @@ export async function createTriageRuntime(options: {
       db: options.pool,
       producer,
       breakers: breakers(['postgres', 'kafka'], {
+        ...options.triageEnv.breaker,
         now,
         onStateChange: breakerTelemetry(options.logger, options.breakerMetrics ?? metrics),
       }),

@@ -3,11 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientBase } from 'pg';
 import type { z } from 'zod';
+import { inTransaction } from '../shared/db/transaction';
 import { createEnvelope, formatPath, type SchemaIssue } from '../shared/events/envelope';
 import { ORDER_EVENT_REGISTRY, type OrderEventType } from '../shared/events/orders';
 import type { LogSink } from '../shared/log-sink';
 import { appendEvent, wakeRelay } from '../shared/outbox/outbox';
-import { type Database, insertOrder, inTransaction, lockOrder, ping } from './orders-repository';
+import { type Database, insertOrder, lockOrder, ping } from './orders-repository';
 
 /** Event types a client may record against an existing order (OrderPlaced is POST /orders). */
 export const RECORDABLE_EVENT_TYPES = [

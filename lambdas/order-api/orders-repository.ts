@@ -1,4 +1,4 @@
-// All SQL the order API runs on the `orders` table, plus the transaction wrapper its commands use.
+// All SQL the order API runs on the `orders` table (transactions: lambdas/shared/db/transaction.ts).
 import type { ClientBase, Pool } from 'pg';
 
 /** What the commands need from a pool: a client for a transaction, or a one-off query. */
@@ -36,47 +36,4 @@ export async function lockOrder(client: ClientBase, orderId: string): Promise<bo
 
 export async function ping(db: Database): Promise<void> {
   await db.query('SELECT 1');
-}
-
-export interface TransactionOutcome<T> {
-  /** False rolls back (nothing to keep, e.g. the order was missing). */
-  readonly commit: boolean;
-  readonly result: T;
-}
-
-/**
- * Runs `work` in one transaction on one pooled client; any throw rolls everything back.
- * `afterCommit` runs on the same client once the commit succeeded; it cannot undo the
- * transaction, so its failure is swallowed (the client is discarded, not reused).
- */
-export async function inTransaction<T>(
-  db: Database,
-  work: (client: ClientBase) => Promise<TransactionOutcome<T>>,
-  options: { readonly afterCommit?: (client: ClientBase) => Promise<void> } = {},
-): Promise<T> {
-  const client = await db.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const outcome = await work(client);
-    await client.query(outcome.commit ? 'COMMIT' : 'ROLLBACK');
-    if (outcome.commit && options.afterCommit) {
-      try {
-        await options.afterCommit(client);
-      } catch (error) {
-        broken = error instanceof Error ? error : new Error(String(error));
-      }
-    }
-    return outcome.result;
-  } catch (error) {
-    try {
-      await client.query('ROLLBACK');
-    } catch (rollbackError) {
-      // A connection that cannot roll back must not go back to the pool.
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    }
-    throw error;
-  } finally {
-    client.release(broken);
-  }
 }

@@ -12,7 +12,9 @@
 // Orders that do not exist yet cannot be row-locked. Two batches creating the same order both
 // plan its OrderPlaced as applied; the second one's insert finds the row (ON CONFLICT waits for
 // the first to commit) and the batch is rolled back and re-run, now seeing the row and the keys.
+
 import type { ClientBase } from 'pg';
+import { transaction } from '../shared/db/transaction';
 import {
   fromTransitionRejection,
   IdempotencyConflictError,
@@ -304,7 +306,10 @@ export async function applyBatch(
   const hashes = events.map(payloadHash);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await inTransaction(client, () => applyOnce(client, events, keys, hashes));
+      return await transaction(client, async () => ({
+        commit: true,
+        result: await applyOnce(client, events, keys, hashes),
+      }));
     } catch (error) {
       if (!(error instanceof ConcurrentWriteError)) throw error;
       if (attempt >= maxAttempts) {
@@ -314,22 +319,6 @@ export async function applyBatch(
         );
       }
     }
-  }
-}
-
-async function inTransaction<T>(client: ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    const result = await work();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      // The original error says what went wrong; a broken connection fails the caller's release.
-    }
-    throw error;
   }
 }
 

@@ -6,6 +6,7 @@ import { createClient } from '@redis/client';
 import type { Producer } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import { createPool } from '../shared/db/pool';
+import { withClient } from '../shared/db/transaction';
 import { encodeDeadLetter } from '../shared/dead-letter/message';
 import type { ConsumerEnv, KafkaEnv, PgEnv, RedisEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
@@ -227,6 +228,7 @@ export async function createConsumerRuntime(options: {
   const logger = options.logger ?? defaultLogger;
   const { consumerEnv, redisEnv } = options;
   const breakersOf = breakers(['postgres', 'redis', 'kafka'] as const, {
+    ...consumerEnv.breaker,
     ...options.breakerOptions,
     onStateChange: breakerTelemetry(logger, options.breakerMetrics ?? metrics),
   });
@@ -255,18 +257,7 @@ export async function createConsumerRuntime(options: {
   );
   // Through the breaker: a failing probe counts towards opening it like a failed apply.
   const withPostgres = <T>(work: (client: PoolClient) => Promise<T>): Promise<T> =>
-    breakersOf.postgres.execute(async () => {
-      const client = await pool.connect();
-      let failed: Error | undefined;
-      try {
-        return await work(client);
-      } catch (error) {
-        failed = error instanceof Error ? error : new Error(String(error));
-        throw error;
-      } finally {
-        client.release(failed);
-      }
-    });
+    breakersOf.postgres.execute(() => withClient(pool, work));
   const deps: ConsumerDeps = {
     gate,
     apply: (events) => withPostgres((client) => applyBatch(client, events)),

@@ -3,8 +3,10 @@
 // A crash anywhere before COMMIT leaves the rows pending: they are published again (a
 // duplicate, which consumers dedupe), never lost. A row the broker refuses for good is set
 // aside instead of failing every iteration, so one row never stops every other order.
+
 import type { Message, Producer } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction, type TransactionOutcome, withClient } from '../shared/db/transaction';
 import { chunkBySize, estimateRecordBytes, fitsAlone } from '../shared/kafka/record-size';
 import type { LogSink } from '../shared/log-sink';
 import {
@@ -245,21 +247,14 @@ export async function publishBatch(
   options: Pick<RelayOptions, 'topic' | 'batchSize' | 'maxMessageBytes'>,
 ): Promise<BatchResult> {
   const now = deps.now ?? Date.now;
-  const client = await deps.pool.connect();
-  let failed: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return inTransaction(deps.pool, async (client): Promise<TransactionOutcome<BatchResult>> => {
     // Another relay is publishing: standing by keeps one publisher per outbox, so batches
     // (and with them each aggregate's events) reach the topic in seq order.
     if (!(await tryRelayLock(client))) {
-      await client.query('ROLLBACK');
-      return { status: 'standby', ...NOTHING };
+      return { commit: false, result: { status: 'standby', ...NOTHING } };
     }
     const rows = await claimPending(client, options.batchSize);
-    if (rows.length === 0) {
-      await client.query('COMMIT');
-      return { status: 'idle', ...NOTHING };
-    }
+    if (rows.length === 0) return { commit: true, result: { status: 'idle', ...NOTHING } };
     const started = now();
     const { acked, setAside, held } = await sendRows(deps, options, rows);
     if (acked.length > 0) await deps.afterPublish?.(acked);
@@ -268,45 +263,42 @@ export async function publishBatch(
       acked.map((r) => r.id),
     );
     await markSetAside(client, setAside);
-    await client.query('COMMIT');
-    if (acked.length > 0) deps.telemetry.published(acked.length, now() - started);
-    if (setAside.length > 0) deps.telemetry.setAside(setAside.length);
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    for (const s of setAside) {
-      const row = byId.get(s.id);
-      deps.logger.warn('outbox row set aside; its aggregate waits for an operator', {
-        id: s.id,
-        seq: row?.seq,
-        aggregateId: row?.aggregateId,
-        eventType: row?.eventType,
-        correlationId: row?.headers.correlationId,
-        reason: s.reason,
-        heldInBatch: held.filter((h) => h.aggregateId === row?.aggregateId).length,
-      });
-    }
-    deps.logger.debug('outbox batch published', {
-      count: acked.length,
-      setAside: setAside.length,
-      held: held.length,
-      firstSeq: rows[0]?.seq,
-      lastSeq: rows.at(-1)?.seq,
-      correlationIds: acked.map((r) => r.headers.correlationId),
-    });
     return {
-      status: 'published',
-      claimed: rows.length,
-      published: acked.length,
-      setAside: setAside.length,
-      held: held.length,
+      commit: true,
+      result: {
+        status: 'published',
+        claimed: rows.length,
+        published: acked.length,
+        setAside: setAside.length,
+        held: held.length,
+      },
+      after: () => {
+        if (acked.length > 0) deps.telemetry.published(acked.length, now() - started);
+        if (setAside.length > 0) deps.telemetry.setAside(setAside.length);
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        for (const s of setAside) {
+          const row = byId.get(s.id);
+          deps.logger.warn('outbox row set aside; its aggregate waits for an operator', {
+            id: s.id,
+            seq: row?.seq,
+            aggregateId: row?.aggregateId,
+            eventType: row?.eventType,
+            correlationId: row?.headers.correlationId,
+            reason: s.reason,
+            heldInBatch: held.filter((h) => h.aggregateId === row?.aggregateId).length,
+          });
+        }
+        deps.logger.debug('outbox batch published', {
+          count: acked.length,
+          setAside: setAside.length,
+          held: held.length,
+          firstSeq: rows[0]?.seq,
+          lastSeq: rows.at(-1)?.seq,
+          correlationIds: acked.map((r) => r.headers.correlationId),
+        });
+      },
     };
-  } catch (error) {
-    failed = error instanceof Error ? error : new Error(String(error));
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw failed;
-  } finally {
-    // A connection that failed mid-transaction is discarded rather than reused.
-    client.release(failed);
-  }
+  });
 }
 
 /**
@@ -360,7 +352,7 @@ export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<
         processedEventsDeleted += processed.deleted;
         retentionBehind = outbox.behind || processed.behind;
       }
-      const gauges = await withClient(deps, outboxGauges);
+      const gauges = await withClient(deps.pool, outboxGauges);
       deps.telemetry.oldestPending(gauges.oldestPendingAgeMs);
       deps.telemetry.setAsideNow(gauges.setAsideRows);
       deps.telemetry.flush();
@@ -397,22 +389,6 @@ export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<
   return summary;
 }
 
-async function withClient<T>(
-  deps: RelayDeps,
-  work: (client: PoolClient) => Promise<T>,
-): Promise<T> {
-  const client = await deps.pool.connect();
-  let failed: Error | undefined;
-  try {
-    return await work(client);
-  } catch (error) {
-    failed = error instanceof Error ? error : new Error(String(error));
-    throw failed;
-  } finally {
-    client.release(failed);
-  }
-}
-
 /**
  * Deletes old rows in small batches (no statement holds many locks) until a batch comes back
  * short or the time budget is spent; `behind` then says more is due at once.
@@ -429,7 +405,7 @@ async function purge(
   let deleted = 0;
   let behind = false;
   for (;;) {
-    const n = await withClient(deps, (client) => deleteBatch(client, limits.batch));
+    const n = await withClient(deps.pool, (client) => deleteBatch(client, limits.batch));
     deleted += n;
     if (n < limits.batch) break;
     if (now() - started >= limits.budgetMs) {

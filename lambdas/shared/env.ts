@@ -4,8 +4,10 @@
 // (STAGE other than local, or inside Lambda) every variable a function needs is required: a
 // missing one fails the cold start naming it, never a silent default. Locally the defaults
 // match the local services.
+
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BREAKER_DEFAULTS } from './resilience/circuit-breaker';
 
 export type EnvRecord = Readonly<Record<string, string | undefined>>;
 
@@ -33,6 +35,9 @@ export const ENV = {
   redisPort: 'REDIS_PORT',
   redisTls: 'REDIS_TLS',
   redisAuthSecretArn: 'REDIS_AUTH_SECRET_ARN',
+  breakerFailureThreshold: 'BREAKER_FAILURE_THRESHOLD',
+  breakerWindowMs: 'BREAKER_WINDOW_MS',
+  breakerOpenMs: 'BREAKER_OPEN_MS',
   consumerChunkSize: 'CONSUMER_CHUNK_SIZE',
   consumerRetryAttempts: 'CONSUMER_RETRY_ATTEMPTS',
   consumerMaxDeliveryAttempts: 'CONSUMER_MAX_DELIVERY_ATTEMPTS',
@@ -276,6 +281,35 @@ export function parseRedisEnv(env: EnvRecord): RedisEnv {
   };
 }
 
+/** The circuit breakers of a function: failures within a window open one; open this long. */
+export interface BreakerEnv {
+  readonly failureThreshold: number;
+  readonly windowMs: number;
+  readonly openMs: number;
+}
+
+export function parseBreakerEnv(env: EnvRecord): BreakerEnv {
+  return {
+    failureThreshold: int(
+      env,
+      ENV.breakerFailureThreshold,
+      BREAKER_DEFAULTS.failureThreshold,
+      1,
+      1_000,
+    ),
+    windowMs: int(env, ENV.breakerWindowMs, BREAKER_DEFAULTS.windowMs, 1_000, 3_600_000),
+    openMs: int(env, ENV.breakerOpenMs, BREAKER_DEFAULTS.openMs, 100, 3_600_000),
+  };
+}
+
+export function breakerEnvironment(b: BreakerEnv): Environment {
+  return {
+    [ENV.breakerFailureThreshold]: String(b.failureThreshold),
+    [ENV.breakerWindowMs]: String(b.windowMs),
+    [ENV.breakerOpenMs]: String(b.openMs),
+  };
+}
+
 export interface ConsumerEnv {
   readonly deadLetterTopic: string;
   /** Records per PostgreSQL group commit (docs/ARCHITECTURE.md §4: batches of ~100). */
@@ -289,6 +323,7 @@ export interface ConsumerEnv {
   readonly outageWait: { readonly baseMs: number; readonly capMs: number };
   /** The batch is handed back to the mapping this long before the invocation times out. */
   readonly stopBeforeTimeoutMs: number;
+  readonly breaker: BreakerEnv;
 }
 
 export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
@@ -307,6 +342,7 @@ export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
       capMs: int(env, ENV.consumerOutageWaitCapMs, 5_000, 1, 60_000),
     },
     stopBeforeTimeoutMs: int(env, ENV.consumerStopBeforeTimeoutMs, 15_000, 0, 900_000),
+    breaker: parseBreakerEnv(env),
   };
 }
 
@@ -375,6 +411,7 @@ export interface TriageEnv {
   readonly redriveMaxMessageBytes: number;
   /** Backoff while PostgreSQL or the broker cannot be reached (waited out in the invocation). */
   readonly outageWait: { readonly baseMs: number; readonly capMs: number };
+  readonly breaker: BreakerEnv;
 }
 
 export const PROCESSING_FAILURE_REDRIVES_DEFAULT = 2;
@@ -405,6 +442,7 @@ export function parseTriageEnv(env: EnvRecord): TriageEnv {
       baseMs: int(env, ENV.triageOutageWaitBaseMs, 500, 1, 60_000),
       capMs: int(env, ENV.triageOutageWaitCapMs, 5_000, 1, 60_000),
     },
+    breaker: parseBreakerEnv(env),
     // Same variable the relay publishes to: the only topic the consumer dead-letters from.
     redriveTopics: [str(env, ENV.orderEventsTopic, 'order-events')],
     // The relay's variable (the stage config's order-events limit); locally MSK's default.
@@ -537,6 +575,7 @@ export function consumerEnvironment(c: ConsumerEnv): Environment {
     [ENV.consumerOutageWaitBaseMs]: String(c.outageWait.baseMs),
     [ENV.consumerOutageWaitCapMs]: String(c.outageWait.capMs),
     [ENV.consumerStopBeforeTimeoutMs]: String(c.stopBeforeTimeoutMs),
+    ...breakerEnvironment(c.breaker),
   };
 }
 
@@ -573,6 +612,7 @@ export function triageEnvironment(t: TriageEnv): Environment {
     [ENV.triageStopBeforeTimeoutMs]: String(t.stopBeforeTimeoutMs),
     [ENV.triageOutageWaitBaseMs]: String(t.outageWait.baseMs),
     [ENV.triageOutageWaitCapMs]: String(t.outageWait.capMs),
+    ...breakerEnvironment(t.breaker),
     [ENV.orderEventsMaxMessageBytes]: String(t.redriveMaxMessageBytes),
   };
 }

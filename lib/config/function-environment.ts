@@ -31,6 +31,7 @@ export function consumerSettings(config: StageConfig): ConsumerEnv {
     retryBackoff: config.consumer.retryBackoff,
     outageWait: config.consumer.outageWait,
     stopBeforeTimeoutMs: config.consumer.stopBeforeTimeoutMs,
+    breaker: config.breaker,
   };
 }
 
@@ -42,6 +43,7 @@ export function triageSettings(config: StageConfig): TriageEnv {
     redriveMaxDelayMs: config.triage.redriveMaxDelayMs,
     stopBeforeTimeoutMs: config.triage.stopBeforeTimeoutMs,
     outageWait: config.triage.outageWait,
+    breaker: config.breaker,
     redriveTopics: [config.kafka.topics.orderEvents.name],
     redriveMaxMessageBytes: config.kafka.topics.orderEvents.maxMessageBytes,
   };

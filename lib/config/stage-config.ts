@@ -176,6 +176,15 @@ export interface StageConfig {
      */
     readonly pollerGroupName: string;
   };
+  /**
+   * The circuit breaker around each dependency of the consumer and triage: this many counted
+   * failures within the window open it; open, it fails fast; after openMs one trial call.
+   */
+  readonly breaker: {
+    readonly failureThreshold: number;
+    readonly windowMs: number;
+    readonly openMs: number;
+  };
   /** The consumer's own retry and batching settings (its function environment). */
   readonly consumer: {
     /** Records per PostgreSQL group commit. */
@@ -440,6 +449,7 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       },
       pollerGroupName: `${prefix}-pollers`,
     },
+    breaker: { failureThreshold: 5, windowMs: 60_000, openMs: 30_000 },
     consumer: {
       chunkSize: 100,
       retryAttempts: 2,

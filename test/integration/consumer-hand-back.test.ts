@@ -58,7 +58,11 @@ async function publish(topic: string, events: readonly OrderEvent[]) {
 
 describe('the consumer handler behind the emulated mapping, PostgreSQL unreachable', () => {
   it('waits out an outage inside the invocation: the backlog is applied, nothing handed back or dead-lettered', async () => {
-    const config = loadStageConfig('dev');
+    // A 5 s open period (dev: 30 s) lets the partitions resume soon after the database returns.
+    const config = {
+      ...loadStageConfig('dev'),
+      breaker: { failureThreshold: 5, windowMs: 60_000, openMs: 5_000 },
+    };
     const topic = await createTopic(admin, 'outage-events', 3);
     const dlq = await createTopic(admin, 'outage-dlq', 1);
     const run = randomUUID().slice(0, 8);
@@ -76,7 +80,7 @@ describe('the consumer handler behind the emulated mapping, PostgreSQL unreachab
       deadLetterTopic: dlq,
       groupId: `outage-${run}`,
     });
-    const outageMs = 25_000;
+    const outageMs = 15_000;
     const downSince = Date.now();
     try {
       await sleep(outageMs);

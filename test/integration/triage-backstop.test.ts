@@ -66,13 +66,13 @@ describe('the triage backstop', () => {
     });
 
     // PostgreSQL unreachable for triage: every park waits until the invocation's time is nearly
-    // up (a 15 s timeout here, 300 s deployed), then the mapping's retries run out.
+    // up (a 12 s timeout here, 300 s deployed), then the mapping's retries run out.
     const triage = await startTriageMapping({
       config: {
         ...config,
         functions: {
           ...config.functions,
-          dlqTriage: { ...config.functions.dlqTriage, timeoutSeconds: 15 },
+          dlqTriage: { ...config.functions.dlqTriage, timeoutSeconds: 12 },
         },
       },
       env: { ...process.env, ...db.envVars, PGPORT: '1' },

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import {
+  consumerEnvironment,
+  parseConsumerEnv,
+  parseTriageEnv,
+  triageEnvironment,
+} from '../../lambdas/shared/env';
 import { METRICS, SERVICES } from '../../lambdas/shared/metrics-catalog';
+import { consumerSettings, triageSettings } from '../../lib/config/function-environment';
 import { buildSignals, isMathSpec } from '../../lib/config/signals';
 import {
   loadStageConfig,
@@ -81,6 +88,21 @@ describe('limits and outage tolerance', () => {
       expect(orderEvents.maxMessageBytes).toBe(1_048_576);
       expect(deadLetter.maxMessageBytes).toBeGreaterThanOrEqual(
         Math.ceil((orderEvents.maxMessageBytes * 4) / 3),
+      );
+    }
+  });
+
+  it('gives the consumer and triage the breaker numbers of the config, through the environment', () => {
+    const changed: StageConfig = {
+      ...dev,
+      breaker: { failureThreshold: 7, windowMs: 45_000, openMs: 20_000 },
+    };
+    for (const config of [dev, changed]) {
+      expect(parseConsumerEnv(consumerEnvironment(consumerSettings(config))).breaker).toEqual(
+        config.breaker,
+      );
+      expect(parseTriageEnv(triageEnvironment(triageSettings(config))).breaker).toEqual(
+        config.breaker,
       );
     }
   });

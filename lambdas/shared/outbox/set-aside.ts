@@ -2,7 +2,8 @@
 // broker refused for good; while it is set aside, the pending rows of its aggregate are held
 // (the relay's claim skips them). Releasing or discarding the row lets them flow again.
 import type { ClientBase, Pool } from 'pg';
-import { WAKE_RELAY_SQL } from './outbox';
+import { inTransaction, type TransactionOutcome } from '../db/transaction';
+import { wakeRelay } from './outbox';
 
 export interface SetAsideSummary {
   readonly id: string;
@@ -138,39 +139,33 @@ async function resolve(
   id: string,
   update: (client: ClientBase) => Promise<{ aggregate_id: string } | undefined>,
 ): Promise<ResolveResult> {
-  const client = await pool.connect();
-  let failed: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    // Locks the row, so a relay batch in flight cannot mark it at the same time.
-    const { rows } = await client.query<{ set_aside: boolean }>(
-      'SELECT set_aside_at IS NOT NULL AS set_aside FROM outbox WHERE id = $1 FOR UPDATE',
-      [id],
-    );
-    const found = rows[0];
-    if (found === undefined || !found.set_aside) {
-      await client.query('ROLLBACK');
-      return { ok: false, problem: found === undefined ? 'not-found' : 'not-set-aside' };
-    }
-    const updated = await update(client);
-    if (updated === undefined) throw new Error(`outbox row ${id} changed while being resolved`);
-    const { rows: pending } = await client.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox
-        WHERE aggregate_id = $1 AND id <> $2 AND published_at IS NULL
-          AND discarded_at IS NULL AND set_aside_at IS NULL`,
-      [updated.aggregate_id, id],
-    );
-    await client.query('COMMIT');
+  return inTransaction(
+    pool,
+    async (client): Promise<TransactionOutcome<ResolveResult>> => {
+      // Locks the row, so a relay batch in flight cannot mark it at the same time.
+      const { rows } = await client.query<{ set_aside: boolean }>(
+        'SELECT set_aside_at IS NOT NULL AS set_aside FROM outbox WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      const found = rows[0];
+      if (found === undefined || !found.set_aside) {
+        const problem = found === undefined ? 'not-found' : 'not-set-aside';
+        return { commit: false, result: { ok: false, problem } };
+      }
+      const updated = await update(client);
+      if (updated === undefined) throw new Error(`outbox row ${id} changed while being resolved`);
+      const { rows: pending } = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM outbox
+          WHERE aggregate_id = $1 AND id <> $2 AND published_at IS NULL
+            AND discarded_at IS NULL AND set_aside_at IS NULL`,
+        [updated.aggregate_id, id],
+      );
+      const released = Number(pending[0]?.n ?? 0);
+      return { commit: true, result: { ok: true, aggregateId: updated.aggregate_id, released } };
+    },
     // The relay retries at once instead of at its next poll.
-    await client.query(WAKE_RELAY_SQL);
-    return { ok: true, aggregateId: updated.aggregate_id, released: Number(pending[0]?.n ?? 0) };
-  } catch (error) {
-    failed = error instanceof Error ? error : new Error(String(error));
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw failed;
-  } finally {
-    client.release(failed);
-  }
+    { afterCommit: wakeRelay },
+  );
 }
 
 /** Clears the mark: the relay tries the row again, and the rows held behind it follow. */

@@ -29,12 +29,13 @@ import {
 import { expectedOrders, type PrivateService, withPrivateHarness } from './private-harness';
 
 /**
- * Full: AWS-sized. Quick (CI): 20 s is far beyond the consumer's own in-invocation retries
- * (2, backing off from 50 ms) yet keeps each drill well under 2 minutes.
+ * Full: AWS-sized, with the stage's breaker. Quick (CI): 12 s is far beyond the consumer's own
+ * in-invocation retries (2, backing off from 50 ms), and a 10 s breaker open period (dev: 30 s)
+ * lets the drain start soon after the service returns, keeping each drill short.
  */
 const SIZES = {
-  full: { backlog: 5_000, outageMs: 60_000, drainMs: 300_000 },
-  quick: { backlog: 1_500, outageMs: 20_000, drainMs: 120_000 },
+  full: { backlog: 5_000, outageMs: 60_000, drainMs: 300_000, breakerOpenMs: undefined },
+  quick: { backlog: 1_000, outageMs: 12_000, drainMs: 120_000, breakerOpenMs: 10_000 },
 } as const;
 
 /** Keys of the figures in DrillResult.details that the CI tests read. */
@@ -117,7 +118,12 @@ async function outageDrill(
   const started = Date.now();
   const size = ctx.quick ? SIZES.quick : SIZES.full;
   const random = seededRandom(ctx.seed ^ 0x0a7a6e ^ drill.id.length);
-  return withPrivateHarness(drill.id, ctx, plan, async (h: Harness) => {
+  const openMs = (ctx.quick ? SIZES.quick : SIZES.full).breakerOpenMs;
+  const sized: DrillContext =
+    openMs === undefined
+      ? ctx
+      : { ...ctx, config: { ...ctx.config, breaker: { ...ctx.config.breaker, openMs } } };
+  return withPrivateHarness(drill.id, sized, plan, async (h: Harness) => {
     const plans = planBacklog(
       plan.backlog ?? size.backlog,
       `${drill.id}-${h.topics.groupSuffix.slice(-10)}`,
@@ -352,7 +358,7 @@ export const brokerOutageDrill: Drill = {
       consumerFirst: true,
       // The first invocation of each of the 6 partitions takes up to 500 records and finishes
       // during the outage: more than 3,000 leaves a part of the backlog waiting on the broker.
-      ...(ctx.quick ? { backlog: 4_000 } : {}),
+      ...(ctx.quick ? { backlog: 3_000 } : {}),
       destroy: () => kafka.destroy(),
     });
   },

@@ -16,6 +16,7 @@ describe('parseTriageEnv', () => {
       redriveTopics: ['order-events'],
       redriveMaxMessageBytes: 1_048_576,
       outageWait: { baseMs: 500, capMs: 5_000 },
+      breaker: { failureThreshold: 5, windowMs: 60_000, openMs: 30_000 },
     });
   });
 
@@ -28,6 +29,9 @@ describe('parseTriageEnv', () => {
       TRIAGE_STOP_BEFORE_TIMEOUT_MS: '0',
       TRIAGE_OUTAGE_WAIT_BASE_MS: '250',
       TRIAGE_OUTAGE_WAIT_CAP_MS: '2000',
+      BREAKER_FAILURE_THRESHOLD: '3',
+      BREAKER_WINDOW_MS: '10000',
+      BREAKER_OPEN_MS: '5000',
       ORDER_EVENTS_TOPIC: 'orders-x',
       ORDER_EVENTS_MAX_MESSAGE_BYTES: '2048',
     });
@@ -40,6 +44,7 @@ describe('parseTriageEnv', () => {
       redriveTopics: ['orders-x'],
       redriveMaxMessageBytes: 2_048,
       outageWait: { baseMs: 250, capMs: 2_000 },
+      breaker: { failureThreshold: 3, windowMs: 10_000, openMs: 5_000 },
     });
   });
 
