@@ -6,7 +6,7 @@ import type { KafkaEnv, TriageEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
-import { METRICS } from '../shared/metrics-catalog';
+import { METRICS, type MetricEmitter } from '../shared/metrics-catalog';
 import { metrics } from '../shared/powertools';
 import {
   type BreakerMetricsSink,
@@ -24,13 +24,18 @@ export function createTriageProducer(kafkaEnv: KafkaEnv, logger: LogSink): Produ
   });
 }
 
-export function powertoolsTriageTelemetry(): TriageTelemetry {
+/** Triage's events as metrics: the one mapping, for Lambda and local runs alike. */
+export function triageTelemetry(emit: MetricEmitter): TriageTelemetry {
   return {
-    received: () => metrics.addMetric(METRICS.deadLetterReceived, 'Count', 1),
-    redriven: () => metrics.addMetric(METRICS.redriven, 'Count', 1),
+    received: () => emit(METRICS.deadLetterReceived, 'Count', 1),
+    redriven: () => emit(METRICS.redriven, 'Count', 1),
     // Single `service` dimension; the error type is on triage's "dead letter parked" log line.
-    parked: () => metrics.addMetric(METRICS.parked, 'Count', 1),
+    parked: () => emit(METRICS.parked, 'Count', 1),
   };
+}
+
+export function powertoolsTriageTelemetry(): TriageTelemetry {
+  return triageTelemetry((name, unit, value) => metrics.addMetric(name, unit, value));
 }
 
 export function triageOptions(env: TriageEnv): TriageOptions {

@@ -12,7 +12,7 @@ import type { ConsumerEnv, KafkaEnv, PgEnv, RedisEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
-import { METRICS } from '../shared/metrics-catalog';
+import { METRICS, type MetricEmitter } from '../shared/metrics-catalog';
 import { logger as defaultLogger, metrics } from '../shared/powertools';
 import {
   type BreakerMetricsSink,
@@ -187,28 +187,27 @@ export interface ConsumerRuntime {
   close(): Promise<void>;
 }
 
-export const powertoolsConsumerTelemetry: ConsumerTelemetry = {
-  applied(_event, endToEndMs) {
-    metrics.addMetric(METRICS.eventsProcessed, 'Count', 1);
-    metrics.addMetric(METRICS.endToEndLatency, 'Milliseconds', Math.max(0, endToEndMs));
-  },
-  duplicate() {
-    metrics.addMetric(METRICS.duplicatesSkipped, 'Count', 1);
-  },
-  deadLettered() {
-    metrics.addMetric(METRICS.eventsFailed, 'Count', 1);
-    metrics.addMetric(METRICS.deadLettered, 'Count', 1);
-  },
-  cacheBypassed() {
-    metrics.addMetric(METRICS.idempotencyCacheBypassed, 'Count', 1);
-  },
-  chunkDuration(ms) {
-    metrics.addMetric(METRICS.eventProcessingDuration, 'Milliseconds', ms);
-  },
-  outageWait(ms) {
-    metrics.addMetric(METRICS.dependencyOutageWait, 'Milliseconds', ms);
-  },
-};
+/** The consumer's events as metrics: the one mapping, for Lambda and local runs alike. */
+export function consumerTelemetry(emit: MetricEmitter): Required<ConsumerTelemetry> {
+  return {
+    applied(_event, endToEndMs) {
+      emit(METRICS.eventsProcessed, 'Count', 1);
+      emit(METRICS.endToEndLatency, 'Milliseconds', Math.max(0, endToEndMs));
+    },
+    duplicate: () => emit(METRICS.duplicatesSkipped, 'Count', 1),
+    deadLettered() {
+      emit(METRICS.eventsFailed, 'Count', 1);
+      emit(METRICS.deadLettered, 'Count', 1);
+    },
+    cacheBypassed: () => emit(METRICS.idempotencyCacheBypassed, 'Count', 1),
+    chunkDuration: (ms) => emit(METRICS.eventProcessingDuration, 'Milliseconds', ms),
+    outageWait: (ms) => emit(METRICS.dependencyOutageWait, 'Milliseconds', ms),
+  };
+}
+
+export const powertoolsConsumerTelemetry: ConsumerTelemetry = consumerTelemetry(
+  (name, unit, value) => metrics.addMetric(name, unit, value),
+);
 
 export async function createConsumerRuntime(options: {
   readonly pgEnv: PgEnv;

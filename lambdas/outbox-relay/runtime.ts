@@ -6,7 +6,7 @@ import type { KafkaEnv, PgEnv, RelayEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
-import { METRICS } from '../shared/metrics-catalog';
+import { METRICS, type MetricEmitter } from '../shared/metrics-catalog';
 import type { OutboxRow } from '../shared/outbox/outbox';
 import { logger as defaultLogger, metrics } from '../shared/powertools';
 import { NotifyWake } from './notify-wake';
@@ -66,25 +66,25 @@ export class RenewableProducer {
   }
 }
 
-export const powertoolsTelemetry: RelayTelemetry = {
-  published(count, durationMs) {
-    metrics.addMetric(METRICS.eventsPublished, 'Count', count);
-    metrics.addMetric(METRICS.publishBatchSize, 'Count', count);
-    metrics.addMetric(METRICS.publishDuration, 'Milliseconds', durationMs);
-  },
-  setAside(count) {
-    metrics.addMetric(METRICS.eventsSetAside, 'Count', count);
-  },
-  oldestPending(ageMs) {
-    metrics.addMetric(METRICS.outboxOldestPendingAge, 'Milliseconds', ageMs);
-  },
-  setAsideNow(count) {
-    metrics.addMetric(METRICS.outboxSetAsideRows, 'Count', count);
-  },
-  flush() {
-    metrics.publishStoredMetrics();
-  },
-};
+/** The relay's events as metrics: the one mapping, for Lambda and local runs alike. */
+export function relayTelemetry(emit: MetricEmitter, flush: () => void = () => {}): RelayTelemetry {
+  return {
+    published(count, durationMs) {
+      emit(METRICS.eventsPublished, 'Count', count);
+      emit(METRICS.publishBatchSize, 'Count', count);
+      emit(METRICS.publishDuration, 'Milliseconds', durationMs);
+    },
+    setAside: (count) => emit(METRICS.eventsSetAside, 'Count', count),
+    oldestPending: (ageMs) => emit(METRICS.outboxOldestPendingAge, 'Milliseconds', ageMs),
+    setAsideNow: (count) => emit(METRICS.outboxSetAsideRows, 'Count', count),
+    flush,
+  };
+}
+
+export const powertoolsTelemetry: RelayTelemetry = relayTelemetry(
+  (name, unit, value) => metrics.addMetric(name, unit, value),
+  () => metrics.publishStoredMetrics(),
+);
 
 export async function createRelayRuntime(options: {
   readonly pgEnv: PgEnv;

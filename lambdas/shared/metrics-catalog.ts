@@ -48,3 +48,13 @@ export const METRICS = {
   circuitBreakerStateChange: 'CircuitBreakerStateChange',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
+
+/**
+ * Where a function's telemetry puts one data point: Powertools EMF on Lambda, the local
+ * dashboard's store in `npm start`. Each function maps its events onto metrics once, over this.
+ */
+export type MetricEmitter = (
+  name: MetricName,
+  unit: 'Count' | 'Milliseconds',
+  value: number,
+) => void;

@@ -5,12 +5,24 @@
 import path from 'node:path';
 import type { MSKEvent } from 'aws-lambda';
 import { createTriageHandler } from '../../lambdas/dlq-triage/handler';
-import { createTriageRuntime, type TriageRuntime } from '../../lambdas/dlq-triage/runtime';
+import {
+  createTriageRuntime,
+  type TriageRuntime,
+  triageTelemetry,
+} from '../../lambdas/dlq-triage/runtime';
 import { createConsumerHandler } from '../../lambdas/order-consumer/handler';
-import { type ConsumerRuntime, createConsumerRuntime } from '../../lambdas/order-consumer/runtime';
+import {
+  type ConsumerRuntime,
+  consumerTelemetry,
+  createConsumerRuntime,
+} from '../../lambdas/order-consumer/runtime';
 import { createRelayHandler } from '../../lambdas/outbox-relay/handler';
 import type { RelaySummary } from '../../lambdas/outbox-relay/relay';
-import { createRelayRuntime, type RelayRuntime } from '../../lambdas/outbox-relay/runtime';
+import {
+  createRelayRuntime,
+  type RelayRuntime,
+  relayTelemetry,
+} from '../../lambdas/outbox-relay/runtime';
 import { createPool } from '../../lambdas/shared/db/pool';
 import type { DeadLetterMessage } from '../../lambdas/shared/dead-letter/message';
 import {
@@ -29,7 +41,11 @@ import {
 import type { ErrorType } from '../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { LogSink } from '../../lambdas/shared/log-sink';
-import { METRIC_DIMENSION, METRICS, SERVICES } from '../../lambdas/shared/metrics-catalog';
+import {
+  METRIC_DIMENSION,
+  type MetricEmitter,
+  SERVICES,
+} from '../../lambdas/shared/metrics-catalog';
 import type { OutboxRow } from '../../lambdas/shared/outbox/outbox';
 import {
   consumerSettings,
@@ -80,6 +96,29 @@ interface ComponentOptions {
 }
 
 /** Puts one datapoint in the app namespace with the `service` dimension, as EMF would. */
+/**
+ * A function's telemetry with local observers run after each of its calls (counters, callbacks):
+ * the metrics still come from the function's own mapping.
+ */
+function counting<T extends object>(telemetry: T, observers: { [K in keyof T]?: T[K] }): T {
+  const out = { ...telemetry };
+  for (const key of Object.keys(observers) as (keyof T)[]) {
+    const own = telemetry[key] as unknown as ((...args: unknown[]) => void) | undefined;
+    const observe = observers[key] as unknown as (...args: unknown[]) => void;
+    out[key] = ((...args: unknown[]) => {
+      own?.(...args);
+      observe(...args);
+    }) as T[keyof T];
+  }
+  return out;
+}
+
+/** The functions' own telemetry mappings, emitting into the local store. */
+const emitterOf =
+  (metric: ReturnType<typeof appMetric>): MetricEmitter =>
+  (name, _unit, value) =>
+    metric(name, value);
+
 function appMetric(config: StageConfig, sink: MetricSink, service: string) {
   return (metricName: string, value: number) =>
     sink.put({
@@ -130,18 +169,11 @@ export async function startRelayLoop(
     kafkaEnv: parseKafkaEnv(env),
     relayEnv: parseRelayEnv({ ...env, ...relayEnvironment(config, topic) }),
     logger,
-    telemetry: {
-      published(count, durationMs) {
+    telemetry: counting(relayTelemetry(emitterOf(metric)), {
+      published(count) {
         counters.published += count;
-        metric(METRICS.eventsPublished, count);
-        metric(METRICS.publishBatchSize, count);
-        metric(METRICS.publishDuration, durationMs);
       },
-      setAside: (count) => metric(METRICS.eventsSetAside, count),
-      oldestPending: (ageMs) => metric(METRICS.outboxOldestPendingAge, ageMs),
-      setAsideNow: (count) => metric(METRICS.outboxSetAsideRows, count),
-      flush() {},
-    },
+    }),
     ...(options.afterPublish ? { afterPublish: options.afterPublish } : {}),
   });
   let running = true;
@@ -278,28 +310,21 @@ export async function startConsumerMapping(
       }),
       logger,
       breakerMetrics: breakerSink(metric),
-      telemetry: {
+      telemetry: counting(consumerTelemetry(emitterOf(metric)), {
         applied(event, endToEndMs) {
           counters.applied++;
-          metric(METRICS.eventsProcessed, 1);
-          metric(METRICS.endToEndLatency, Math.max(0, endToEndMs));
           options.onApplied?.(event, endToEndMs);
         },
         duplicate(event) {
           counters.duplicates++;
-          metric(METRICS.duplicatesSkipped, 1);
           options.onDuplicate?.(event);
         },
         deadLettered(errorType) {
           counters.deadLettered++;
           counters.deadLetteredByType[errorType] =
             (counters.deadLetteredByType[errorType] ?? 0) + 1;
-          metric(METRICS.eventsFailed, 1);
-          metric(METRICS.deadLettered, 1);
         },
-        cacheBypassed: () => metric(METRICS.idempotencyCacheBypassed, 1),
-        chunkDuration: (ms) => metric(METRICS.eventProcessingDuration, ms),
-      },
+      }),
     });
     return runtime;
   };
@@ -387,21 +412,18 @@ export async function startTriageMapping(
       }),
       logger,
       breakerMetrics: breakerSink(metric),
-      telemetry: {
+      telemetry: counting(triageTelemetry(emitterOf(metric)), {
         received() {
           counters.received++;
-          metric(METRICS.deadLetterReceived, 1);
         },
         redriven() {
           counters.redriven++;
-          metric(METRICS.redriven, 1);
         },
         parked(message) {
           counters.parked++;
-          metric(METRICS.parked, 1);
           options.onParked?.(message);
         },
-      },
+      }),
     });
     return runtime;
   };
