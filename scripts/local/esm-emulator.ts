@@ -2,11 +2,13 @@
 // that hands the real handler code batches shaped exactly like MSK Lambda events, commits an
 // offset only once its record was handled (or sent to the on-failure destination), and applies
 // the mapping's retry, bisect and partial-batch-response settings from the stage config.
+
 import { Buffer } from 'node:buffer';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Consumer, ConsumerConfig, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import { headersFromKafkaJs, toKafkaJsHeaders } from '../../lambdas/shared/dead-letter/headers';
+import { MAPPING_BACKSTOP_HEADERS } from '../../lambdas/shared/dead-letter/salvage';
 import type { KafkaEnv } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
 import {
@@ -112,15 +114,11 @@ export interface RunningMapping {
   stats(): MappingStats;
 }
 
-/** Header names the emulator adds to records it sends to the on-failure topic. */
-export const ON_FAILURE_HEADERS = {
-  reason: 'esm-failure-reason',
-  sourceTopic: 'esm-source-topic',
-  sourcePartition: 'esm-source-partition',
-  sourceOffset: 'esm-source-offset',
-  attempts: 'esm-attempts',
-  consumerGroup: 'esm-consumer-group',
-} as const;
+/**
+ * Header names the emulator adds to records it sends to the on-failure topic: the names triage
+ * recognises a raw mapping record by (one definition, in the product).
+ */
+export const ON_FAILURE_HEADERS = MAPPING_BACKSTOP_HEADERS;
 
 const HEARTBEAT_INTERVAL_MS = 3_000;
 

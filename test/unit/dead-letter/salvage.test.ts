@@ -12,7 +12,6 @@ import {
   withoutBackstopHeaders,
 } from '../../../lambdas/shared/dead-letter/salvage';
 import { SchemaViolationError } from '../../../lambdas/shared/errors/taxonomy';
-import { ON_FAILURE_HEADERS } from '../../../scripts/local/esm-emulator';
 
 const NOW = Date.parse('2026-12-03T12:00:00.000Z');
 
@@ -147,10 +146,6 @@ describe('backstopOrigin', () => {
       trace: 'keep me',
       ...over,
     }).map(([key, value]) => ({ key, value }));
-
-  it('uses the same names the mapping emulator writes', () => {
-    expect(MAPPING_BACKSTOP_HEADERS).toEqual(ON_FAILURE_HEADERS);
-  });
 
   it('reads the origin the failure headers name', () => {
     expect(backstopOrigin(headers())).toEqual({
