@@ -19,12 +19,20 @@ export interface RelayRuntime {
 }
 
 /** Producer settings (docs/ARCHITECTURE.md §3): acks=all on every send, idempotence, ≤5 in flight. */
-export function createRelayProducer(kafkaEnv: KafkaEnv, logger: LogSink): Producer {
+export function createRelayProducer(
+  kafkaEnv: KafkaEnv,
+  logger: LogSink,
+  sendRetry: RelayEnv['sendRetry'],
+): Producer {
   const client = KAFKA_CLIENTS.outboxRelay;
   const kafka = createKafka({ clientId: client.clientId, connection: kafkaEnv, logger });
   return producerFor(kafka, client, {
-    // kafkajs keeps retrying an idempotent send (unbounded); back off up to 5 s between tries.
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5_000 },
+    // kafkajs keeps retrying an idempotent send (unbounded), backing off between tries.
+    retry: {
+      retries: Number.MAX_SAFE_INTEGER,
+      initialRetryTime: sendRetry.baseMs,
+      maxRetryTime: sendRetry.capMs,
+    },
   });
 }
 
@@ -96,7 +104,9 @@ export async function createRelayRuntime(options: {
 }): Promise<RelayRuntime> {
   const logger = options.logger ?? defaultLogger;
   const pool = createPool(options.pgEnv, { applicationName: 'outbox-relay' });
-  const producer = new RenewableProducer(() => createRelayProducer(options.kafkaEnv, logger));
+  const producer = new RenewableProducer(() =>
+    createRelayProducer(options.kafkaEnv, logger, options.relayEnv.sendRetry),
+  );
   const wake = new NotifyWake(
     pgClientConfig(options.pgEnv, { applicationName: 'outbox-relay-listen' }),
     logger,
@@ -139,6 +149,7 @@ export function relayOptions(
     maxMessageBytes: env.maxMessageBytes,
     publishedRetentionHours: env.publishedRetentionHours,
     processedEventsRetentionHours: env.processedEventsRetentionHours,
+    failureBackoff: env.failureBackoff,
     ...control,
   };
 }

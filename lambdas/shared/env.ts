@@ -53,6 +53,10 @@ export const ENV = {
   orderEventsMaxMessageBytes: 'ORDER_EVENTS_MAX_MESSAGE_BYTES',
   processedEventsRetentionHours: 'PROCESSED_EVENTS_RETENTION_HOURS',
   relayStopBeforeTimeoutMs: 'RELAY_STOP_BEFORE_TIMEOUT_MS',
+  relayFailureBaseMs: 'RELAY_FAILURE_BACKOFF_BASE_MS',
+  relayFailureCapMs: 'RELAY_FAILURE_BACKOFF_CAP_MS',
+  relaySendRetryBaseMs: 'RELAY_SEND_RETRY_BASE_MS',
+  relaySendRetryCapMs: 'RELAY_SEND_RETRY_CAP_MS',
   triageMaxRedrives: 'TRIAGE_MAX_REDRIVES',
   triageMaxProcessingFailureRedrives: 'TRIAGE_MAX_PROCESSING_FAILURE_REDRIVES',
   triageRedriveBaseDelayMs: 'TRIAGE_REDRIVE_BASE_DELAY_MS',
@@ -359,6 +363,10 @@ export interface RelayEnv {
   readonly processedEventsRetentionHours: number;
   /** Stop looping when less than this remains of the Lambda invocation. */
   readonly stopBeforeTimeoutMs: number;
+  /** Between relay iterations after a failed one (broker or database unavailable). */
+  readonly failureBackoff: { readonly baseMs: number; readonly capMs: number };
+  /** kafkajs's own retries of an idempotent send (unbounded), backing off within these. */
+  readonly sendRetry: { readonly baseMs: number; readonly capMs: number };
 }
 
 export function parseRelayEnv(env: EnvRecord): RelayEnv {
@@ -376,6 +384,14 @@ export function parseRelayEnv(env: EnvRecord): RelayEnv {
       24 * 3_650,
     ),
     stopBeforeTimeoutMs: int(env, ENV.relayStopBeforeTimeoutMs, 2_000, 0, 600_000),
+    failureBackoff: {
+      baseMs: int(env, ENV.relayFailureBaseMs, 200, 1, 60_000),
+      capMs: int(env, ENV.relayFailureCapMs, 5_000, 1, 60_000),
+    },
+    sendRetry: {
+      baseMs: int(env, ENV.relaySendRetryBaseMs, 100, 1, 60_000),
+      capMs: int(env, ENV.relaySendRetryCapMs, 5_000, 1, 60_000),
+    },
   };
 }
 
@@ -588,6 +604,10 @@ export function relayEnvironment(r: RelayEnv): Environment {
     [ENV.orderEventsMaxMessageBytes]: String(r.maxMessageBytes),
     [ENV.processedEventsRetentionHours]: String(r.processedEventsRetentionHours),
     [ENV.relayStopBeforeTimeoutMs]: String(r.stopBeforeTimeoutMs),
+    [ENV.relayFailureBaseMs]: String(r.failureBackoff.baseMs),
+    [ENV.relayFailureCapMs]: String(r.failureBackoff.capMs),
+    [ENV.relaySendRetryBaseMs]: String(r.sendRetry.baseMs),
+    [ENV.relaySendRetryCapMs]: String(r.sendRetry.capMs),
   };
 }
 

@@ -18,6 +18,8 @@ export function relaySettings(config: StageConfig): RelayEnv {
     maxMessageBytes: config.kafka.topics.orderEvents.maxMessageBytes,
     processedEventsRetentionHours: config.outbox.processedEventsRetentionHours,
     stopBeforeTimeoutMs: config.outbox.relayStopBeforeTimeoutMs,
+    failureBackoff: config.outbox.relayFailureBackoff,
+    sendRetry: config.outbox.relaySendRetry,
   };
 }
 

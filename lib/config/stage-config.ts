@@ -264,6 +264,10 @@ export interface StageConfig {
      * outbox latency bound.
      */
     readonly relayStopBeforeTimeoutMs: number;
+    /** Between relay iterations after a failed one (broker or database unavailable). */
+    readonly relayFailureBackoff: { readonly baseMs: number; readonly capMs: number };
+    /** kafkajs's own retries of an idempotent send (unbounded), backing off within these. */
+    readonly relaySendRetry: { readonly baseMs: number; readonly capMs: number };
   };
   readonly alarms: AlarmConfig;
   /**
@@ -491,6 +495,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       relayBatchSize: 1_000,
       relayPollIntervalMs: 1_000,
       relayStopBeforeTimeoutMs: 2_000,
+      relayFailureBackoff: { baseMs: 200, capMs: 5_000 },
+      relaySendRetry: { baseMs: 100, capMs: 5_000 },
     },
     alarms: DOCUMENTED_ALARMS,
     features: ALL_FEATURES,
