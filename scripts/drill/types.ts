@@ -52,3 +52,19 @@ export { seededRandom } from '../local/workload';
 export function verdict(checks: readonly Check[]): boolean {
   return checks.every((c) => c.ok || c.advisory === true);
 }
+
+/** A drill's result: its identity, the verdict of its checks, and how long it ran. */
+export function drillResult(
+  drill: Pick<Drill, 'id' | 'title'>,
+  run: { readonly startedAt: number; readonly logPath?: string },
+  outcome: Pick<DrillResult, 'accounting' | 'checks' | 'details'>,
+): DrillResult {
+  return {
+    id: drill.id,
+    title: drill.title,
+    ...outcome,
+    passed: verdict(outcome.checks),
+    durationMs: Date.now() - run.startedAt,
+    ...(run.logPath === undefined ? {} : { logPath: run.logPath }),
+  };
+}

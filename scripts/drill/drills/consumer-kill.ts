@@ -7,7 +7,13 @@ import { startChild } from '../child';
 import { createHarness } from '../harness';
 import { inputsOf, interleave, planOrders, writeOutbox } from '../inputs';
 import { waitUntil } from '../services/lifecycle';
-import { type Drill, type DrillContext, type DrillResult, seededRandom, verdict } from '../types';
+import {
+  type Drill,
+  type DrillContext,
+  type DrillResult,
+  drillResult,
+  seededRandom,
+} from '../types';
 
 export const consumerKillDrill: Drill = {
   id: 'consumer-kill',
@@ -91,26 +97,25 @@ export const consumerKillDrill: Drill = {
         },
         { name: 'pipeline drained', ok: drained },
       ];
-      return {
-        id: this.id,
-        title: this.title,
-        accounting,
-        checks,
-        details: {
-          kills: killLog.length,
-          'killed after (applied events in that run)': killLog
-            .map((k) => k.afterApplied)
-            .join(', '),
-          'applied but uncommitted at each kill (redelivered)': killLog
-            .map((k) => k.appliedUncommitted)
-            .join(', '),
-          'drain after the last restart': `${(resumedMs / 1000).toFixed(1)} s`,
-          orders: plans.length,
+      return drillResult(
+        this,
+        { startedAt: started, logPath: h.logPath },
+        {
+          accounting,
+          checks,
+          details: {
+            kills: killLog.length,
+            'killed after (applied events in that run)': killLog
+              .map((k) => k.afterApplied)
+              .join(', '),
+            'applied but uncommitted at each kill (redelivered)': killLog
+              .map((k) => k.appliedUncommitted)
+              .join(', '),
+            'drain after the last restart': `${(resumedMs / 1000).toFixed(1)} s`,
+            orders: plans.length,
+          },
         },
-        passed: verdict(checks),
-        durationMs: Date.now() - started,
-        logPath: h.logPath,
-      };
+      );
     } finally {
       await h.close();
     }

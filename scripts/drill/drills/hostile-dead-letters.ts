@@ -23,7 +23,13 @@ import { createHarness } from '../harness';
 import { DRILL_INPUT_HEADER } from '../inputs';
 import { quietLogger } from '../setup';
 import { readTopic } from '../topic-reader';
-import { type Drill, type DrillContext, type DrillResult, seededRandom, verdict } from '../types';
+import {
+  type Drill,
+  type DrillContext,
+  type DrillResult,
+  drillResult,
+  seededRandom,
+} from '../types';
 
 // --- the catalogue ------------------------------------------------------------------------
 
@@ -743,31 +749,30 @@ export const hostileDeadLettersDrill: Drill = {
         },
         { name: 'nothing redriven (every kind parks)', ok: triage.counters.redriven === 0 },
       ];
-      return {
-        id: this.id,
-        title: this.title,
-        accounting,
-        checks,
-        details: {
-          'records injected': records.length,
-          kinds,
-          seed: ctx.seed,
-          parked: rows.length,
-          'parked by type/reason': Object.entries(byReason)
-            .sort(([a], [b]) => a.localeCompare(b))
-            .map(([k, n]) => `${k} ${n}`)
-            .join(', '),
-          'raw bytes kept': rows.filter((r) => r.raw).length,
-          skipped: skipped.length,
-          'sent to the backstop': backstop,
-          redriven: triage.counters.redriven,
-          'invocations / retries / bisects': `${stats.invocations} / ${stats.retries} / ${stats.bisects}`,
-          'triage time (incl. drain polls)': `${(triageMs / 1000).toFixed(1)} s`,
+      return drillResult(
+        this,
+        { startedAt: started, logPath: h.logPath },
+        {
+          accounting,
+          checks,
+          details: {
+            'records injected': records.length,
+            kinds,
+            seed: ctx.seed,
+            parked: rows.length,
+            'parked by type/reason': Object.entries(byReason)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', '),
+            'raw bytes kept': rows.filter((r) => r.raw).length,
+            skipped: skipped.length,
+            'sent to the backstop': backstop,
+            redriven: triage.counters.redriven,
+            'invocations / retries / bisects': `${stats.invocations} / ${stats.retries} / ${stats.bisects}`,
+            'triage time (incl. drain polls)': `${(triageMs / 1000).toFixed(1)} s`,
+          },
         },
-        passed: verdict(checks),
-        durationMs: Date.now() - started,
-        logPath: h.logPath,
-      };
+      );
     } finally {
       await h.close();
     }

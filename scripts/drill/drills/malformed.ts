@@ -6,7 +6,7 @@ import { createHarness } from '../harness';
 import { type InjectedRecord, injectRecords } from '../inject';
 import type { DrillInput } from '../inputs';
 import { generateMalformed } from '../malformed';
-import { type Drill, type DrillContext, type DrillResult, verdict } from '../types';
+import { type Drill, type DrillContext, type DrillResult, drillResult } from '../types';
 
 export const malformedDrill: Drill = {
   id: 'malformed',
@@ -55,23 +55,22 @@ export const malformedDrill: Drill = {
           ok: stats.retries === 0 && stats.sentToOnFailure === 0,
         },
       ];
-      return {
-        id: this.id,
-        title: this.title,
-        accounting,
-        checks,
-        details: {
-          inputs: count,
-          'fast-check seed': ctx.seed,
-          invocations: stats.invocations,
-          'records delivered': stats.recordsDelivered,
-          'retries / bisects / backstop': `${stats.retries} / ${stats.bisects} / ${stats.sentToOnFailure}`,
-          'consume time (incl. drain polls)': `${(consumeMs / 1000).toFixed(1)} s`,
+      return drillResult(
+        this,
+        { startedAt: started, logPath: h.logPath },
+        {
+          accounting,
+          checks,
+          details: {
+            inputs: count,
+            'fast-check seed': ctx.seed,
+            invocations: stats.invocations,
+            'records delivered': stats.recordsDelivered,
+            'retries / bisects / backstop': `${stats.retries} / ${stats.bisects} / ${stats.sentToOnFailure}`,
+            'consume time (incl. drain polls)': `${(consumeMs / 1000).toFixed(1)} s`,
+          },
         },
-        passed: verdict(checks),
-        durationMs: Date.now() - started,
-        logPath: h.logPath,
-      };
+      );
     } finally {
       await h.close();
     }

@@ -23,8 +23,8 @@ import {
   type Drill,
   type DrillContext,
   type DrillResult,
+  drillResult,
   seededRandom,
-  verdict,
 } from '../types';
 import { expectedOrders, type PrivateService, withPrivateHarness } from './private-harness';
 
@@ -292,16 +292,15 @@ async function outageDrill(
         ok: backstopDocuments === 0,
       },
     ];
-    return {
-      id: drill.id,
-      title: drill.title,
-      accounting,
-      checks,
-      details: f,
-      passed: verdict(checks),
-      durationMs: Date.now() - started,
-      logPath: h.logPath,
-    };
+    return drillResult(
+      drill,
+      { startedAt: started, logPath: h.logPath },
+      {
+        accounting,
+        checks,
+        details: f,
+      },
+    );
   });
 }
 

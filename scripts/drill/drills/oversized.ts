@@ -4,6 +4,7 @@
 // by a later event of the same order. The relay must set the large row aside and hold the later
 // one, and every ordinary order written after it must flow as fast as before. The operator's
 // `npm run outbox -- discard` then lets the held event through: dead-lettered and parked.
+
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Pool } from 'pg';
 import { orderCommands } from '../../../lambdas/order-api/commands';
@@ -12,13 +13,14 @@ import { createOrderApi } from '../../../lambdas/order-api/http';
 import { createEnvelope, type OrderEvent } from '../../../lambdas/shared/events/envelope';
 import { getOutboxRow, listSetAside } from '../../../lambdas/shared/outbox/set-aside';
 import { orderApiSettings } from '../../../lib/config/function-environment';
+import { percentile } from '../../bench/stats';
 import { httpEvent, lambdaContext } from '../../local/http-event';
 import { EXIT, run as outboxCommand } from '../../outbox/actions';
 import { account, baseChecks, type ExpectedOrder } from '../accounting';
 import { createHarness, type Harness } from '../harness';
 import { type DrillInput, orderEvent, writeOutbox } from '../inputs';
 import { sleep, waitUntil } from '../services/lifecycle';
-import { type Check, type Drill, type DrillContext, type DrillResult, verdict } from '../types';
+import { type Check, type Drill, type DrillContext, type DrillResult, drillResult } from '../types';
 
 const SIZES = {
   full: { orders: 300, ordersPerSec: 20, drainMs: 120_000 },
@@ -80,12 +82,9 @@ function placeBody(orderId: string, n: number, skuChars: number, customerId = `c
   return { orderId, customerId, items: items(n, skuChars), totalMinor: n, currency: 'EUR' };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
+/** p50 / p95 of a sample (nearest rank, as the bench reports them). */
 const pair = (values: number[]) => {
+  if (values.length === 0) return 'none';
   const s = [...values].sort((a, b) => a - b);
   return `${Math.round(percentile(s, 50))} / ${Math.round(percentile(s, 95))}`;
 };
@@ -423,30 +422,29 @@ export const oversizedDrill: Drill = {
       const byStatus = Object.entries(refusedBy)
         .map(([s, n]) => `${s}: ${n}`)
         .join(', ');
-      return {
-        id: this.id,
-        title: this.title,
-        accounting,
-        checks,
-        details: {
-          [OVERSIZED_FIGURES.refusals]: byStatus,
-          [OVERSIZED_FIGURES.largeAccepted]: `${largeStatus}, ${Buffer.byteLength(largeBody)} / ${largeRows[0]?.n ?? '-'}`,
-          'oversized outbox event (bytes)': oversizedBytes,
-          [OVERSIZED_FIGURES.setAside]: setAsideCount,
-          [OVERSIZED_FIGURES.held]: heldCount,
-          [OVERSIZED_FIGURES.reason]: setAsideReason,
-          [OVERSIZED_FIGURES.before]: `${ordersBefore} / ${ordersAfter}`,
-          [OVERSIZED_FIGURES.publishP]: `${pair(nums(before, 'publish_ms'))} → ${pair(nums(after, 'publish_ms'))}`,
-          [OVERSIZED_FIGURES.appliedP]: `${pair(nums(before, 'applied_ms'))} → ${pair(nums(after, 'applied_ms'))}`,
-          [OVERSIZED_FIGURES.drain]: Math.round(drainMs / 100) / 10,
-          [OVERSIZED_FIGURES.heldState]: `${heldPending ? 'pending' : 'not pending'}; ${heldPublished ? 'yes' : 'no'}`,
-          [OVERSIZED_FIGURES.discard]: `${discardExit}: ${discardOutput.join(' | ')}`,
-          [OVERSIZED_FIGURES.issues]: refusalIssues.join(' | '),
+      return drillResult(
+        this,
+        { startedAt: started, logPath: h.logPath },
+        {
+          accounting,
+          checks,
+          details: {
+            [OVERSIZED_FIGURES.refusals]: byStatus,
+            [OVERSIZED_FIGURES.largeAccepted]: `${largeStatus}, ${Buffer.byteLength(largeBody)} / ${largeRows[0]?.n ?? '-'}`,
+            'oversized outbox event (bytes)': oversizedBytes,
+            [OVERSIZED_FIGURES.setAside]: setAsideCount,
+            [OVERSIZED_FIGURES.held]: heldCount,
+            [OVERSIZED_FIGURES.reason]: setAsideReason,
+            [OVERSIZED_FIGURES.before]: `${ordersBefore} / ${ordersAfter}`,
+            [OVERSIZED_FIGURES.publishP]: `${pair(nums(before, 'publish_ms'))} → ${pair(nums(after, 'publish_ms'))}`,
+            [OVERSIZED_FIGURES.appliedP]: `${pair(nums(before, 'applied_ms'))} → ${pair(nums(after, 'applied_ms'))}`,
+            [OVERSIZED_FIGURES.drain]: Math.round(drainMs / 100) / 10,
+            [OVERSIZED_FIGURES.heldState]: `${heldPending ? 'pending' : 'not pending'}; ${heldPublished ? 'yes' : 'no'}`,
+            [OVERSIZED_FIGURES.discard]: `${discardExit}: ${discardOutput.join(' | ')}`,
+            [OVERSIZED_FIGURES.issues]: refusalIssues.join(' | '),
+          },
         },
-        passed: verdict(checks),
-        durationMs: Date.now() - started,
-        logPath: h.logPath,
-      };
+      );
     } finally {
       await h.close();
     }

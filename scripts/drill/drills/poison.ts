@@ -9,7 +9,7 @@ import { createHarness } from '../harness';
 import { type InjectedRecord, injectRecords } from '../inject';
 import { type DrillInput, inputsOf, type OrderPlan, orderEvent, writeOutbox } from '../inputs';
 import { waitUntil } from '../services/lifecycle';
-import { type Drill, type DrillContext, type DrillResult, verdict } from '../types';
+import { type Drill, type DrillContext, type DrillResult, drillResult } from '../types';
 
 interface Poison {
   readonly label: string;
@@ -241,20 +241,19 @@ export const poisonDrill: Drill = {
           ok: accounting.parkedMisfiled.length === 0,
         },
       ];
-      return {
-        id: this.id,
-        title: this.title,
-        accounting,
-        checks,
-        details: {
-          'poison kinds': inputs.filter((i) => i.expected !== 'apply').length,
-          'good events': inputs.filter((i) => i.expected === 'apply').length,
-          'most dead-letter records for one input': accounting.maxDeadLetterCopies,
+      return drillResult(
+        this,
+        { startedAt: started, logPath: h.logPath },
+        {
+          accounting,
+          checks,
+          details: {
+            'poison kinds': inputs.filter((i) => i.expected !== 'apply').length,
+            'good events': inputs.filter((i) => i.expected === 'apply').length,
+            'most dead-letter records for one input': accounting.maxDeadLetterCopies,
+          },
         },
-        passed: verdict(checks),
-        durationMs: Date.now() - started,
-        logPath: h.logPath,
-      };
+      );
     } finally {
       await h.close();
     }

@@ -7,7 +7,13 @@ import { startChild } from '../child';
 import { createHarness } from '../harness';
 import { inputsOf, interleave, planOrders, writeOutbox } from '../inputs';
 import { sleep, waitUntil } from '../services/lifecycle';
-import { type Drill, type DrillContext, type DrillResult, seededRandom, verdict } from '../types';
+import {
+  type Drill,
+  type DrillContext,
+  type DrillResult,
+  drillResult,
+  seededRandom,
+} from '../types';
 
 /**
  * Where a kill landed, from the database: no batch acknowledged yet in this run; the last
@@ -125,23 +131,22 @@ export const relayKillDrill: Drill = {
         { name: 'every event published', ok: accounting.published === accounting.produced },
       ];
       const delays = kills.map((k) => k.afterMs).sort((a, b) => a - b);
-      return {
-        id: this.id,
-        title: this.title,
-        accounting,
-        checks,
-        details: {
-          trials,
-          'kills before the first ack / between ack and commit / after a commit': `${count('before-first-ack')} / ${count('between-ack-and-commit')} / ${count('after-a-commit')}`,
-          'kill times after start (min / median / max)': `${delays[0] ?? 0} / ${delays[Math.floor(delays.length / 2)] ?? 0} / ${delays.at(-1) ?? 0} ms`,
-          'records the broker got twice (republished after a kill)':
-            accounting.topicCopies - accounting.onTopic,
-          orders: plans.length,
+      return drillResult(
+        this,
+        { startedAt: started, logPath: h.logPath },
+        {
+          accounting,
+          checks,
+          details: {
+            trials,
+            'kills before the first ack / between ack and commit / after a commit': `${count('before-first-ack')} / ${count('between-ack-and-commit')} / ${count('after-a-commit')}`,
+            'kill times after start (min / median / max)': `${delays[0] ?? 0} / ${delays[Math.floor(delays.length / 2)] ?? 0} / ${delays.at(-1) ?? 0} ms`,
+            'records the broker got twice (republished after a kill)':
+              accounting.topicCopies - accounting.onTopic,
+            orders: plans.length,
+          },
         },
-        passed: verdict(checks),
-        durationMs: Date.now() - started,
-        logPath: h.logPath,
-      };
+      );
     } finally {
       await h.close();
     }

@@ -17,8 +17,8 @@ import {
   type Drill,
   type DrillContext,
   type DrillResult,
+  drillResult,
   seededRandom,
-  verdict,
 } from '../types';
 import { expectedOrders, type PrivateService, withPrivateHarness } from './private-harness';
 
@@ -102,16 +102,15 @@ async function restartDrill(
       'records the broker got twice': accounting.topicCopies - accounting.onTopic,
     };
     if (plan.afterLabel !== undefined) details[plan.afterLabel] = afterTotal;
-    return {
-      id: drill.id,
-      title: drill.title,
-      accounting,
-      checks,
-      details,
-      passed: verdict(checks),
-      durationMs: Date.now() - started,
-      logPath: h.logPath,
-    };
+    return drillResult(
+      drill,
+      { startedAt: started, logPath: h.logPath },
+      {
+        accounting,
+        checks,
+        details,
+      },
+    );
   });
 }
 
