@@ -1,19 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+// Product tests live in a folder per kind (test/unit, infra, integration, contract). Tests of
+// the tools live beside them under test/tools/<role>/, mirroring tools/, and say their kind in
+// their name: `*.integration.test.ts` needs the local services, `*.infra.test.ts` synthesizes,
+// `*.browser.test.ts` drives Chromium, anything else is a unit test.
+const TOOLS = 'test/tools/**';
+const TOOL_KINDS = [
+  `${TOOLS}/*.integration.test.ts`,
+  `${TOOLS}/*.infra.test.ts`,
+  `${TOOLS}/*.browser.test.ts`,
+];
+
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', `${TOOLS}/*.test.ts`],
+          exclude: TOOL_KINDS,
           environment: 'node',
         },
       },
       {
         test: {
           name: 'infra',
-          include: ['test/infra/**/*.test.ts'],
+          include: ['test/infra/**/*.test.ts', `${TOOLS}/*.infra.test.ts`],
           environment: 'node',
           // Synth bundles every Lambda with esbuild; a cold stage synth takes seconds.
           testTimeout: 180_000,
@@ -23,7 +35,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', `${TOOLS}/*.integration.test.ts`],
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
           // Real broker, database and cache; one file at a time keeps them uncontended.
@@ -48,7 +60,7 @@ export default defineConfig({
       {
         test: {
           name: 'browser',
-          include: ['test/browser/**/*.test.ts'],
+          include: [`${TOOLS}/*.browser.test.ts`],
           environment: 'node',
           // The local dashboard's probes read the real services; the test drives headless Chromium.
           globalSetup: ['test/integration/global-setup.ts'],

@@ -272,7 +272,7 @@ export interface StageConfig {
   readonly alarms: AlarmConfig;
   /**
    * Parts a deploy target may not support. Everything is on for AWS; the `localstack` stage
-   * turns off what LocalStack cannot take (sources in scripts/localstack/coverage.ts).
+   * turns off what LocalStack cannot take (sources in tools/operations/localstack/coverage.ts).
    */
   readonly features: StageFeatures;
 }
@@ -573,7 +573,7 @@ function localstackConfig(): StageConfig {
     budget: { ...base.budget, monthlyLimitUsd: 50 },
     network: { ...base.network, cidr: '10.44.0.0/16', egress: 'endpoints', natGateways: 0 },
     observability: { ...base.observability, logRetentionDays: 7, logLevel: 'DEBUG' },
-    // What LocalStack cannot take (each with its source in scripts/localstack/coverage.ts):
+    // What LocalStack cannot take (each with its source in tools/operations/localstack/coverage.ts):
     // resource types missing from its CloudFormation coverage, a transform its engine does not
     // know, Kafka mapping settings it does not implement, and deploy-time custom resources that
     // need MSK IAM auth or a working RDS Proxy, neither of which it emulates.

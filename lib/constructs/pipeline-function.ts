@@ -15,7 +15,7 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /**
  * esbuild options of every function bundle. Exported so that `npm run bench` builds exactly
- * what gets deployed (scripts/bench/bundles.ts maps them onto esbuild's API).
+ * what gets deployed (tools/verification/bench/bundles.ts maps them onto esbuild's API).
  */
 export const PIPELINE_BUNDLING = {
   format: nodejs.OutputFormat.ESM,

@@ -8,7 +8,7 @@ import { type ApplyOutcome, applyBatch } from '../../lambdas/order-consumer/appl
 import { idempotencyKey, payloadHash } from '../../lambdas/order-consumer/idempotency-key';
 import { TransientError } from '../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
-import { dataFor, lifecycle, orderEvent } from '../../scripts/fixtures/order-events';
+import { dataFor, lifecycle, orderEvent } from '../../tools/fixtures/order-events';
 import { createTestDatabase, type TestDatabase } from './support';
 
 let db: TestDatabase;

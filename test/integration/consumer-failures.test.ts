@@ -11,7 +11,7 @@ import { pgClientConfig } from '../../lambdas/shared/db/pool';
 import { parseConsumerEnv, parseKafkaEnv, parseRedisEnv } from '../../lambdas/shared/env';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { MskEventLike } from '../../lambdas/shared/kafka/msk-event';
-import { orderEvent } from '../../scripts/fixtures/order-events';
+import { orderEvent } from '../../tools/fixtures/order-events';
 import {
   CuttableRelay,
   createTestDatabase,

@@ -10,8 +10,8 @@ import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import { loadStageConfig, type StageConfig } from '../../lib/config/stage-config';
-import { lifecycle } from '../../scripts/fixtures/order-events';
-import { startConsumerMapping } from '../../scripts/local/pipeline';
+import { lifecycle } from '../../tools/fixtures/order-events';
+import { startConsumerMapping } from '../../tools/local-runtime/pipeline';
 import {
   CuttableRelay,
   consumeUntil,

@@ -15,8 +15,8 @@ import { type ConsumerRuntime, createConsumerRuntime } from '../../lambdas/order
 import { parseConsumerEnv, parseKafkaEnv } from '../../lambdas/shared/env';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { LogSink } from '../../lambdas/shared/log-sink';
-import { orderEvent } from '../../scripts/fixtures/order-events';
-import { lambdaContext } from '../../scripts/local/lambda-context';
+import { orderEvent } from '../../tools/fixtures/order-events';
+import { lambdaContext } from '../../tools/local-runtime/lambda-context';
 import { createTestDatabase, createTopic, sleep, type TestDatabase, testKafka } from './support';
 
 let db: TestDatabase;
@@ -39,7 +39,7 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * The real handler over a runtime built as scripts/local/pipeline.ts builds it, with Redis at
+ * The real handler over a runtime built as tools/local-runtime/pipeline.ts builds it, with Redis at
  * `port`; counts what the consumer reports and what it logs.
  */
 function consumerAt(port: () => number) {

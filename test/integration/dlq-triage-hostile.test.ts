@@ -21,7 +21,7 @@ import {
   HOSTILE_KINDS,
   type HostileRecord,
   hostileCatalog,
-} from '../../scripts/drill/drills/hostile-dead-letters';
+} from '../../tools/verification/drill/drills/hostile-dead-letters';
 import { mskEvent } from '../unit/dlq-triage/fixtures';
 import { createTestDatabase, quietLogger, sleep, type TestDatabase, testKafka } from './support';
 

@@ -1,5 +1,5 @@
 // Integration tests run against real services: make them answer before any test file runs.
-import { endpointsEnv, ensureServices } from '../../scripts/services';
+import { endpointsEnv, ensureServices } from '../../tools/local-runtime/services';
 
 export default async function setup(): Promise<void> {
   const endpoints = await ensureServices();

@@ -19,7 +19,7 @@ import {
   httpEvent,
   lambdaContext,
   parseBody,
-} from '../../scripts/local/http-event';
+} from '../../tools/local-runtime/http-event';
 import { createTestDatabase, quietLogger, type TestDatabase } from './support';
 
 type Handler = (

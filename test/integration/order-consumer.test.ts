@@ -9,7 +9,7 @@ import { type ConsumerRuntime, createConsumerRuntime } from '../../lambdas/order
 import { parseConsumerEnv, parseKafkaEnv, parseRedisEnv } from '../../lambdas/shared/env';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { MskEventLike } from '../../lambdas/shared/kafka/msk-event';
-import { orderEvent } from '../../scripts/fixtures/order-events';
+import { orderEvent } from '../../tools/fixtures/order-events';
 import {
   consumeUntil,
   createTestDatabase,

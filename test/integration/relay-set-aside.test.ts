@@ -1,7 +1,7 @@
 // The relay through its real handler (createRelayHandler) against PostgreSQL and the broker,
 // on topics with the stage's max.message.bytes: sends cut to the limit, rows the broker refuses
 // for good set aside with their aggregates held, the operator's release and discard
-// (scripts/outbox actions), and processed_events retention.
+// (tools/operations/outbox actions), and processed_events retention.
 import { randomUUID } from 'node:crypto';
 import { type Admin, ConfigResourceTypes, type ProducerRecord } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +13,9 @@ import { BATCH_OVERHEAD_BYTES, estimateRecordBytes } from '../../lambdas/shared/
 import { type OutboxEvent, outboxHeaders } from '../../lambdas/shared/outbox/outbox';
 import { relaySettings } from '../../lib/config/function-environment';
 import { loadStageConfig } from '../../lib/config/stage-config';
-import { lambdaContext } from '../../scripts/local/lambda-context';
-import { run } from '../../scripts/outbox/actions';
-import { parseCommand } from '../../scripts/outbox/args';
+import { lambdaContext } from '../../tools/local-runtime/lambda-context';
+import { run } from '../../tools/operations/outbox/actions';
+import { parseCommand } from '../../tools/operations/outbox/args';
 import {
   appendCommitted,
   consumeUntil,

@@ -12,7 +12,12 @@ import { parseKafkaEnv, parseRelayEnv, relayEnvironment } from '../../lambdas/sh
 import { appendEvent, type OutboxEvent } from '../../lambdas/shared/outbox/outbox';
 import { relaySettings } from '../../lib/config/function-environment';
 import { loadStageConfig } from '../../lib/config/stage-config';
-import { endpointsEnv, ensureServices, silentProgress, stopKafka } from '../../scripts/services';
+import {
+  endpointsEnv,
+  ensureServices,
+  silentProgress,
+  stopKafka,
+} from '../../tools/local-runtime/services';
 import {
   appendCommitted,
   consumeUntil,

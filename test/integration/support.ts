@@ -5,7 +5,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type pg from 'pg';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import { appendEvent, type OutboxEvent, wakeRelay } from '../../lambdas/shared/outbox/outbox';
-import { testKafka } from '../../scripts/fixtures/services';
+import { testKafka } from '../../tools/fixtures/services';
 
 // Expected errors (a stopped broker) would flood the output; assertions report failures.
 export const quietLogger: LogSink = {
@@ -29,7 +29,7 @@ export {
   createTopic,
   type TestDatabase,
   testKafka,
-} from '../../scripts/fixtures/services';
+} from '../../tools/fixtures/services';
 
 export function event(aggregateId: string, n: number): OutboxEvent {
   return {

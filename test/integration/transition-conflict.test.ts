@@ -15,13 +15,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ApplyOutcome, applyBatch } from '../../lambdas/order-consumer/apply-batch';
 import type { DeadLetterMessage } from '../../lambdas/shared/dead-letter/message';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
-import { orderEvent } from '../../scripts/fixtures/order-events';
+import { orderEvent } from '../../tools/fixtures/order-events';
 import {
   lambdaContext as apiContext,
   type HttpEventInput,
   httpEvent,
   parseBody,
-} from '../../scripts/local/http-event';
+} from '../../tools/local-runtime/http-event';
 import { lambdaContext } from '../contract/fixtures';
 import { mskEvent, mskRecord } from '../unit/dlq-triage/fixtures';
 import {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDeadLetter } from '../../lambdas/shared/dead-letter/message';
 import { parseOnFailureRecord, recordsOf } from '../../lambdas/shared/kafka/on-failure-record';
 import { loadStageConfig } from '../../lib/config/stage-config';
-import { startTriageMapping } from '../../scripts/local/pipeline';
+import { startTriageMapping } from '../../tools/local-runtime/pipeline';
 import { deadLetter } from '../unit/dlq-triage/fixtures';
 import {
   createTestDatabase,
@@ -116,7 +116,7 @@ describe('the triage backstop', () => {
     // PostgreSQL is back: the documented command parks them, as triage would have.
     const { stderr } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'scripts/dlq/cli.ts', 'recover', '--dir', dir],
+      ['--import', 'tsx', 'tools/operations/dlq/cli.ts', 'recover', '--dir', dir],
       { cwd: process.cwd(), env: { ...process.env, ...db.envVars }, timeout: 60_000 },
     );
     expect(stderr).toContain(`parked ${eventIds.length}, already parked 0`);

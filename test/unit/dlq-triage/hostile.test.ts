@@ -24,7 +24,7 @@ import {
   HOSTILE_KINDS,
   type HostileRecord,
   hostileCatalog,
-} from '../../../scripts/drill/drills/hostile-dead-letters';
+} from '../../../tools/verification/drill/drills/hostile-dead-letters';
 import { mskEvent } from './fixtures';
 
 const DLQ = 'order-events-dlq';

@@ -14,7 +14,7 @@ import {
   httpEvent,
   lambdaContext,
   parseBody,
-} from '../../../scripts/local/http-event';
+} from '../../../tools/local-runtime/http-event';
 
 interface LogLine {
   readonly level: string;

@@ -23,7 +23,7 @@ import {
   type MskEventLike,
   type MskRecordLike,
 } from '../../../lambdas/shared/kafka/msk-event';
-import { lifecycle, orderEvent } from '../../../scripts/fixtures/order-events';
+import { lifecycle, orderEvent } from '../../../tools/fixtures/order-events';
 
 // --- MSK-shaped input ----------------------------------------------------------------------
 

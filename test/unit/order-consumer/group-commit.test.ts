@@ -4,7 +4,7 @@ import { GroupCommit } from '../../../lambdas/order-consumer/group-commit';
 import { TransientError } from '../../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../../lambdas/shared/events/envelope';
 import { TRANSITIONS } from '../../../lambdas/shared/events/state-machine';
-import { orderEvent } from '../../../scripts/fixtures/order-events';
+import { orderEvent } from '../../../tools/fixtures/order-events';
 
 /** Lets the flush (started by the last submit/settle) run to completion. */
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));

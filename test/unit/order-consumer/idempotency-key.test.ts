@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { idempotencyKey, payloadHash } from '../../../lambdas/order-consumer/idempotency-key';
-import { orderEvent } from '../../../scripts/fixtures/order-events';
+import { orderEvent } from '../../../tools/fixtures/order-events';
 
 const fields = {
   aggregateId: 'order-1',

@@ -14,7 +14,7 @@ import {
 import type { OrderEvent } from '../../../lambdas/shared/events/envelope';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../../../lambdas/shared/events/orders';
 import { type OrderState, TRANSITIONS } from '../../../lambdas/shared/events/state-machine';
-import { orderEvent } from '../../../scripts/fixtures/order-events';
+import { orderEvent } from '../../../tools/fixtures/order-events';
 
 type Spec = readonly [OrderEventType, string, number];
 
