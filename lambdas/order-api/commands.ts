@@ -5,10 +5,17 @@ import type { ClientBase } from 'pg';
 import type { z } from 'zod';
 import { inTransaction } from '../shared/db/transaction';
 import { createEnvelope, formatPath, type SchemaIssue } from '../shared/events/envelope';
-import { ORDER_EVENT_REGISTRY, type OrderEventType } from '../shared/events/orders';
+import { ORDER_EVENT_REGISTRY, type OrderEventType, orderIdSchema } from '../shared/events/orders';
 import type { LogSink } from '../shared/log-sink';
 import { appendEvent, wakeRelay } from '../shared/outbox/outbox';
-import { type Database, insertOrder, lockOrder, ping } from './orders-repository';
+import {
+  type Database,
+  insertOrder,
+  lockOrder,
+  type OrderState,
+  ping,
+  readOrder,
+} from './orders-repository';
 
 /** Event types a client may record against an existing order (OrderPlaced is POST /orders). */
 export const RECORDABLE_EVENT_TYPES = [
@@ -37,6 +44,11 @@ export type CommandResult =
   | { readonly kind: 'not_found'; readonly orderId: string }
   | { readonly kind: 'conflict'; readonly orderId: string; readonly message: string };
 
+export type OrderQueryResult =
+  | { readonly kind: 'found'; readonly order: OrderState }
+  | { readonly kind: 'invalid'; readonly issues: readonly SchemaIssue[] }
+  | { readonly kind: 'not_found'; readonly orderId: string };
+
 export type HealthResult = { readonly healthy: true } | { readonly healthy: false; error: unknown };
 
 export interface CommandDeps {
@@ -51,6 +63,7 @@ export interface CommandDeps {
 export interface OrderCommands {
   placeOrder(input: unknown, ids: RequestIds): Promise<CommandResult>;
   recordOrderEvent(orderId: string, input: unknown, ids: RequestIds): Promise<CommandResult>;
+  getOrder(orderId: string): Promise<OrderQueryResult>;
   checkHealth(): Promise<HealthResult>;
 }
 
@@ -58,6 +71,7 @@ export function orderCommands(db: Database, deps: CommandDeps = {}): OrderComman
   return {
     placeOrder: (input, ids) => placeOrder(db, input, ids, deps),
     recordOrderEvent: (orderId, input, ids) => recordOrderEvent(db, orderId, input, ids, deps),
+    getOrder: (orderId) => getOrder(db, orderId),
     checkHealth: () => checkHealth(db),
   };
 }
@@ -158,6 +172,14 @@ export async function recordOrderEvent(
     },
     relayWake(deps),
   );
+}
+
+/** The order's current state, as the consumer last applied it (one query, no transaction). */
+export async function getOrder(db: Database, orderId: string): Promise<OrderQueryResult> {
+  const parsed = validate(orderIdSchema, orderId, ['orderId']);
+  if (!parsed.ok) return { kind: 'invalid', issues: parsed.issues };
+  const order = await readOrder(db, parsed.value);
+  return order === undefined ? { kind: 'not_found', orderId } : { kind: 'found', order };
 }
 
 export async function checkHealth(db: Database): Promise<HealthResult> {

@@ -13,7 +13,7 @@ import type {
 import { formatPath, type SchemaIssue } from '../shared/events/envelope';
 import type { LogSink } from '../shared/log-sink';
 import { METRICS } from '../shared/metrics-catalog';
-import type { CommandResult, OrderCommands, RequestIds } from './commands';
+import type { CommandResult, OrderCommands, OrderQueryResult, RequestIds } from './commands';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 /** Printable ASCII, bounded: the id goes into every log line and Kafka header. */
@@ -65,12 +65,14 @@ type Env = { store: { request: { ids: RequestIds } } };
 const ROUTES = {
   health: '/health',
   orders: '/orders',
+  order: '/orders/:orderId',
   orderEvents: '/orders/:orderId/events',
 } as const;
 
 const ALLOWED: Record<(typeof ROUTES)[keyof typeof ROUTES], HttpMethod> = {
   [ROUTES.health]: 'GET',
   [ROUTES.orders]: 'POST',
+  [ROUTES.order]: 'GET',
   [ROUTES.orderEvents]: 'POST',
 };
 
@@ -135,6 +137,11 @@ export function createOrderApi(deps: OrderApiDeps): OrderApi {
       if (!body.ok) return body.response;
       return toResponse(logger, await commands.placeOrder(body.value, idsOf(reqCtx)));
     }),
+  );
+
+  app.get(
+    ROUTES.order,
+    guard(async (reqCtx) => orderResponse(await commands.getOrder(reqCtx.params.orderId ?? ''))),
   );
 
   app.post(
@@ -205,10 +212,30 @@ function toResponse(logger: RequestLogger, result: CommandResult): Response {
     case 'invalid':
       return validationError(result.issues);
     case 'not_found':
-      return json(404, { error: 'NotFound', message: `order "${result.orderId}" does not exist` });
+      return notFound(result.orderId);
     case 'conflict':
       return json(409, { error: 'Conflict', message: result.message, orderId: result.orderId });
   }
+}
+
+function orderResponse(result: OrderQueryResult): Response {
+  switch (result.kind) {
+    case 'found': {
+      const { orderId, status, version, updatedAt } = result.order;
+      // The state moves as events apply: a cached answer would hide that.
+      const res = json(200, { orderId, status, version, updatedAt: updatedAt.toISOString() });
+      res.headers.set('cache-control', 'no-store');
+      return res;
+    }
+    case 'invalid':
+      return validationError(result.issues);
+    case 'not_found':
+      return notFound(result.orderId);
+  }
+}
+
+function notFound(orderId: string): Response {
+  return json(404, { error: 'NotFound', message: `order "${orderId}" does not exist` });
 }
 
 function validationError(issues: readonly SchemaIssue[]): Response {

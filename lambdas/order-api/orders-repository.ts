@@ -34,6 +34,26 @@ export async function lockOrder(client: ClientBase, orderId: string): Promise<bo
   return locked.rowCount === 1;
 }
 
+/** What a client may read back about an order: where the state machine has it. */
+export interface OrderState {
+  readonly orderId: string;
+  readonly status: string;
+  /** Applied transitions (1 when placed). */
+  readonly version: number;
+  /** When the consumer last applied a transition (or the order was placed). */
+  readonly updatedAt: Date;
+}
+
+export async function readOrder(db: Database, orderId: string): Promise<OrderState | undefined> {
+  const result = await db.query<{ status: string; version: number; updated_at: Date }>(
+    'SELECT status, version, updated_at FROM orders WHERE id = $1',
+    [orderId],
+  );
+  const row = result.rows[0];
+  if (row === undefined) return undefined;
+  return { orderId, status: row.status, version: row.version, updatedAt: row.updated_at };
+}
+
 export async function ping(db: Database): Promise<void> {
   await db.query('SELECT 1');
 }

@@ -198,6 +198,30 @@ describe('order-api handler with HTTP API payload 2.0 fixtures', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('GET /orders/{orderId} (derived from the health fixture, percent-encoded id): the placed order', async () => {
+    const placed = await invoke(httpEvent('apigw-http-v2-post-orders.json'));
+    const orderId = String(placed.json.orderId);
+    const health = httpEvent('apigw-http-v2-get-health.json');
+    // API Gateway passes rawPath still encoded and `proxy` decoded.
+    const rawPath = `/orders/${encodeURIComponent(orderId)}`;
+    const { res, json } = await invoke({
+      ...health,
+      rawPath,
+      pathParameters: { proxy: `orders/${orderId}` },
+      requestContext: {
+        ...health.requestContext,
+        http: { ...health.requestContext.http, path: rawPath },
+      },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(json).toEqual({
+      orderId,
+      status: 'CREATED',
+      version: 1,
+      updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
+  });
+
   it('GET on /orders (derived from the health fixture): 405 with a string allow header', async () => {
     const health = httpEvent('apigw-http-v2-get-health.json');
     const { res } = await invoke({

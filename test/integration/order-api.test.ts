@@ -281,6 +281,46 @@ describe('order API on PostgreSQL', () => {
     expect(row?.xid).not.toBe(outbox[1]?.xid);
   });
 
+  it('GET /orders/{orderId} reads the row back: status, version and the last change', async () => {
+    const placed = await placeOrder();
+    const fresh = await call({ method: 'GET', path: `/orders/${placed.orderId}` });
+    expect(fresh.statusCode).toBe(200);
+    expect(fresh.headers?.['cache-control']).toBe('no-store');
+    const [row] = await orderRows(placed.orderId);
+    expect(fresh.json).toEqual({
+      orderId: placed.orderId,
+      status: 'CREATED',
+      version: 1,
+      updatedAt: row?.updated_at.toISOString(),
+    });
+
+    // What the consumer's state machine writes is what the client reads.
+    await db.pool.query(
+      `UPDATE orders SET status = 'PAYMENT_CAPTURED', version = 2,
+         updated_at = '2026-01-02T03:04:05.678Z' WHERE id = $1`,
+      [placed.orderId],
+    );
+    const moved = await call({
+      method: 'GET',
+      path: `/orders/${encodeURIComponent(placed.orderId)}`,
+    });
+    expect(moved.json).toEqual({
+      orderId: placed.orderId,
+      status: 'PAYMENT_CAPTURED',
+      version: 2,
+      updatedAt: '2026-01-02T03:04:05.678Z',
+    });
+  });
+
+  it('GET /orders/{orderId} answers 404 for an unknown order and 400 for an id no event takes', async () => {
+    const unknown = await call({ method: 'GET', path: `/orders/missing-${randomUUID()}` });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json).toMatchObject({ error: 'NotFound' });
+    const tooLong = await call({ method: 'GET', path: `/orders/${'x'.repeat(201)}` });
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.json).toMatchObject({ error: 'ValidationError', issues: [{ path: 'orderId' }] });
+  });
+
   it('rejects an event whose data names another order, writing nothing', async () => {
     const placed = await placeOrder();
     const res = await call({

@@ -7,6 +7,8 @@ import * as z from 'zod';
 
 // Objects strip unknown keys (zod's default): a consumer ignores fields it does not know.
 const id = z.string().min(1).max(200);
+/** An order's id as every event and the API take it. */
+export const orderIdSchema = id;
 /** ISO 4217 alphabetic code. */
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter ISO 4217 code, e.g. "EUR"');
 /** Money in the currency's minor unit (cents), never floating point. */

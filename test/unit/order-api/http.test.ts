@@ -62,6 +62,10 @@ function fakeCommands(): {
     recordOrderEvent: vi.fn<OrderCommands['recordOrderEvent']>(async (orderId, _input, ids) =>
       ACCEPTED(ids, orderId),
     ),
+    getOrder: vi.fn<OrderCommands['getOrder']>(async (orderId) => ({
+      kind: 'found',
+      order: { orderId, status: 'CREATED', version: 1, updatedAt: new Date(0) },
+    })),
     checkHealth: vi.fn<OrderCommands['checkHealth']>(async () => ({ healthy: true })),
   };
 }
@@ -303,11 +307,60 @@ describe('POST /orders/{orderId}/events', () => {
   });
 });
 
+describe('GET /orders/{orderId}', () => {
+  it('passes the decoded path id and answers 200 with the state, uncached', async () => {
+    commands.getOrder.mockResolvedValue({
+      kind: 'found',
+      order: {
+        orderId: 'o 1',
+        status: 'SHIPPED',
+        version: 3,
+        updatedAt: new Date('2026-05-06T07:08:09.010Z'),
+      },
+    });
+    const res = await call({ method: 'GET', path: '/orders/o%201' });
+    expect(commands.getOrder).toHaveBeenCalledWith('o 1');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.['cache-control']).toBe('no-store');
+    expect(res.json).toEqual({
+      orderId: 'o 1',
+      status: 'SHIPPED',
+      version: 3,
+      updatedAt: '2026-05-06T07:08:09.010Z',
+    });
+  });
+
+  it('maps an unknown order to 404 and an invalid id to 400, like the other routes', async () => {
+    commands.getOrder.mockResolvedValueOnce({ kind: 'not_found', orderId: 'nope' });
+    const missing = await call({ method: 'GET', path: '/orders/nope' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json).toEqual({ error: 'NotFound', message: 'order "nope" does not exist' });
+
+    commands.getOrder.mockResolvedValueOnce({
+      kind: 'invalid',
+      issues: [{ path: 'orderId', message: 'Too big' }],
+    });
+    const invalid = await call({ method: 'GET', path: '/orders/x' });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json).toEqual({
+      error: 'ValidationError',
+      issues: [{ path: 'orderId', message: 'Too big' }],
+    });
+  });
+
+  it('answers 500 without details when the read fails', async () => {
+    commands.getOrder.mockRejectedValue(new Error('connection reset'));
+    const res = await call({ method: 'GET', path: '/orders/o-1' });
+    expect(res.statusCode).toBe(500);
+    expect(JSON.stringify(res.json)).not.toContain('connection reset');
+  });
+});
+
 describe('routing', () => {
   it.each([
     ['GET', '/'],
     ['GET', '/nope'],
-    ['POST', '/orders/o-1'],
+    ['GET', '/orders/o-1/extra'],
     ['POST', '/orders/o-1/events/extra'],
   ])('answers 404 for %s %s', async (method, path) => {
     const res = await call({ method, path, body: '{}' });
@@ -321,6 +374,7 @@ describe('routing', () => {
     ['PUT', '/orders', 'POST'],
     ['DELETE', '/orders/o-1/events', 'POST'],
     ['POST', '/health', 'GET'],
+    ['POST', '/orders/o-1', 'GET'],
   ])('answers 405 for %s %s with Allow: %s', async (method, path, allow) => {
     const res = await call({ method, path, ...(method !== 'GET' && { body: '{}' }) });
     expect(res.statusCode).toBe(405);
@@ -328,6 +382,7 @@ describe('routing', () => {
     expect(res.headers?.allow).toBe(allow);
     expect(commands.placeOrder).not.toHaveBeenCalled();
     expect(commands.recordOrderEvent).not.toHaveBeenCalled();
+    expect(commands.getOrder).not.toHaveBeenCalled();
   });
 });
 
