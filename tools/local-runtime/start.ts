@@ -2,6 +2,7 @@
 // as the deployment creates them; then the relay loop and the consumer and triage handlers
 // (fed by the event-source-mapping emulator) run while a demo workload goes through the order
 // API handler. Ends with an accounting of every event from the ground truth in PostgreSQL.
+// The same handler answers HTTP on 127.0.0.1 throughout; `--serve` keeps it all running after.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,7 @@ import { METRIC_DIMENSION, SERVICES } from '../../lambdas/shared/metrics-catalog
 import { orderApiSettings } from '../../lib/config/function-environment';
 import { loadStageConfig } from '../../lib/config/stage-config';
 import { topicSpecs } from '../../lib/config/topics';
+import { startLocalApi } from './api-server';
 import { startLocalDashboard } from './dashboard';
 import { type Accounting, account, drain, driveWorkload, Ledger, topicInjector } from './demo-run';
 import { discardMetrics, type MetricSink } from './metric-sink';
@@ -36,6 +38,8 @@ const USAGE = `Usage: npm start -- [--events N] [--rate R] [--dashboard] [--json
   --rate R      events per second, 0 for as fast as possible (default 500)
   --dashboard   serve the local dashboard on 127.0.0.1 while the pipeline runs
   --port P      dashboard port (default 8787; 0 picks a free one)
+  --api-port P  order API port on 127.0.0.1 (default 8080; 0 picks a free one)
+  --serve       keep the pipeline and the order API running after the demo, until Ctrl-C
   --json        print the summary as one JSON object on the last line
   --seed S      workload seed (default: random)`;
 
@@ -44,6 +48,8 @@ interface StartArgs {
   readonly rate: number;
   readonly dashboard: boolean;
   readonly port: number;
+  readonly apiPort: number;
+  readonly serve: boolean;
   readonly json: boolean;
   readonly seed: number;
 }
@@ -56,6 +62,8 @@ export function parseStartArgs(argv: readonly string[]): StartArgs {
       rate: { type: 'string', default: '500' },
       dashboard: { type: 'boolean', default: false },
       port: { type: 'string', default: '8787' },
+      'api-port': { type: 'string', default: '8080' },
+      serve: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       seed: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -75,6 +83,8 @@ export function parseStartArgs(argv: readonly string[]): StartArgs {
     rate: int('rate', values.rate, 0, 100_000),
     dashboard: values.dashboard,
     port: int('port', values.port, 0, 65_535),
+    apiPort: int('api-port', values['api-port'], 0, 65_535),
+    serve: values.serve,
     json: values.json,
     seed: values.seed === undefined ? Date.now() % 2 ** 31 : int('seed', values.seed, 0, 2 ** 31),
   };
@@ -215,6 +225,13 @@ async function main(): Promise<void> {
         },
       }),
   });
+  const httpApi = await startLocalApi({
+    handler: api,
+    port: args.apiPort,
+    timeoutMs: config.functions.orderApi.timeoutSeconds * 1_000,
+    functionName: config.functions.orderApi.name,
+  });
+  say(`Order API: ${httpApi.url} (try: curl ${httpApi.url}/health)`);
   const topic = pipeline.topics.orderEvents;
   const waitProcessed = async (eventId: string) => {
     const deadline = Date.now() + 60_000;
@@ -269,8 +286,13 @@ async function main(): Promise<void> {
   }
   progress();
   const counts = pipeline.counts();
-  await pipeline.stop();
-  await injectorProducer.disconnect();
+  const stopAll = async () => {
+    await httpApi.close();
+    await pipeline.stop();
+    await injectorProducer.disconnect();
+    await pool.end();
+  };
+  if (!args.serve) await stopAll();
 
   const ours = ledger.items
     .flatMap((i) => (i.eventId ? [latencies.get(i.eventId) ?? []] : []))
@@ -293,17 +315,24 @@ async function main(): Promise<void> {
     elapsedSeconds: Math.round((Date.now() - began) / 100) / 10,
     seed: args.seed,
   };
-  await pool.end();
   process.stdout.write(`${formatSummary(summary, logger)}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (summary.lost > 0 || summary.unexpected > 0) process.exitCode = 1;
-  if (dashboard) {
-    say(`Dashboard still at ${dashboard.url}; Ctrl-C to stop.`);
+  if (args.serve || dashboard) {
+    say(
+      [
+        args.serve ? `Order API still at ${httpApi.url}, the pipeline behind it running` : '',
+        dashboard ? `Dashboard still at ${dashboard.url}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ') + '; Ctrl-C to stop.',
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
-    await dashboard.close();
+    if (args.serve) await stopAll();
+    await dashboard?.close();
   }
 }
 
