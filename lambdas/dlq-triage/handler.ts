@@ -3,7 +3,7 @@
 // run the same function with their own pool, telemetry and logger.
 import type { Context, MSKEvent } from 'aws-lambda';
 import { getPool } from '../shared/db/pool';
-import { type FunctionEnv, getFunctionEnv } from '../shared/env';
+import { type FunctionEnv, getFunctionEnv, isDeployed } from '../shared/env';
 import type { LogSink } from '../shared/log-sink';
 import { perEnvironment } from '../shared/per-environment';
 import { logger as defaultLogger, metrics } from '../shared/powertools';
@@ -56,7 +56,11 @@ export function triageRuntimeFromEnv(env: FunctionEnv<'dlqTriage'>): Promise<Tri
   });
 }
 
-// Parsed at module load: a missing variable fails the cold start, naming it.
-const functionEnv = getFunctionEnv('dlqTriage');
+// Deployed, parsed at module load: a missing variable fails the cold start, naming it. Local
+// processes import this module for its handler factory and bring their own settings (none has
+// a local default), so they parse nothing here.
+if (isDeployed(process.env)) getFunctionEnv('dlqTriage');
 
-export const handler = createTriageHandler({ runtime: () => triageRuntimeFromEnv(functionEnv) });
+export const handler = createTriageHandler({
+  runtime: () => triageRuntimeFromEnv(getFunctionEnv('dlqTriage')),
+});

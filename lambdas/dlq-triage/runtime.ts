@@ -44,6 +44,7 @@ export function triageOptions(env: TriageEnv): TriageOptions {
     maxProcessingFailureRedrives: env.maxProcessingFailureRedrives,
     baseDelayMs: env.redriveBaseDelayMs,
     maxDelayMs: env.redriveMaxDelayMs,
+    jitterRatio: env.redriveJitterPercent / 100,
     redriveTopics: env.redriveTopics,
     stopBeforeTimeoutMs: env.stopBeforeTimeoutMs,
     maxRedriveBytes: env.redriveMaxMessageBytes,

@@ -61,13 +61,12 @@ export interface RedrivePolicy {
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
   /**
-   * Fraction of the delay removed at random (0 = exact). Spreads redrives of messages that
-   * failed together (e.g. one outage) without ever making a later redrive come sooner.
+   * Fraction of the delay removed at random (0 = exact; the stage config's
+   * `triage.redriveJitterPercent` / 100). Spreads redrives of messages that failed together
+   * (e.g. one outage) without ever making a later redrive come sooner.
    */
-  readonly jitterRatio?: number;
+  readonly jitterRatio: number;
 }
-
-export const DEFAULT_JITTER_RATIO = 0.2;
 
 /** Redrives allowed for a type that triage redrives at all. */
 export function redriveLimit(errorType: ErrorType, policy: RedrivePolicy): number {
@@ -88,7 +87,7 @@ export function redriveDelayMs(
   if (!Number.isSafeInteger(redriveCount) || redriveCount < 0)
     throw new RangeError(`redriveCount must be ≥ 0, got ${redriveCount}`);
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(redriveCount, 40));
-  const jitter = Math.min(Math.max(policy.jitterRatio ?? DEFAULT_JITTER_RATIO, 0), 1);
+  const jitter = Math.min(Math.max(policy.jitterRatio, 0), 1);
   return Math.round(ceiling * (1 - jitter * random()));
 }
 

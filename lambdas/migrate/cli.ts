@@ -1,7 +1,7 @@
 // Local entry point: `tsx lambdas/migrate/cli.ts [up [N] | down [N]]` against the PG* variables.
 
 import { pgClientConfig } from '../shared/db/pool';
-import { getMigrationsDir, getPgEnv } from '../shared/env';
+import { getMigrationsDir, parsePgEndpointEnv } from '../shared/env';
 import { logger } from '../shared/powertools';
 import { parseMigrateArgs } from './cli-args';
 import { runMigrationsWithNewClient } from './run-migrations';
@@ -9,7 +9,8 @@ import { runMigrationsWithNewClient } from './run-migrations';
 // No top-level await: this file must also run where tsx treats it as CommonJS.
 async function main(): Promise<void> {
   const { direction, count } = parseMigrateArgs(process.argv.slice(2));
-  const env = getPgEnv();
+  // A single client: no pool to size.
+  const env = parsePgEndpointEnv(process.env);
   logger.info('migrating', { direction, count, host: env.host, database: env.database });
   await runMigrationsWithNewClient(pgClientConfig(env, { applicationName: 'migrate-cli' }), {
     dir: getMigrationsDir(),

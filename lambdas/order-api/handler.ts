@@ -7,7 +7,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { getPool } from '../shared/db/pool';
-import { getFunctionEnv } from '../shared/env';
+import { getFunctionEnv, isDeployed } from '../shared/env';
 import { logger, metrics } from '../shared/powertools';
 import { orderCommands } from './commands';
 import { createOrderApi, type OrderApi } from './http';
@@ -36,8 +36,10 @@ export function createOrderApiHandler(options: OrderApiHandlerOptions): OrderApi
   };
 }
 
-// Parsed at module load: a missing variable fails the cold start, naming it.
-const functionEnv = getFunctionEnv('orderApi');
+// Deployed, parsed at module load: a missing variable fails the cold start, naming it. Local
+// processes import this module for its handler factory and bring their own settings (none has
+// a local default), so they parse nothing here.
+if (isDeployed(process.env)) getFunctionEnv('orderApi');
 
 export const handler = createOrderApiHandler({
   api: () =>
@@ -46,6 +48,6 @@ export const handler = createOrderApiHandler({
       commands: orderCommands(getPool(), { logger }),
       logger,
       metrics,
-      limits: functionEnv.api,
+      limits: getFunctionEnv('orderApi').api,
     }),
 });

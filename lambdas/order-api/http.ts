@@ -43,14 +43,12 @@ export interface BodyLimits {
   readonly maxArrayItems: number;
 }
 
-/** The local defaults; deployed, the stage config's values come through the environment. */
-export const DEFAULT_BODY_LIMITS: BodyLimits = { maxBodyBytes: 262_144, maxArrayItems: 1_000 };
-
 export interface OrderApiDeps {
   readonly commands: OrderCommands;
   readonly logger: RequestLogger;
   readonly metrics?: MetricSink;
-  readonly limits?: BodyLimits;
+  /** The stage config's `api` limits (orderApiSettings), through the environment. */
+  readonly limits: BodyLimits;
   /** Id of the event a request may create; also the correlation id when the caller sent none. */
   readonly newId?: () => string;
 }
@@ -78,7 +76,7 @@ const ALLOWED: Record<(typeof ROUTES)[keyof typeof ROUTES], HttpMethod> = {
 
 export function createOrderApi(deps: OrderApiDeps): OrderApi {
   const { commands, logger } = deps;
-  const limits = deps.limits ?? DEFAULT_BODY_LIMITS;
+  const { limits } = deps;
   const newId = deps.newId ?? randomUUID;
   const app = new Router<Env>({ logger });
 

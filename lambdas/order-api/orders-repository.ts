@@ -23,15 +23,22 @@ export async function insertOrder(client: ClientBase, order: NewOrder): Promise<
   return result.rowCount === 1;
 }
 
+/** Advisory-lock namespace of the order API's per-order lock (two-key form; the relay's is one key). */
+const ORDER_LOCK_NAMESPACE = 1;
+
 /**
- * Locks the order row for the rest of the transaction; false when the order does not exist.
- * The lock serializes writers of one order, so their outbox rows take `seq` values in commit
- * order. The row itself is the consumer's to change: status, `version` (applied transitions)
- * and `updated_at` move only when the state machine applies an event.
+ * Serializes the API's writers of one order for the rest of the transaction, so their outbox
+ * rows take `seq` values in commit order; false when the order does not exist. An advisory
+ * lock, not `FOR UPDATE`: a row lock needs an UPDATE grant, and the API's database role may not
+ * change the row. Status, `version` (applied transitions) and `updated_at` are the consumer's.
  */
 export async function lockOrder(client: ClientBase, orderId: string): Promise<boolean> {
-  const locked = await client.query('SELECT id FROM orders WHERE id = $1 FOR UPDATE', [orderId]);
-  return locked.rowCount === 1;
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+    ORDER_LOCK_NAMESPACE,
+    orderId,
+  ]);
+  const found = await client.query('SELECT 1 FROM orders WHERE id = $1', [orderId]);
+  return found.rowCount === 1;
 }
 
 /** What a client may read back about an order: where the state machine has it. */

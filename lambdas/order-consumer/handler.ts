@@ -3,7 +3,7 @@
 // below; `npm start`, the bench and the drills run the same function with local dependencies.
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type { Context, MSKEvent } from 'aws-lambda';
-import { type FunctionEnv, getFunctionEnv } from '../shared/env';
+import { type FunctionEnv, getFunctionEnv, isDeployed } from '../shared/env';
 import type { BatchResponse } from '../shared/kafka/msk-event';
 import type { LogSink } from '../shared/log-sink';
 import { perEnvironment } from '../shared/per-environment';
@@ -63,9 +63,11 @@ export async function consumerRuntimeFromEnv(
   });
 }
 
-// Parsed at module load: a missing variable fails the cold start, naming it.
-const functionEnv = getFunctionEnv('orderConsumer');
+// Deployed, parsed at module load: a missing variable fails the cold start, naming it. Local
+// processes import this module for its handler factory and bring their own settings (none has
+// a local default), so they parse nothing here.
+if (isDeployed(process.env)) getFunctionEnv('orderConsumer');
 
 export const handler = createConsumerHandler({
-  runtime: () => consumerRuntimeFromEnv(functionEnv),
+  runtime: () => consumerRuntimeFromEnv(getFunctionEnv('orderConsumer')),
 });

@@ -8,7 +8,7 @@ import type { Pool, PoolClient } from 'pg';
 import { createPool } from '../shared/db/pool';
 import { withClient } from '../shared/db/transaction';
 import { encodeDeadLetter } from '../shared/dead-letter/message';
-import type { ConsumerEnv, KafkaEnv, PgEnv, RedisEnv } from '../shared/env';
+import type { ConsumerEnv, KafkaEnv, PgEnv, RedisClientEnv, RedisEnv } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
@@ -25,36 +25,34 @@ import type { ConsumerDeps, ConsumerOptions, ConsumerTelemetry } from './consume
 import { guardedCacheClient, powertoolsGate, redisAttemptTracker } from './idempotency-gate';
 
 /**
- * Reconnect delays of the Redis client: 100 ms doubling per failed attempt up to 5 s, with
- * jitter over the upper half of that ceiling so that many execution environments do not retry
- * in lockstep. It never gives up: the client keeps trying in the background while the consumer
+ * Delay before reconnect attempt `retries` (0 = first retry, as @redis/client counts): base
+ * doubling per failed attempt up to cap (the stage config's `cache.reconnect`), with jitter
+ * over the upper half of that ceiling so that many execution environments do not retry in
+ * lockstep. It never gives up: the client keeps trying in the background while the consumer
  * runs with PostgreSQL alone, and is used again as soon as Redis answers.
  */
-export const REDIS_RECONNECT = { baseMs: 100, capMs: 5_000 } as const;
-
-/** Delay before reconnect attempt `retries` (0 = first retry, as @redis/client counts). */
-export function redisReconnectDelayMs(retries: number, random: () => number = Math.random): number {
+export function redisReconnectDelayMs(
+  retries: number,
+  reconnect: RedisClientEnv['reconnect'],
+  random: () => number = Math.random,
+): number {
   const n = Number.isSafeInteger(retries) && retries > 0 ? Math.min(retries, 30) : 0;
-  const ceiling = Math.min(REDIS_RECONNECT.capMs, REDIS_RECONNECT.baseMs * 2 ** n);
+  const ceiling = Math.min(reconnect.capMs, reconnect.baseMs * 2 ** n);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-const REDIS_CONNECT_TIMEOUT_MS = 2_000;
-/**
- * Set-up waits at most this long for the first connection attempt's outcome (its connect
- * timeout, and a margin for AUTH/HELLO), beside the Kafka producer's connect.
- */
-const REDIS_FIRST_ATTEMPT_BOUND_MS = REDIS_CONNECT_TIMEOUT_MS + 1_000;
+/** Beyond the connect timeout, set-up's wait for the first attempt allows for AUTH/HELLO. */
+const REDIS_HANDSHAKE_MARGIN_MS = 1_000;
 
-function createRedis(env: RedisEnv, password: string | undefined) {
+function createRedis(env: RedisEnv, client: RedisClientEnv, password: string | undefined) {
   const socket = {
     host: env.host,
     port: env.port,
     // One connection attempt (TCP, and TLS on ElastiCache) gives up after this long.
-    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    connectTimeout: client.connectTimeoutMs,
     // Called after every failed attempt and after a lost connection; a number is the delay
     // before the next attempt (false or an Error would stop reconnecting for good).
-    reconnectStrategy: (retries: number) => redisReconnectDelayMs(retries),
+    reconnectStrategy: (retries: number) => redisReconnectDelayMs(retries, client.reconnect),
   };
   return createClient({
     // ElastiCache requires TLS in transit; the local Redis speaks plain TCP.
@@ -107,11 +105,11 @@ const REDIS_CLOSE_GRACE_MS = 2_000;
 /**
  * Starts connecting in the background; nothing waits for a connection. Until Redis answers,
  * every command fails fast (disableOfflineQueue) and the gate bypasses the cache; the client
- * reconnects with REDIS_RECONNECT's backoff for as long as the runtime lives. Connection errors
+ * reconnects with its reconnect backoff for as long as the runtime lives. Connection errors
  * are logged, throttled; none becomes an unhandled rejection.
  *
  * `firstAttempt` settles (never rejects) when the first attempt connected or failed, or after
- * REDIS_FIRST_ATTEMPT_BOUND_MS: set-up waits for it so that a healthy Redis serves the first
+ * `firstAttemptBoundMs`: set-up waits for it so that a healthy Redis serves the first
  * batch (otherwise its records would fail "offline" during the handshake and could open the
  * Redis breaker, which alarms), while a Redis that refuses or does not answer costs set-up at
  * most that bound.
@@ -119,11 +117,12 @@ const REDIS_CLOSE_GRACE_MS = 2_000;
 function connectInBackground(
   redis: Redis,
   logger: LogSink,
+  firstAttemptBoundMs: number,
 ): { readonly firstAttempt: Promise<void>; close(): Promise<void> } {
   let closing = false;
   let settleFirst: () => void = () => undefined;
   const firstAttempt = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, REDIS_FIRST_ATTEMPT_BOUND_MS);
+    const timer = setTimeout(resolve, firstAttemptBoundMs);
     settleFirst = () => {
       clearTimeout(timer);
       resolve();
@@ -240,8 +239,12 @@ export async function createConsumerRuntime(options: {
   );
   // Redis down at cold start must not hold the consumer: set-up waits only for the outcome of
   // the first attempt (bounded); PostgreSQL decides alone until Redis answers.
-  const redis = createRedis(redisEnv, options.redisPassword);
-  const redisConnection = connectInBackground(redis, logger);
+  const redis = createRedis(redisEnv, consumerEnv.redisClient, options.redisPassword);
+  const redisConnection = connectInBackground(
+    redis,
+    logger,
+    consumerEnv.redisClient.connectTimeoutMs + REDIS_HANDSHAKE_MARGIN_MS,
+  );
   try {
     await Promise.all([producer.connect(), redisConnection.firstAttempt]);
   } catch (error) {

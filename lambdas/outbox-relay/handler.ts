@@ -40,7 +40,7 @@ export function relayRuntimeFromEnv(env: FunctionEnv<'outboxRelay'>): Promise<Re
 
 // Deployed, parsed at module load: a missing variable fails the cold start, naming it. Local
 // processes import this module for createRelayHandler and bring their settings themselves
-// (some have no local default), so they parse nothing here.
+// (none has a local default), so they parse nothing here.
 if (isDeployed(process.env)) getFunctionEnv('outboxRelay');
 
 export const handler = createRelayHandler({

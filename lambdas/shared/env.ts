@@ -1,13 +1,16 @@
 // The environment contract: the one module that names every variable, reads them (pure parsers
 // over an env record, so they are unit-testable) and writes them (the CDK stacks and the local
-// runs build each function's environment through the *Environment writers below). Deployed
-// (STAGE other than local, or inside Lambda) every variable a function needs is required: a
-// missing one fails the cold start naming it, never a silent default. Locally the defaults
-// match the local services.
+// runs build each function's environment through the *Environment writers below).
+//
+// Every setting of how the pipeline behaves (sizes, counts, delays, limits, topic names) comes
+// from the stage config (lib/config/stage-config.ts) through the writers, and is required
+// everywhere, locally too: a reader with its own copy of a value could drift from the config.
+// Only where the services are (PostgreSQL host, port, database and user, Redis host and port,
+// the broker list) and the observability names have local defaults, matching the local
+// services; deployed (STAGE other than local, or inside Lambda) those are required as well.
 
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BREAKER_DEFAULTS } from './resilience/circuit-breaker';
 
 export type EnvRecord = Readonly<Record<string, string | undefined>>;
 
@@ -31,10 +34,15 @@ export const ENV = {
   pgUser: 'PGUSER',
   pgIamAuth: 'PG_IAM_AUTH',
   pgPoolMax: 'PG_POOL_MAX',
+  pgSecretArn: 'PG_SECRET_ARN',
+  nodeExtraCaCerts: 'NODE_EXTRA_CA_CERTS',
   redisHost: 'REDIS_HOST',
   redisPort: 'REDIS_PORT',
   redisTls: 'REDIS_TLS',
   redisAuthSecretArn: 'REDIS_AUTH_SECRET_ARN',
+  redisConnectTimeoutMs: 'REDIS_CONNECT_TIMEOUT_MS',
+  redisReconnectBaseMs: 'REDIS_RECONNECT_BASE_MS',
+  redisReconnectCapMs: 'REDIS_RECONNECT_CAP_MS',
   breakerFailureThreshold: 'BREAKER_FAILURE_THRESHOLD',
   breakerWindowMs: 'BREAKER_WINDOW_MS',
   breakerOpenMs: 'BREAKER_OPEN_MS',
@@ -61,6 +69,7 @@ export const ENV = {
   triageMaxProcessingFailureRedrives: 'TRIAGE_MAX_PROCESSING_FAILURE_REDRIVES',
   triageRedriveBaseDelayMs: 'TRIAGE_REDRIVE_BASE_DELAY_MS',
   triageRedriveMaxDelayMs: 'TRIAGE_REDRIVE_MAX_DELAY_MS',
+  triageRedriveJitterPercent: 'TRIAGE_REDRIVE_JITTER_PERCENT',
   triageStopBeforeTimeoutMs: 'TRIAGE_STOP_BEFORE_TIMEOUT_MS',
   triageOutageWaitBaseMs: 'TRIAGE_OUTAGE_WAIT_BASE_MS',
   triageOutageWaitCapMs: 'TRIAGE_OUTAGE_WAIT_CAP_MS',
@@ -105,7 +114,8 @@ export type KafkaEnv =
   | { readonly auth: 'none'; readonly brokers: readonly string[] }
   | { readonly auth: 'iam'; readonly clusterArn: string; readonly region: string };
 
-export interface PgEnv {
+/** Where PostgreSQL is and how to sign in: enough for a single client or a tool's own pool. */
+export interface PgEndpointEnv {
   readonly host: string;
   readonly port: number;
   readonly database: string;
@@ -113,6 +123,15 @@ export interface PgEnv {
   readonly iamAuth: boolean;
   /** Needed to sign RDS IAM tokens; undefined when IAM auth is off and AWS_REGION is unset. */
   readonly region: string | undefined;
+  /**
+   * The secret holding this user's password (the admin's, for migrations only); the password is
+   * read from Secrets Manager when connecting, never put in the environment.
+   */
+  readonly secretArn?: string | undefined;
+}
+
+/** A function's PostgreSQL settings: the endpoint and its pool size (the stage config's). */
+export interface PgEnv extends PgEndpointEnv {
   readonly poolMax: number;
 }
 
@@ -166,28 +185,46 @@ function oneOf<T extends string>(
   return value as T;
 }
 
-function int(env: EnvRecord, name: string, fallback: number, min: number, max: number): number {
+/** A port of a local service: the local default, or required when deployed. */
+function port(env: EnvRecord, name: string, fallback: number): number {
   const value = setting(env, name);
-  if (value === undefined) return fallback;
+  return value === undefined ? fallback : integer(name, value, 1, 65_535);
+}
+
+function integer(name: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value)) throw new EnvError(name, `must be an integer, got "${value}"`);
   const n = Number(value);
   if (n < min || n > max) throw new EnvError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
-/**
- * An integer only the stage config knows (the writers below carry it): required locally too,
- * since a local default would be a second copy of the value.
- */
-function configuredInt(env: EnvRecord, name: string, min: number, max: number): number {
+/** A value only the stage config knows (the writers below carry it): required locally too. */
+function configured(env: EnvRecord, name: string): string {
   const value = raw(env, name);
   if (value === undefined) {
     throw new EnvError(name, 'is required; it comes from the stage config (lib/config)');
   }
-  if (!/^\d+$/.test(value)) throw new EnvError(name, `must be an integer, got "${value}"`);
-  const n = Number(value);
-  if (n < min || n > max) throw new EnvError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
+  return value;
+}
+
+/** min and max only validate: the value itself always comes from the stage config. */
+function configuredInt(env: EnvRecord, name: string, min: number, max: number): number {
+  return integer(name, configured(env, name), min, max);
+}
+
+/** A backoff read from its two variables; the base may not exceed the cap. */
+function configuredBackoff(
+  env: EnvRecord,
+  names: { readonly base: string; readonly cap: string },
+  min: number,
+  max: number,
+): { readonly baseMs: number; readonly capMs: number } {
+  const baseMs = configuredInt(env, names.base, min, max);
+  const capMs = configuredInt(env, names.cap, min, max);
+  if (capMs < baseMs) {
+    throw new EnvError(names.cap, `must not be below ${names.base} (${baseMs}), got ${capMs}`);
+  }
+  return { baseMs, capMs };
 }
 
 function bool(env: EnvRecord, name: string, fallback: boolean): boolean {
@@ -250,17 +287,44 @@ export function parseKafkaEnv(env: EnvRecord): KafkaEnv {
   return { auth, clusterArn, region: required(env, ENV.region, 'when KAFKA_AUTH=iam') };
 }
 
-export function parsePgEnv(env: EnvRecord): PgEnv {
+/** The endpoint alone: for tools and single clients that size no function pool. */
+export function parsePgEndpointEnv(env: EnvRecord): PgEndpointEnv {
   const iamAuth = bool(env, ENV.pgIamAuth, false);
+  const secretArn = raw(env, ENV.pgSecretArn);
+  if (iamAuth && secretArn !== undefined) {
+    throw new EnvError(
+      ENV.pgSecretArn,
+      'must not be set with PG_IAM_AUTH=true (one way to log in)',
+    );
+  }
+  if (!iamAuth && secretArn === undefined && isDeployed(env)) {
+    throw new EnvError(
+      ENV.pgSecretArn,
+      'is required deployed without PG_IAM_AUTH=true: no other login',
+    );
+  }
+  if (secretArn !== undefined && isDeployed(env)) {
+    required(
+      env,
+      ENV.nodeExtraCaCerts,
+      'with PG_SECRET_ARN: TLS to the instance needs the RDS CAs',
+    );
+  }
   return {
+    ...(secretArn !== undefined ? { secretArn } : {}),
     host: str(env, ENV.pgHost, '127.0.0.1'),
-    port: int(env, ENV.pgPort, 5432, 1, 65535),
+    port: port(env, ENV.pgPort, 5432),
     database: str(env, ENV.pgDatabase, 'test'),
     user: str(env, ENV.pgUser, 'postgres'),
     iamAuth,
     region: iamAuth ? required(env, ENV.region, 'when PG_IAM_AUTH=true') : raw(env, ENV.region),
-    // Small on purpose: one Lambda environment handles one event at a time, behind RDS Proxy.
-    poolMax: int(env, ENV.pgPoolMax, 2, 1, 100),
+  };
+}
+
+export function parsePgEnv(env: EnvRecord): PgEnv {
+  return {
+    ...parsePgEndpointEnv(env),
+    poolMax: configuredInt(env, ENV.pgPoolMax, 1, 100),
   };
 }
 
@@ -276,7 +340,7 @@ export function parseRedisEnv(env: EnvRecord): RedisEnv {
   const tls = bool(env, ENV.redisTls, false);
   return {
     host: str(env, ENV.redisHost, '127.0.0.1'),
-    port: int(env, ENV.redisPort, 6379, 1, 65535),
+    port: port(env, ENV.redisPort, 6379),
     tls,
     // ElastiCache here always has TLS and AUTH together; the local Redis has neither.
     authSecretArn: tls
@@ -294,15 +358,9 @@ export interface BreakerEnv {
 
 export function parseBreakerEnv(env: EnvRecord): BreakerEnv {
   return {
-    failureThreshold: int(
-      env,
-      ENV.breakerFailureThreshold,
-      BREAKER_DEFAULTS.failureThreshold,
-      1,
-      1_000,
-    ),
-    windowMs: int(env, ENV.breakerWindowMs, BREAKER_DEFAULTS.windowMs, 1_000, 3_600_000),
-    openMs: int(env, ENV.breakerOpenMs, BREAKER_DEFAULTS.openMs, 100, 3_600_000),
+    failureThreshold: configuredInt(env, ENV.breakerFailureThreshold, 1, 1_000),
+    windowMs: configuredInt(env, ENV.breakerWindowMs, 1_000, 3_600_000),
+    openMs: configuredInt(env, ENV.breakerOpenMs, 100, 3_600_000),
   };
 }
 
@@ -328,25 +386,48 @@ export interface ConsumerEnv {
   /** The batch is handed back to the mapping this long before the invocation times out. */
   readonly stopBeforeTimeoutMs: number;
   readonly breaker: BreakerEnv;
+  /** The Redis client of the idempotency fast path. */
+  readonly redisClient: RedisClientEnv;
+}
+
+/** How the consumer's Redis client connects (the stage config's `cache`). */
+export interface RedisClientEnv {
+  /** One connection attempt (TCP, and TLS on ElastiCache) gives up after this long. */
+  readonly connectTimeoutMs: number;
+  /** Delay before reconnect attempt n: about min(cap, base · 2^n), never giving up. */
+  readonly reconnect: { readonly baseMs: number; readonly capMs: number };
 }
 
 export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
   return {
-    deadLetterTopic: str(env, ENV.deadLetterTopic, 'order-events-dlq'),
-    chunkSize: int(env, ENV.consumerChunkSize, 100, 1, 10_000),
-    retryAttempts: int(env, ENV.consumerRetryAttempts, 2, 0, 10),
-    retryBackoff: {
-      baseMs: int(env, ENV.consumerRetryBaseMs, 50, 1, 60_000),
-      capMs: int(env, ENV.consumerRetryCapMs, 1_000, 1, 60_000),
-    },
-    maxDeliveryAttempts: int(env, ENV.consumerMaxDeliveryAttempts, 3, 1, 100),
-    idempotencyTtlSeconds: int(env, ENV.idempotencyTtlSeconds, 86_400, 60, 30 * 86_400),
-    outageWait: {
-      baseMs: int(env, ENV.consumerOutageWaitBaseMs, 500, 1, 60_000),
-      capMs: int(env, ENV.consumerOutageWaitCapMs, 5_000, 1, 60_000),
-    },
-    stopBeforeTimeoutMs: int(env, ENV.consumerStopBeforeTimeoutMs, 15_000, 0, 900_000),
+    deadLetterTopic: configured(env, ENV.deadLetterTopic),
+    chunkSize: configuredInt(env, ENV.consumerChunkSize, 1, 10_000),
+    retryAttempts: configuredInt(env, ENV.consumerRetryAttempts, 0, 10),
+    retryBackoff: configuredBackoff(
+      env,
+      { base: ENV.consumerRetryBaseMs, cap: ENV.consumerRetryCapMs },
+      1,
+      60_000,
+    ),
+    maxDeliveryAttempts: configuredInt(env, ENV.consumerMaxDeliveryAttempts, 1, 100),
+    idempotencyTtlSeconds: configuredInt(env, ENV.idempotencyTtlSeconds, 60, 30 * 86_400),
+    outageWait: configuredBackoff(
+      env,
+      { base: ENV.consumerOutageWaitBaseMs, cap: ENV.consumerOutageWaitCapMs },
+      1,
+      60_000,
+    ),
+    stopBeforeTimeoutMs: configuredInt(env, ENV.consumerStopBeforeTimeoutMs, 0, 900_000),
     breaker: parseBreakerEnv(env),
+    redisClient: {
+      connectTimeoutMs: configuredInt(env, ENV.redisConnectTimeoutMs, 100, 60_000),
+      reconnect: configuredBackoff(
+        env,
+        { base: ENV.redisReconnectBaseMs, cap: ENV.redisReconnectCapMs },
+        1,
+        60_000,
+      ),
+    },
   };
 }
 
@@ -371,10 +452,10 @@ export interface RelayEnv {
 
 export function parseRelayEnv(env: EnvRecord): RelayEnv {
   return {
-    topic: str(env, ENV.orderEventsTopic, 'order-events'),
-    batchSize: int(env, ENV.outboxBatchSize, 1_000, 1, 10_000),
-    pollIntervalMs: int(env, ENV.outboxPollIntervalMs, 1_000, 10, 600_000),
-    publishedRetentionHours: int(env, ENV.outboxPublishedRetentionHours, 72, 1, 24 * 365),
+    topic: configured(env, ENV.orderEventsTopic),
+    batchSize: configuredInt(env, ENV.outboxBatchSize, 1, 10_000),
+    pollIntervalMs: configuredInt(env, ENV.outboxPollIntervalMs, 10, 600_000),
+    publishedRetentionHours: configuredInt(env, ENV.outboxPublishedRetentionHours, 1, 24 * 365),
     // Up to the broker's default socket.request.max.bytes: no larger request gets through.
     maxMessageBytes: configuredInt(env, ENV.orderEventsMaxMessageBytes, 1_024, 104_857_600),
     processedEventsRetentionHours: configuredInt(
@@ -383,15 +464,19 @@ export function parseRelayEnv(env: EnvRecord): RelayEnv {
       1,
       24 * 3_650,
     ),
-    stopBeforeTimeoutMs: int(env, ENV.relayStopBeforeTimeoutMs, 2_000, 0, 600_000),
-    failureBackoff: {
-      baseMs: int(env, ENV.relayFailureBaseMs, 200, 1, 60_000),
-      capMs: int(env, ENV.relayFailureCapMs, 5_000, 1, 60_000),
-    },
-    sendRetry: {
-      baseMs: int(env, ENV.relaySendRetryBaseMs, 100, 1, 60_000),
-      capMs: int(env, ENV.relaySendRetryCapMs, 5_000, 1, 60_000),
-    },
+    stopBeforeTimeoutMs: configuredInt(env, ENV.relayStopBeforeTimeoutMs, 0, 600_000),
+    failureBackoff: configuredBackoff(
+      env,
+      { base: ENV.relayFailureBaseMs, cap: ENV.relayFailureCapMs },
+      1,
+      60_000,
+    ),
+    sendRetry: configuredBackoff(
+      env,
+      { base: ENV.relaySendRetryBaseMs, cap: ENV.relaySendRetryCapMs },
+      1,
+      60_000,
+    ),
   };
 }
 
@@ -403,8 +488,8 @@ export interface OrderApiEnv {
 export function parseOrderApiEnv(env: EnvRecord): OrderApiEnv {
   return {
     // Lambda takes at most 6 MB synchronously; the stage config keeps it under Kafka's 1 MiB.
-    maxBodyBytes: int(env, ENV.apiMaxBodyBytes, 262_144, 1, 6_000_000),
-    maxArrayItems: int(env, ENV.apiMaxArrayItems, 1_000, 1, 100_000),
+    maxBodyBytes: configuredInt(env, ENV.apiMaxBodyBytes, 1, 6_000_000),
+    maxArrayItems: configuredInt(env, ENV.apiMaxArrayItems, 1, 100_000),
   };
 }
 
@@ -412,13 +497,15 @@ export interface TriageEnv {
   /** Redrives of a TRANSIENT message before it is parked. */
   readonly maxRedrives: number;
   /**
-   * Redrives of a PROCESSING_FAILURE message. Smaller by default: an unclassified error is
-   * usually a bug that fails the same way every time; two redrives still cover a cause the
-   * taxonomy does not recognise yet.
+   * Redrives of a PROCESSING_FAILURE message. Fewer: an unclassified error is usually a bug
+   * that fails the same way every time; a few redrives still cover a cause the taxonomy does
+   * not recognise yet.
    */
   readonly maxProcessingFailureRedrives: number;
   readonly redriveBaseDelayMs: number;
   readonly redriveMaxDelayMs: number;
+  /** Up to this share (%) of a redrive delay is removed at random. */
+  readonly redriveJitterPercent: number;
   /** Kept free at the end of an invocation for the last produce/insert and the response. */
   readonly stopBeforeTimeoutMs: number;
   /** Topics triage may produce to; a dead letter naming another source topic is parked. */
@@ -430,39 +517,37 @@ export interface TriageEnv {
   readonly breaker: BreakerEnv;
 }
 
-export const PROCESSING_FAILURE_REDRIVES_DEFAULT = 2;
-
 export function parseTriageEnv(env: EnvRecord): TriageEnv {
-  const maxRedrives = int(env, ENV.triageMaxRedrives, 5, 0, 100);
-  const redriveBaseDelayMs = int(env, ENV.triageRedriveBaseDelayMs, 2_000, 0, 3_600_000);
-  const redriveMaxDelayMs = int(env, ENV.triageRedriveMaxDelayMs, 60_000, 0, 3_600_000);
-  if (redriveMaxDelayMs < redriveBaseDelayMs) {
-    throw new EnvError(
-      ENV.triageRedriveMaxDelayMs,
-      `must not be below ${ENV.triageRedriveBaseDelayMs} (${redriveBaseDelayMs}), got ${redriveMaxDelayMs}`,
-    );
-  }
+  const delays = configuredBackoff(
+    env,
+    { base: ENV.triageRedriveBaseDelayMs, cap: ENV.triageRedriveMaxDelayMs },
+    0,
+    3_600_000,
+  );
   return {
-    maxRedrives,
-    maxProcessingFailureRedrives: int(
+    maxRedrives: configuredInt(env, ENV.triageMaxRedrives, 0, 100),
+    maxProcessingFailureRedrives: configuredInt(
       env,
       ENV.triageMaxProcessingFailureRedrives,
-      Math.min(PROCESSING_FAILURE_REDRIVES_DEFAULT, maxRedrives),
       0,
       100,
     ),
-    redriveBaseDelayMs,
-    redriveMaxDelayMs,
-    stopBeforeTimeoutMs: int(env, ENV.triageStopBeforeTimeoutMs, 10_000, 0, 600_000),
-    outageWait: {
-      baseMs: int(env, ENV.triageOutageWaitBaseMs, 500, 1, 60_000),
-      capMs: int(env, ENV.triageOutageWaitCapMs, 5_000, 1, 60_000),
-    },
+    redriveBaseDelayMs: delays.baseMs,
+    redriveMaxDelayMs: delays.capMs,
+    // Up to 50 %: a later redrive then never comes sooner than an earlier one.
+    redriveJitterPercent: configuredInt(env, ENV.triageRedriveJitterPercent, 0, 50),
+    stopBeforeTimeoutMs: configuredInt(env, ENV.triageStopBeforeTimeoutMs, 0, 600_000),
+    outageWait: configuredBackoff(
+      env,
+      { base: ENV.triageOutageWaitBaseMs, cap: ENV.triageOutageWaitCapMs },
+      1,
+      60_000,
+    ),
     breaker: parseBreakerEnv(env),
     // Same variable the relay publishes to: the only topic the consumer dead-letters from.
-    redriveTopics: [str(env, ENV.orderEventsTopic, 'order-events')],
-    // The relay's variable (the stage config's order-events limit); locally MSK's default.
-    redriveMaxMessageBytes: int(env, ENV.orderEventsMaxMessageBytes, 1_048_576, 1_024, 104_857_600),
+    redriveTopics: [configured(env, ENV.orderEventsTopic)],
+    // The relay's variable: the stage config's order-events limit.
+    redriveMaxMessageBytes: configuredInt(env, ENV.orderEventsMaxMessageBytes, 1_024, 104_857_600),
   };
 }
 
@@ -563,8 +648,22 @@ export function pgEnvironment(p: Omit<PgEnv, 'region'>): Environment {
     [ENV.pgDatabase]: p.database,
     [ENV.pgUser]: p.user,
     [ENV.pgIamAuth]: String(p.iamAuth),
-    [ENV.pgPoolMax]: String(p.poolMax),
+    ...(p.secretArn !== undefined
+      ? { [ENV.pgSecretArn]: p.secretArn, [ENV.nodeExtraCaCerts]: LAMBDA_CA_BUNDLE }
+      : {}),
+    ...pgPoolEnvironment(p.poolMax),
   };
+}
+
+/**
+ * Node.js 20+ on Lambda trusts the RDS CAs only when pointed at this bundle (AWS Lambda
+ * Developer Guide, "Building Lambda functions with Node.js"); RDS Proxy's certificate needs none.
+ */
+export const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+
+/** The pool size alone: local runs add it to the local services' endpoint variables. */
+export function pgPoolEnvironment(poolMax: number): Environment {
+  return { [ENV.pgPoolMax]: String(poolMax) };
 }
 
 export function redisEnvironment(
@@ -592,6 +691,9 @@ export function consumerEnvironment(c: ConsumerEnv): Environment {
     [ENV.consumerOutageWaitCapMs]: String(c.outageWait.capMs),
     [ENV.consumerStopBeforeTimeoutMs]: String(c.stopBeforeTimeoutMs),
     ...breakerEnvironment(c.breaker),
+    [ENV.redisConnectTimeoutMs]: String(c.redisClient.connectTimeoutMs),
+    [ENV.redisReconnectBaseMs]: String(c.redisClient.reconnect.baseMs),
+    [ENV.redisReconnectCapMs]: String(c.redisClient.reconnect.capMs),
   };
 }
 
@@ -629,6 +731,7 @@ export function triageEnvironment(t: TriageEnv): Environment {
     [ENV.triageMaxProcessingFailureRedrives]: String(t.maxProcessingFailureRedrives),
     [ENV.triageRedriveBaseDelayMs]: String(t.redriveBaseDelayMs),
     [ENV.triageRedriveMaxDelayMs]: String(t.redriveMaxDelayMs),
+    [ENV.triageRedriveJitterPercent]: String(t.redriveJitterPercent),
     [ENV.triageStopBeforeTimeoutMs]: String(t.stopBeforeTimeoutMs),
     [ENV.triageOutageWaitBaseMs]: String(t.outageWait.baseMs),
     [ENV.triageOutageWaitCapMs]: String(t.outageWait.capMs),

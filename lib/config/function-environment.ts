@@ -2,8 +2,34 @@
 // through the environment writers of lambdas/shared/env.ts, `npm start`, the bench and the
 // drills pass the same values to the same code, and the infra tests compare what the deployed
 // function would read back with these.
-import type { ConsumerEnv, OrderApiEnv, RelayEnv, TriageEnv } from '../../lambdas/shared/env';
+import {
+  type ConsumerEnv,
+  consumerEnvironment,
+  type Environment,
+  type OrderApiEnv,
+  orderApiEnvironment,
+  pgPoolEnvironment,
+  type RelayEnv,
+  relayEnvironment,
+  type TriageEnv,
+  triageEnvironment,
+} from '../../lambdas/shared/env';
 import type { StageConfig } from './stage-config';
+
+/**
+ * Every function's settings as the stacks write them, in one environment (the functions share
+ * their variables' values: one topic, one breaker), without the endpoints: for processes
+ * outside Lambda that run the handlers or parse a function's environment (tests, local runs).
+ */
+export function stageFunctionEnvironment(config: StageConfig): Environment {
+  return {
+    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
+    ...orderApiEnvironment(orderApiSettings(config)),
+    ...relayEnvironment(relaySettings(config)),
+    ...consumerEnvironment(consumerSettings(config)),
+    ...triageEnvironment(triageSettings(config)),
+  };
+}
 
 export function orderApiSettings(config: StageConfig): OrderApiEnv {
   return { maxBodyBytes: config.api.maxBodyBytes, maxArrayItems: config.api.maxArrayItems };
@@ -34,6 +60,10 @@ export function consumerSettings(config: StageConfig): ConsumerEnv {
     outageWait: config.consumer.outageWait,
     stopBeforeTimeoutMs: config.consumer.stopBeforeTimeoutMs,
     breaker: config.breaker,
+    redisClient: {
+      connectTimeoutMs: config.cache.connectTimeoutMs,
+      reconnect: config.cache.reconnect,
+    },
   };
 }
 
@@ -43,6 +73,7 @@ export function triageSettings(config: StageConfig): TriageEnv {
     maxProcessingFailureRedrives: config.triage.maxProcessingFailureRedrives,
     redriveBaseDelayMs: config.triage.redriveBaseDelayMs,
     redriveMaxDelayMs: config.triage.redriveMaxDelayMs,
+    redriveJitterPercent: config.triage.redriveJitterPercent,
     stopBeforeTimeoutMs: config.triage.stopBeforeTimeoutMs,
     outageWait: config.triage.outageWait,
     breaker: config.breaker,

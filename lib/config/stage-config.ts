@@ -35,6 +35,20 @@ export interface TopicConfig {
   readonly maxMessageBytes: number;
 }
 
+/**
+ * The database role of each function that uses PostgreSQL, with the least its statements need.
+ * Migration 0010 creates them and holds their grants, so the names are fixed across stages.
+ */
+export const DATABASE_ROLES = {
+  orderApi: 'order_api',
+  outboxRelay: 'outbox_relay',
+  orderConsumer: 'order_consumer',
+  dlqTriage: 'dlq_triage',
+} as const;
+export type DatabaseRoleOf = keyof typeof DATABASE_ROLES;
+/** The role of the operator commands (npm run dlq, npm run outbox), also from migration 0010. */
+export const DATABASE_OPERATOR_ROLE = 'pipeline_operator';
+
 export interface FunctionConfig {
   /** Physical function name; alarms and the dashboard refer to it. */
   readonly name: string;
@@ -126,7 +140,12 @@ export interface StageConfig {
     readonly deletionProtection: boolean;
     readonly removal: 'destroy' | 'snapshot' | 'retain';
     readonly databaseName: string;
+    /** Only the migration function logs in as this user (directly, with the rotated secret). */
     readonly adminUser: string;
+    /** The login role of each function that uses PostgreSQL (created by migration 0010). */
+    readonly roles: typeof DATABASE_ROLES;
+    /** Operators log in as this role through RDS Proxy (the stack's operator policy). */
+    readonly operatorRole: typeof DATABASE_OPERATOR_ROLE;
     readonly rotationDays: number;
     readonly proxyName: string;
     /** Connections Lambda may hold per execution environment (docs/ARCHITECTURE.md §3: small pool). */
@@ -140,6 +159,13 @@ export interface StageConfig {
     readonly nodes: number;
     readonly multiAz: boolean;
     readonly snapshotRetentionDays: number;
+    /** The consumer's Redis client: one connection attempt gives up after this long. */
+    readonly connectTimeoutMs: number;
+    /**
+     * Reconnect delays of that client: base doubling per failed attempt up to cap, jittered
+     * over the upper half so that execution environments do not retry in lockstep.
+     */
+    readonly reconnect: { readonly baseMs: number; readonly capMs: number };
   };
   readonly kafka: {
     readonly clusterName: string;
@@ -220,6 +246,11 @@ export interface StageConfig {
     /** Delay before redrive n (0-based): min(max, base · 2^n). */
     readonly redriveBaseDelayMs: number;
     readonly redriveMaxDelayMs: number;
+    /**
+     * Up to this share (%) of each redrive delay is removed at random: spreads redrives of
+     * messages that failed together. At most 50, so a later redrive never comes sooner.
+     */
+    readonly redriveJitterPercent: number;
     /** Kept free at the end of an invocation for the last produce or insert. */
     readonly stopBeforeTimeoutMs: number;
     /** Backoff while PostgreSQL or the broker cannot be reached (see consumer.outageWait). */
@@ -377,6 +408,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       removal: 'destroy',
       databaseName: 'orders',
       adminUser: 'pipeline_admin',
+      roles: DATABASE_ROLES,
+      operatorRole: DATABASE_OPERATOR_ROLE,
       rotationDays: 30,
       proxyName: `${prefix}-proxy`,
       poolMaxPerEnvironment: 2,
@@ -389,6 +422,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       nodes: 1,
       multiAz: false,
       snapshotRetentionDays: 1,
+      connectTimeoutMs: 2_000,
+      reconnect: { baseMs: 100, capMs: 5_000 },
     },
     kafka: {
       clusterName: `${prefix}-msk`,
@@ -470,6 +505,7 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       maxProcessingFailureRedrives: 2,
       redriveBaseDelayMs: 2_000,
       redriveMaxDelayMs: 60_000,
+      redriveJitterPercent: 20,
       stopBeforeTimeoutMs: 10_000,
       outageWait: { baseMs: 500, capMs: 5_000 },
     },
@@ -516,8 +552,9 @@ function prodConfig(): StageConfig {
   });
   return {
     ...base,
-    // Fixed cost at idle ~$1,300 (npm run cost); the 80 % notice then means real usage.
-    budget: { ...base.budget, monthlyLimitUsd: 1_700 },
+    // Fixed cost at idle ~$1,470 (npm run cost, Multi-AZ database included); the 80 % notice
+    // ($1,600) then means real usage.
+    budget: { ...base.budget, monthlyLimitUsd: 2_000 },
     network: {
       ...base.network,
       cidr: '10.42.0.0/16',
@@ -530,7 +567,8 @@ function prodConfig(): StageConfig {
       instanceType: 'r6g.large',
       allocatedStorageGiB: 100,
       maxAllocatedStorageGiB: 500,
-      multiAz: false,
+      // A standby in another AZ: failover (60-120 s) instead of a restore from backup.
+      multiAz: true,
       readReplicas: 1,
       backupRetentionDays: 14,
       deletionProtection: true,
@@ -667,6 +705,27 @@ export function validateStageConfig(c: StageConfig): void {
   }
   if (c.triage.redriveMaxDelayMs >= c.functions.dlqTriage.timeoutSeconds * 1_000) {
     problems.push('triage.redriveMaxDelayMs must fit inside the triage function timeout');
+  }
+  if (c.triage.redriveJitterPercent < 0 || c.triage.redriveJitterPercent > 50) {
+    problems.push('triage.redriveJitterPercent must be 0..50 (a later redrive never sooner)');
+  }
+  for (const [path, b] of [
+    ['cache.reconnect', c.cache.reconnect],
+    ['consumer.retryBackoff', c.consumer.retryBackoff],
+    ['consumer.outageWait', c.consumer.outageWait],
+    ['triage.outageWait', c.triage.outageWait],
+    ['outbox.relayFailureBackoff', c.outbox.relayFailureBackoff],
+    ['outbox.relaySendRetry', c.outbox.relaySendRetry],
+  ] as const) {
+    if (b.baseMs < 1 || b.capMs < b.baseMs) problems.push(`${path}: need 1 <= baseMs <= capMs`);
+  }
+  // The consumer's set-up waits for the first Redis attempt: it must leave time for a batch.
+  const consumerWorkMs =
+    c.functions.orderConsumer.timeoutSeconds * 1_000 - c.consumer.stopBeforeTimeoutMs;
+  if (c.cache.connectTimeoutMs >= consumerWorkMs) {
+    problems.push(
+      'cache.connectTimeoutMs must fit inside the consumer timeout, less its stop margin',
+    );
   }
   // Each hand-back of a waiting batch spends a mapping retry; together the invocations must
   // outlast the longest failover twice over before the batch could reach the backstop.

@@ -1,6 +1,6 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -26,25 +26,34 @@ export interface DataStackProps extends StackProps {
 export interface DatabaseEndpoint {
   readonly proxy: rds.DatabaseProxy;
   readonly databaseName: string;
-  readonly user: string;
   readonly poolMax: number;
 }
 
-/** Environment for a function that talks to PostgreSQL through RDS Proxy with an IAM token. */
-export function databaseEnvironment(db: DatabaseEndpoint): Environment {
+/**
+ * A function's PostgreSQL settings: RDS Proxy with an IAM token, logged in as the function's own
+ * role (the stage config's `database.roles`, granted by migration 0010).
+ */
+export function databaseEnvironment(db: DatabaseEndpoint, role: DatabaseRole): Environment {
   return pgEnvironment({
     host: db.proxy.endpoint,
     port: PORTS.postgres,
     database: db.databaseName,
-    user: db.user,
+    user: role,
     iamAuth: true,
     poolMax: db.poolMax,
   });
 }
 
-export function grantDatabaseConnect(db: DatabaseEndpoint, grantee: iam.IGrantable): void {
-  db.proxy.grantConnect(grantee, db.user);
+/** `rds-db:connect` through the proxy as that role, and no other. */
+export function grantDatabaseConnect(
+  db: DatabaseEndpoint,
+  grantee: iam.IGrantable,
+  role: DatabaseRole,
+): void {
+  db.proxy.grantConnect(grantee, role);
 }
+
+type DatabaseRole = StageConfig['database']['roles'][keyof StageConfig['database']['roles']];
 
 /**
  * RDS PostgreSQL 17 (encrypted, private, TLS forced), its credentials in Secrets Manager
@@ -69,7 +78,7 @@ export class DataStack extends Stack {
 
     const databaseSg = new ec2.SecurityGroup(this, 'DatabaseSg', {
       vpc,
-      description: 'RDS PostgreSQL: reachable from RDS Proxy and secret rotation only',
+      description: 'RDS PostgreSQL: reachable from RDS Proxy, secret rotation and migrations only',
       allowAllOutbound: false,
     });
 
@@ -141,7 +150,8 @@ export class DataStack extends Stack {
       acknowledge(replica, [
         {
           id: 'AwsSolutions-RDS11',
-          reason: 'Default port: reachable only from the proxy and rotation security groups.',
+          reason:
+            'Default port: reachable only from the proxy, rotation and migration security groups.',
         },
         {
           id: 'AwsSolutions-RDS3',
@@ -179,23 +189,51 @@ export class DataStack extends Stack {
       ]);
     }
 
+    // The proxy logs in to the instance as the functions' and the operator's roles ("Configuring
+    // IAM authentication for RDS Proxy": rds-db:connect on the instance's resource id and user).
+    const proxyRole = new iam.Role(this, 'ProxyRole', {
+      assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
+      description: 'RDS Proxy: end-to-end IAM login as the pipeline database roles',
+    });
+    proxyRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['rds-db:connect'],
+        resources: [...Object.values(db.roles), db.operatorRole].map((role) =>
+          this.formatArn({
+            service: 'rds-db',
+            resource: 'dbuser',
+            resourceName: `${this.instance.instanceResourceId}/${role}`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ),
+      }),
+    );
     const proxy = new rds.DatabaseProxy(this, 'Proxy', {
       dbProxyName: db.proxyName,
       proxyTarget: rds.ProxyTarget.fromInstance(this.instance),
-      secrets: [secret],
       vpc,
       vpcSubnets: props.dataSubnets,
       securityGroups: [securityGroups.proxy],
-      iamAuth: true,
+      // End-to-end IAM: clients and the proxy both log in with IAM tokens, so the functions'
+      // roles need no passwords. The admin keeps its password and never goes through here.
+      defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH,
+      role: proxyRole,
       requireTLS: true,
       // Lambda bursts open and close pools; keep headroom for migrations and rotation.
       maxConnectionsPercent: 80,
       borrowTimeout: Duration.seconds(30),
     });
+    // What an operator's IAM identity needs for `npm run dlq` and `npm run outbox`: login as
+    // the operator role through the proxy, nothing more (docs/OPERATIONS.md).
+    const operatorAccess = new iam.ManagedPolicy(this, 'OperatorDatabaseAccess', {
+      managedPolicyName: `${config.prefix}-database-operator`,
+      description: 'rds-db:connect through RDS Proxy as the pipeline operator database role',
+    });
+    proxy.grantConnect(operatorAccess, db.operatorRole);
+
     this.database = {
       proxy,
       databaseName: db.databaseName,
-      user: db.adminUser,
       poolMax: db.poolMaxPerEnvironment,
     };
 
@@ -207,14 +245,25 @@ export class DataStack extends Stack {
       description: 'Applies the schema migrations on deploy (CDK trigger)',
       vpc,
       vpcSubnets: props.appSubnets,
-      securityGroups: [securityGroups.functions],
+      securityGroups: [securityGroups.migrate],
+      // The admin logs in directly to the instance with the rotated password: an `rds_iam`
+      // admin could no longer log in with it, and the proxy only speaks IAM.
       environment: {
-        ...databaseEnvironment(this.database),
+        ...pgEnvironment({
+          host: this.instance.dbInstanceEndpointAddress,
+          port: PORTS.postgres,
+          database: db.databaseName,
+          user: db.adminUser,
+          iamAuth: false,
+          secretArn: secret.secretArn,
+          poolMax: db.poolMaxPerEnvironment,
+        }),
         [ENV.migrationsDir]: '/var/task/migrations',
       },
       copyIntoBundle: [{ from: 'lambdas/migrate/migrations', to: 'migrations' }],
     });
-    grantDatabaseConnect(this.database, migrate.role);
+    secret.grantRead(migrate.role);
+    this.instance.connections.allowDefaultPortFrom(securityGroups.migrate, 'schema migrations');
     if (config.features.migrateOnDeploy) {
       new triggers.Trigger(this, 'MigrateOnDeploy', {
         handler: migrate.function,
@@ -232,7 +281,8 @@ export class DataStack extends Stack {
     acknowledge(this.instance, [
       {
         id: 'AwsSolutions-RDS11',
-        reason: 'Default port: reachable only from the proxy and rotation security groups.',
+        reason:
+          'Default port: reachable only from the proxy, rotation and migration security groups.',
       },
       ...(db.multiAz
         ? []

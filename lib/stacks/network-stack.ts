@@ -21,6 +21,8 @@ export interface PipelineSecurityGroups {
   /** Brokers, and the MSK event source mappings' pollers (they use the cluster's groups). */
   readonly kafka: ec2.SecurityGroup;
   readonly rotation: ec2.SecurityGroup;
+  /** The migration function: the only one that reaches the instance itself, as its admin. */
+  readonly migrate: ec2.SecurityGroup;
 }
 
 export const PORTS = { postgres: 5432, redis: 6379, kafkaIam: 9098, https: 443 } as const;
@@ -125,6 +127,11 @@ export class NetworkStack extends Stack {
         ec2.Port.tcp(PORTS.https),
         'secret rotation',
       );
+      endpoints.addIngressRule(
+        this.securityGroups.migrate,
+        ec2.Port.tcp(PORTS.https),
+        'schema migrations (the admin secret)',
+      );
       for (const name of config.network.interfaceEndpoints) {
         this.vpc.addInterfaceEndpoint(`Endpoint-${name}`, {
           service: ENDPOINT_SERVICES[name],
@@ -145,6 +152,7 @@ export class NetworkStack extends Stack {
     const cache = sg('CacheSg', 'ElastiCache idempotency store');
     const kafka = sg('KafkaSg', 'MSK brokers and event source mapping pollers');
     const rotation = sg('RotationSg', 'Secrets Manager rotation function');
+    const migrate = sg('MigrateSg', 'Schema migrations (admin user, direct to the instance)');
     const anyHttps = ec2.Port.tcp(PORTS.https);
     const postgres = ec2.Port.tcp(PORTS.postgres);
     const redis = ec2.Port.tcp(PORTS.redis);
@@ -156,10 +164,11 @@ export class NetworkStack extends Stack {
     functions.connections.allowTo(cache, redis, 'Redis TLS');
     functions.connections.allowTo(kafka, kafkaIam, 'Kafka SASL/IAM over TLS');
     rotation.addEgressRule(ec2.Peer.anyIpv4(), anyHttps, 'Secrets Manager API');
+    migrate.addEgressRule(ec2.Peer.anyIpv4(), anyHttps, 'Secrets Manager API');
     // MSK pollers run with the cluster's groups: they reach brokers through the self rule and
     // Lambda/STS over HTTPS.
     kafka.connections.allowInternally(ec2.Port.allTcp(), 'brokers and pollers');
     kafka.addEgressRule(ec2.Peer.anyIpv4(), anyHttps, 'Lambda and STS for event pollers');
-    return { functions, proxy, cache, kafka, rotation };
+    return { functions, proxy, cache, kafka, rotation, migrate };
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigwv1 from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -21,6 +21,7 @@ import {
 } from '../../lambdas/shared/env';
 import { KAFKA_CLIENTS, type KafkaClientProfile } from '../../lambdas/shared/kafka/clients';
 import { SERVICES, type ServiceName } from '../../lambdas/shared/metrics-catalog';
+import { SERVICE_STACK_OUTPUTS } from '../config/deployed-names';
 import {
   consumerSettings,
   orderApiSettings,
@@ -28,7 +29,12 @@ import {
   triageSettings,
 } from '../config/function-environment';
 import { BACKSTOP_METRICS_FILTER } from '../config/signals';
-import type { FunctionConfig, MappingConfig, StageConfig } from '../config/stage-config';
+import type {
+  DatabaseRoleOf,
+  FunctionConfig,
+  MappingConfig,
+  StageConfig,
+} from '../config/stage-config';
 import { grantKafka, kafkaAccessFor, kafkaNames } from '../constructs/kafka-access';
 import { acknowledge } from '../constructs/nag';
 import { PipelineFunction, retentionDays } from '../constructs/pipeline-function';
@@ -69,6 +75,7 @@ export class ServiceStack extends Stack {
       fnConfig: FunctionConfig,
       description: string,
       environment: Environment,
+      dbRole: DatabaseRoleOf,
       kafkaClient?: KafkaClientProfile,
     ): PipelineFunction => {
       const f = new PipelineFunction(this, id, {
@@ -80,9 +87,12 @@ export class ServiceStack extends Stack {
         vpc: props.vpc,
         vpcSubnets: props.appSubnets,
         securityGroups: [props.securityGroups.functions],
-        environment: { ...databaseEnvironment(database), ...environment },
+        environment: {
+          ...databaseEnvironment(database, config.database.roles[dbRole]),
+          ...environment,
+        },
       });
-      grantDatabaseConnect(database, f.role);
+      grantDatabaseConnect(database, f.role, config.database.roles[dbRole]);
       // The grants follow from what the code does with Kafka (lambdas/shared/kafka/clients.ts).
       if (kafkaClient) grantKafka(f.role, kafka.arns, kafkaAccessFor(kafkaClient, names));
       return f;
@@ -94,6 +104,7 @@ export class ServiceStack extends Stack {
       config.functions.orderApi,
       'HTTP API: validates order commands and writes order + outbox event in one transaction',
       orderApiEnvironment(orderApiSettings(config)),
+      'orderApi',
     );
     this.outboxRelay = fn(
       'OutboxRelay',
@@ -101,6 +112,7 @@ export class ServiceStack extends Stack {
       config.functions.outboxRelay,
       'Publishes committed outbox rows to MSK in order with an idempotent producer',
       { ...clusterEnvironment(kafka), ...relayEnvironment(relaySettings(config)) },
+      'outboxRelay',
       KAFKA_CLIENTS.outboxRelay,
     );
     this.orderConsumer = fn(
@@ -113,6 +125,7 @@ export class ServiceStack extends Stack {
         ...cacheEnvironment(props.cache),
         ...consumerEnvironment(consumerSettings(config)),
       },
+      'orderConsumer',
       KAFKA_CLIENTS.orderConsumer,
     );
     props.cache.authSecret.grantRead(this.orderConsumer.role);
@@ -122,6 +135,7 @@ export class ServiceStack extends Stack {
       config.functions.dlqTriage,
       'Triage of dead letters: redrive with backoff or park',
       { ...clusterEnvironment(kafka), ...triageEnvironment(triageSettings(config)) },
+      'dlqTriage',
       KAFKA_CLIENTS.dlqTriage,
     );
 
@@ -244,7 +258,7 @@ export class ServiceStack extends Stack {
       defaultAuthorizer: new HttpIamAuthorizer(),
       createDefaultStage: false,
     });
-    api.addStage('DefaultStage', {
+    const stage = api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
       throttle: {
@@ -272,6 +286,11 @@ export class ServiceStack extends Stack {
       path: '/{proxy+}',
       methods: [apigw.HttpMethod.ANY],
       integration: new HttpLambdaIntegration('OrderApiIntegration', this.orderApi.function),
+    });
+    // Where `npm run smoke` finds the stage's API after a deploy (DescribeStacks).
+    new CfnOutput(this, SERVICE_STACK_OUTPUTS.apiUrl, {
+      value: stage.url,
+      description: 'Order API base URL (HTTP API $default stage; IAM-signed requests)',
     });
     return api;
   }

@@ -111,7 +111,17 @@ export class StreamingStack extends Stack {
         encryptionAtRest: { dataVolumeKmsKeyId: key.keyArn },
         encryptionInTransit: { clientBroker: 'TLS', inCluster: true },
       },
-      ...(configuration ? { configurationInfo: { arn: configuration.attrArn, revision: 1 } } : {}),
+      // The configuration's latest revision, not a literal: a changed ServerProperties updates
+      // the configuration in place as a new revision, and the GetAtt then moves the cluster to
+      // it. A literal `revision: 1` pinned the brokers to the first properties ever deployed.
+      ...(configuration
+        ? {
+            configurationInfo: {
+              arn: configuration.attrArn,
+              revision: configuration.attrLatestRevisionRevision,
+            },
+          }
+        : {}),
       loggingInfo: {
         brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } },
       },

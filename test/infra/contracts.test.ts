@@ -75,13 +75,20 @@ describe.each<StageName>(['dev', 'prod'])('contracts (%s)', (stage) => {
       logLevel: p.config.observability.logLevel,
     });
     if ('pg' in read) {
+      const { roles, adminUser } = p.config.database;
+      const role = name in roles ? roles[name as keyof typeof roles] : undefined;
       expect(read.pg).toMatchObject({
         database: p.config.database.databaseName,
         port: 5432,
-        iamAuth: true,
         poolMax: p.config.database.poolMaxPerEnvironment,
         region: p.config.region,
+        // Each function logs in as its own role with an IAM token; only migrate as the admin,
+        // with the password from Secrets Manager.
+        ...(name === 'migrate'
+          ? { user: adminUser, iamAuth: false, secretArn: expect.any(String) }
+          : { user: role, iamAuth: true }),
       });
+      expect(name === 'migrate' || role !== undefined, name).toBe(true);
     }
     if ('kafka' in read)
       expect(read.kafka).toEqual({ auth: 'iam', clusterArn: ARN, region: p.config.region });

@@ -65,10 +65,12 @@ describe.each<StageName>(['dev', 'prod', 'localstack'])('security (%s)', (stage)
       }
     }
     expect(only('AWS::RDS::DBParameterGroup').Parameters).toMatchObject({ 'rds.force_ssl': '1' });
+    // End-to-end IAM: no password or secret in the proxy's path at all.
     expect(only('AWS::RDS::DBProxy')).toMatchObject({
       RequireTLS: true,
-      Auth: [expect.objectContaining({ IAMAuth: 'REQUIRED' })],
+      DefaultAuthScheme: 'IAM_AUTH',
     });
+    expect(only('AWS::RDS::DBProxy').Auth).toBeUndefined();
   });
 
   it('rotates the database credentials held in Secrets Manager', () => {
@@ -225,10 +227,65 @@ describe.each<StageName>(['dev', 'prod', 'localstack'])('security (%s)', (stage)
     expect(find('OutboxRelayRole', 'kafka-cluster:ReadData')).toBeUndefined();
     expect(topicArn(find('DlqTriageRole', 'kafka-cluster:ReadData'))).toMatch(/order-events-dlq/);
     expect(find('OrderApiRole', 'kafka-cluster:Connect')).toBeUndefined();
-    // Database access is IAM auth through the proxy, for the admin user only.
-    expect(JSON.stringify(find('OrderApiRole', 'rds-db:connect')?.Resource)).toContain(
-      `/${p.config.database.adminUser}`,
+  });
+
+  it("gives each function rds-db:connect as its own database role, and the admin to no one's token", () => {
+    const connects = identityStatements(p).filter(({ s }) =>
+      asList(s.Action).includes('rds-db:connect'),
     );
+    const resourceOf = (fragment: string) =>
+      connects
+        .filter(({ where }) => where.includes(fragment))
+        .map(({ s }) => JSON.stringify(s.Resource));
+    const { roles, adminUser } = p.config.database;
+    const expected: Record<string, string> = {
+      OrderApiRole: roles.orderApi,
+      OutboxRelayRole: roles.outboxRelay,
+      OrderConsumerRole: roles.orderConsumer,
+      DlqTriageRole: roles.dlqTriage,
+    };
+    for (const [fn, role] of Object.entries(expected)) {
+      const granted = resourceOf(fn);
+      expect(granted, fn).toHaveLength(1);
+      expect(granted[0]).toMatch(new RegExp(`/${role}"`));
+    }
+    // The proxy logs in to the instance as exactly the functions' roles (end-to-end IAM).
+    const proxy = resourceOf('ProxyRole').join(' ');
+    for (const role of Object.values(roles)) expect(proxy).toContain(`/${role}`);
+    // No token names the admin: the migration function logs in with the rotated password.
+    expect(connects.map(({ s }) => JSON.stringify(s.Resource)).join(' ')).not.toContain(
+      `/${adminUser}`,
+    );
+    expect(resourceOf('MigrateRole')).toHaveLength(0);
+    // Operators log in through the proxy as the operator role, from a managed policy they attach.
+    const operator = resourcesOfType(p, 'AWS::IAM::ManagedPolicy').find(([, id]) =>
+      id.includes('OperatorDatabaseAccess'),
+    );
+    const statements = JSON.stringify(props(operator?.[2] ?? {}).PolicyDocument);
+    expect(statements).toContain('rds-db:connect');
+    expect(statements).toContain(`/${p.config.database.operatorRole}`);
+    expect(proxy).toContain(`/${p.config.database.operatorRole}`);
+  });
+
+  it('lets only the migration function read the admin secret and reach the instance', () => {
+    const readers = identityStatements(p)
+      .filter(({ s }) => asList(s.Action).includes('secretsmanager:GetSecretValue'))
+      .map(({ where }) => where);
+    expect(readers.some((w) => w.includes('MigrateRole'))).toBe(true);
+    for (const fn of ['OrderApiRole', 'OutboxRelayRole', 'DlqTriageRole']) {
+      expect(
+        readers.some((w) => w.includes(fn)),
+        fn,
+      ).toBe(false);
+    }
+    const migrate = resourcesOfType(p, 'AWS::Lambda::Function').find(([, id]) =>
+      id.includes('Migrate'),
+    );
+    const vars = ((props(migrate?.[2] ?? {}).Environment as Json | undefined)?.Variables ??
+      {}) as Json;
+    expect(vars.PGUSER).toBe(p.config.database.adminUser);
+    expect(vars.PG_IAM_AUTH).toBe('false');
+    expect(JSON.stringify(vars.PG_SECRET_ARN)).toMatch(/Secret|secret/);
   });
 
   it('keeps secrets out of function environments', () => {

@@ -12,6 +12,7 @@ import { parseConsumerEnv, parseKafkaEnv, parseRedisEnv } from '../../lambdas/sh
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { MskEventLike } from '../../lambdas/shared/kafka/msk-event';
 import { orderEvent } from '../../tools/fixtures/order-events';
+import { configuredEnv } from '../fixtures/function-env';
 import {
   CuttableRelay,
   createTestDatabase,
@@ -56,11 +57,13 @@ async function runtimeThrough(
     pgEnv: db.env,
     kafkaEnv: parseKafkaEnv(process.env),
     redisEnv: parseRedisEnv(process.env),
-    consumerEnv: parseConsumerEnv({
-      DLQ_TOPIC: dlqTopic,
-      CONSUMER_RETRY_ATTEMPTS: '2',
-      CONSUMER_MAX_DELIVERY_ATTEMPTS: '3',
-    }),
+    consumerEnv: parseConsumerEnv(
+      configuredEnv({
+        DLQ_TOPIC: dlqTopic,
+        CONSUMER_RETRY_ATTEMPTS: '2',
+        CONSUMER_MAX_DELIVERY_ATTEMPTS: '3',
+      }),
+    ),
     logger: quietLogger,
     telemetry: silentConsumerTelemetry,
     pool,

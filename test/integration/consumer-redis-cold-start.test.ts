@@ -17,6 +17,7 @@ import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { LogSink } from '../../lambdas/shared/log-sink';
 import { orderEvent } from '../../tools/fixtures/order-events';
 import { lambdaContext } from '../../tools/local-runtime/lambda-context';
+import { configuredEnv } from '../fixtures/function-env';
 import { createTestDatabase, createTopic, sleep, type TestDatabase, testKafka } from './support';
 
 let db: TestDatabase;
@@ -59,7 +60,7 @@ function consumerAt(port: () => number) {
         pgEnv: db.env,
         kafkaEnv: parseKafkaEnv(process.env),
         redisEnv: { host: '127.0.0.1', port: port(), tls: false, authSecretArn: undefined },
-        consumerEnv: parseConsumerEnv({ DLQ_TOPIC: dlqTopic }),
+        consumerEnv: parseConsumerEnv(configuredEnv({ DLQ_TOPIC: dlqTopic })),
         logger,
         pool: db.pool,
         // The Redis breaker opens during the outage; a short open period keeps the test short.

@@ -22,6 +22,7 @@ import {
   type HostileRecord,
   hostileCatalog,
 } from '../../tools/verification/drill/drills/hostile-dead-letters';
+import { configuredEnv } from '../fixtures/function-env';
 import { mskEvent } from '../unit/dlq-triage/fixtures';
 import { createTestDatabase, quietLogger, sleep, type TestDatabase, testKafka } from './support';
 
@@ -53,10 +54,12 @@ beforeAll(async () => {
   rt = await createTriageRuntime({
     pool: db.pool,
     kafkaEnv: parseKafkaEnv(process.env),
-    triageEnv: parseTriageEnv({
-      ORDER_EVENTS_TOPIC: source,
-      ORDER_EVENTS_MAX_MESSAGE_BYTES: String(ONE_MIB),
-    }),
+    triageEnv: parseTriageEnv(
+      configuredEnv({
+        ORDER_EVENTS_TOPIC: source,
+        ORDER_EVENTS_MAX_MESSAGE_BYTES: String(ONE_MIB),
+      }),
+    ),
     logger: quietLogger,
     breakerMetrics: { addMetric: () => undefined },
   });

@@ -17,6 +17,7 @@ import {
 } from '../../lambdas/shared/dead-letter/message';
 import { parseKafkaEnv, parseTriageEnv } from '../../lambdas/shared/env';
 import { TransientError } from '../../lambdas/shared/errors/taxonomy';
+import { configuredEnv } from '../fixtures/function-env';
 import { deadLetter, dlqRecord, mskEvent, mskRecord } from '../unit/dlq-triage/fixtures';
 import {
   consumeUntil,
@@ -45,11 +46,13 @@ beforeAll(async () => {
   rt = await createTriageRuntime({
     pool: db.pool,
     kafkaEnv: parseKafkaEnv(process.env),
-    triageEnv: parseTriageEnv({
-      TRIAGE_MAX_REDRIVES: String(MAX_REDRIVES),
-      TRIAGE_REDRIVE_BASE_DELAY_MS: String(BASE_MS),
-      TRIAGE_REDRIVE_MAX_DELAY_MS: String(MAX_DELAY_MS),
-    }),
+    triageEnv: parseTriageEnv(
+      configuredEnv({
+        TRIAGE_MAX_REDRIVES: String(MAX_REDRIVES),
+        TRIAGE_REDRIVE_BASE_DELAY_MS: String(BASE_MS),
+        TRIAGE_REDRIVE_MAX_DELAY_MS: String(MAX_DELAY_MS),
+      }),
+    ),
     logger: quietLogger,
     breakerMetrics: { addMetric: () => undefined },
   });

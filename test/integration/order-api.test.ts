@@ -14,12 +14,14 @@ import type { Database } from '../../lambdas/order-api/orders-repository';
 import { pgClientConfig } from '../../lambdas/shared/db/pool';
 import { parseEnvelope } from '../../lambdas/shared/events/envelope';
 import { WAKE_RELAY_SQL } from '../../lambdas/shared/outbox/outbox';
+import { orderApiSettings } from '../../lib/config/function-environment';
 import {
   type HttpEventInput,
   httpEvent,
   lambdaContext,
   parseBody,
 } from '../../tools/local-runtime/http-event';
+import { TEST_STAGE_CONFIG } from '../fixtures/function-env';
 import { createTestDatabase, quietLogger, type TestDatabase } from './support';
 
 type Handler = (
@@ -367,6 +369,7 @@ describe('atomicity', () => {
     return createOrderApi({
       commands: orderCommands(db.pool),
       logger: silentRequestLogger,
+      limits: orderApiSettings(TEST_STAGE_CONFIG),
       newId: () => eventId,
     });
   }
@@ -427,6 +430,7 @@ describe('atomicity', () => {
     const api = createOrderApi({
       commands: orderCommands(failingWake, { logger: { warn } }),
       logger: silentRequestLogger,
+      limits: orderApiSettings(TEST_STAGE_CONFIG),
     });
     const orderId = `wake-fails-${randomUUID()}`;
 

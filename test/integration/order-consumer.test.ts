@@ -10,6 +10,7 @@ import { parseConsumerEnv, parseKafkaEnv, parseRedisEnv } from '../../lambdas/sh
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import type { MskEventLike } from '../../lambdas/shared/kafka/msk-event';
 import { orderEvent } from '../../tools/fixtures/order-events';
+import { configuredEnv } from '../fixtures/function-env';
 import {
   consumeUntil,
   createTestDatabase,
@@ -38,7 +39,9 @@ beforeAll(async () => {
     pgEnv: db.env,
     kafkaEnv: parseKafkaEnv(process.env),
     redisEnv: parseRedisEnv(process.env),
-    consumerEnv: parseConsumerEnv({ DLQ_TOPIC: dlqTopic, CONSUMER_CHUNK_SIZE: '50' }),
+    consumerEnv: parseConsumerEnv(
+      configuredEnv({ DLQ_TOPIC: dlqTopic, CONSUMER_CHUNK_SIZE: '50' }),
+    ),
     logger: quietLogger,
     telemetry: silentConsumerTelemetry,
     pool: db.pool,

@@ -12,7 +12,7 @@ import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDeadLetter } from '../../lambdas/shared/dead-letter/message';
 import { parseOnFailureRecord, recordsOf } from '../../lambdas/shared/kafka/on-failure-record';
-import { loadStageConfig } from '../../lib/config/stage-config';
+import { DATABASE_OPERATOR_ROLE, loadStageConfig } from '../../lib/config/stage-config';
 import { startTriageMapping } from '../../tools/local-runtime/pipeline';
 import { deadLetter } from '../unit/dlq-triage/fixtures';
 import {
@@ -75,7 +75,7 @@ describe('the triage backstop', () => {
           dlqTriage: { ...config.functions.dlqTriage, timeoutSeconds: 12 },
         },
       },
-      env: { ...process.env, ...db.envVars, PGPORT: '1' },
+      env: { ...process.env, ...db.envVars, PGUSER: DATABASE_OPERATOR_ROLE, PGPORT: '1' },
       logger: quietLogger,
       topic: dlq,
       redriveTopic: `${dlq}-redrive`,
@@ -117,7 +117,11 @@ describe('the triage backstop', () => {
     const { stderr } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'tools/operations/dlq/cli.ts', 'recover', '--dir', dir],
-      { cwd: process.cwd(), env: { ...process.env, ...db.envVars }, timeout: 60_000 },
+      {
+        cwd: process.cwd(),
+        env: { ...process.env, ...db.envVars, PGUSER: DATABASE_OPERATOR_ROLE },
+        timeout: 60_000,
+      },
     );
     expect(stderr).toContain(`parked ${eventIds.length}, already parked 0`);
     const { rows } = await db.pool.query<{ event_id: string; error_type: string }>(

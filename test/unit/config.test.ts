@@ -107,6 +107,39 @@ describe('limits and outage tolerance', () => {
     }
   });
 
+  it('gives triage its redrive jitter and the consumer its Redis client timing, through the environment', () => {
+    const changed: StageConfig = {
+      ...dev,
+      cache: { ...dev.cache, connectTimeoutMs: 1_500, reconnect: { baseMs: 50, capMs: 2_000 } },
+      triage: { ...dev.triage, redriveJitterPercent: 10 },
+    };
+    for (const config of [dev, changed]) {
+      expect(parseConsumerEnv(consumerEnvironment(consumerSettings(config))).redisClient).toEqual({
+        connectTimeoutMs: config.cache.connectTimeoutMs,
+        reconnect: config.cache.reconnect,
+      });
+      expect(parseTriageEnv(triageEnvironment(triageSettings(config))).redriveJitterPercent).toBe(
+        config.triage.redriveJitterPercent,
+      );
+    }
+  });
+
+  it('refuses a backoff base above its cap, jitter over 50 % and a Redis connect timeout too long', () => {
+    const broken: StageConfig = {
+      ...dev,
+      cache: {
+        ...dev.cache,
+        connectTimeoutMs: 200_000,
+        reconnect: { baseMs: 6_000, capMs: 5_000 },
+      },
+      consumer: { ...dev.consumer, outageWait: { baseMs: 0, capMs: 5_000 } },
+      triage: { ...dev.triage, redriveJitterPercent: 60 },
+    };
+    expect(() => validateStageConfig(broken)).toThrow(
+      /redriveJitterPercent must be 0..50[\s\S]*cache.reconnect: need 1 <= baseMs <= capMs[\s\S]*consumer.outageWait: need[\s\S]*cache.connectTimeoutMs must fit/,
+    );
+  });
+
   it('refuses a dead-letter topic too small for a dead letter of the largest event', () => {
     const broken: StageConfig = {
       ...dev,

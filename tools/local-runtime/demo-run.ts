@@ -1,12 +1,22 @@
 // Runs a workload plan against the local pipeline and accounts for every event it produced
-// from the ground truth in PostgreSQL (processed_events, dead_letters, outbox), not from the
-// components' own counters: an event is processed, parked, or lost.
+// with the shared ground-truth accounting (PostgreSQL, not the components' own counters): an
+// event is processed, parked, or lost.
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { OrderApi } from '../../lambdas/order-api/http';
 import { ERROR_TYPES, type ErrorType } from '../../lambdas/shared/errors/taxonomy';
+import type { OrderState } from '../../lambdas/shared/events/state-machine';
 import { outboxHeaders } from '../../lambdas/shared/outbox/outbox';
+import {
+  type ExpectedOrder,
+  extraRows,
+  extraTransitions,
+  type Position,
+  readGroundTruth,
+  whereStuck,
+  wrongState,
+} from '../verification/ground-truth';
 import { httpEvent, lambdaContext } from './http-event';
 import {
   type Expected,
@@ -19,17 +29,14 @@ import {
   type WorkloadPlan,
 } from './workload';
 
-export interface Position {
-  readonly partition: number;
-  readonly offset: string;
-}
-
 /** One event the workload produced, and what must become of it. */
 export interface ProducedItem {
   readonly source: 'api' | 'injected';
   readonly label: Step | InjectionKind;
   readonly expected: Expected;
   readonly eventId?: string;
+  /** The order it is about (an injected record: the one its value names, if readable). */
+  readonly aggregateId?: string;
   /** Where an injected record landed on the topic. */
   readonly position?: Position;
 }
@@ -99,7 +106,7 @@ function stepRequest(step: Step, orderId: string, n: number) {
 // the misbehaving producer
 
 export interface Injector {
-  inject(kind: InjectionKind): Promise<Position & { eventId?: string }>;
+  inject(kind: InjectionKind): Promise<Position & { eventId?: string; aggregateId?: string }>;
 }
 
 /** Writes bad records straight to the topic, past the API's validation. */
@@ -135,6 +142,7 @@ export function topicInjector(options: {
               JSON.stringify({ eventId, eventType: 'OrderPlaced', aggregateId }),
             )),
             eventId,
+            aggregateId,
           };
         }
         case 'unknown-event-type': {
@@ -148,7 +156,7 @@ export function topicInjector(options: {
             correlationId: eventId,
             data: { orderId: aggregateId },
           };
-          return { ...(await send(aggregateId, JSON.stringify(value))), eventId };
+          return { ...(await send(aggregateId, JSON.stringify(value))), eventId, aggregateId };
         }
         case 'idempotency-conflict': {
           // Same aggregate, type and timestamp as an applied payment (so the same key), other data.
@@ -173,6 +181,7 @@ export function topicInjector(options: {
           return {
             ...(await send(String(envelope.aggregateId), JSON.stringify(conflicting), headers)),
             eventId,
+            aggregateId: String(envelope.aggregateId),
           };
         }
       }
@@ -205,6 +214,7 @@ async function runJob(job: Job, n: number, options: DriveOptions): Promise<void>
       expected: INJECTION_EXPECTED[job.injection],
       position: { partition: landed.partition, offset: landed.offset },
       ...(landed.eventId ? { eventId: landed.eventId } : {}),
+      ...(landed.aggregateId ? { aggregateId: landed.aggregateId } : {}),
     });
     return;
   }
@@ -229,6 +239,7 @@ async function runJob(job: Job, n: number, options: DriveOptions): Promise<void>
       label: step,
       expected: expected[i] as Expected,
       eventId: body.eventId,
+      aggregateId: orderId,
     });
     if (expected[i] === 'processed') ledger.good.add(body.eventId);
     if (step === 'pay' && job.order !== 'skips-payment') ledger.payments.push(body.eventId);
@@ -255,21 +266,45 @@ export interface Accounting {
   readonly produced: number;
   /** API events whose outbox row the relay marked published. */
   readonly published: number;
-  /** Produced events recorded in processed_events (applied once). */
+  /** Produced events recorded in processed_events (applied). */
   readonly processed: number;
   /** Produced events in dead_letters, by error type. */
   readonly parkedByType: Partial<Record<ErrorType, number>>;
   readonly parked: number;
-  /** Neither processed nor parked. */
+  /** Neither processed nor parked (set aside or pending in the outbox included). */
   readonly lost: number;
-  /** Accounted for, but not as planned (e.g. a good event parked). */
+  /**
+   * Accounted for, but not as planned: an event processed or parked against its plan, applied
+   * twice (an extra processed_events row or order transition), an order in another state than
+   * its events lead to, or an order no event should have created.
+   */
   readonly unexpected: number;
   /** Up to five unexpected or lost events, with their position, to look up in the handler log. */
   readonly unexpectedExamples: readonly string[];
 }
 
+const STATE_AFTER: Readonly<Record<Step, OrderState>> = {
+  place: 'CREATED',
+  pay: 'PAYMENT_CAPTURED',
+  ship: 'SHIPPED',
+  cancel: 'CANCELLED',
+};
+
+/** Each order's plan from its accepted API events (ledger order is each order's step order). */
+function plannedOrders(items: readonly ProducedItem[]): ExpectedOrder[] {
+  const plans = new Map<string, ExpectedOrder>();
+  for (const item of items) {
+    if (item.source !== 'api' || item.aggregateId === undefined) continue;
+    if (item.expected !== 'processed') continue;
+    const events = (plans.get(item.aggregateId)?.events ?? 0) + 1;
+    const finalState = STATE_AFTER[item.label as Step];
+    plans.set(item.aggregateId, { orderId: item.aggregateId, finalState, events });
+  }
+  return [...plans.values()];
+}
+
 export async function account(
-  db: Pick<Pool, 'query'>,
+  db: Pick<Pool, 'connect'>,
   topic: string,
   items: readonly ProducedItem[],
   /**
@@ -278,78 +313,77 @@ export async function account(
    */
   parkedSince: Date,
 ): Promise<Accounting> {
-  const eventIds = items.flatMap((i) => (i.eventId ? [i.eventId] : []));
-  const apiIds = items.flatMap((i) => (i.source === 'api' && i.eventId ? [i.eventId] : []));
-  const positioned = items.filter((i) => i.position !== undefined);
-  const [processedRows, parkedRows, publishedRows] = await Promise.all([
-    db.query<{ event_id: string }>(
-      'SELECT DISTINCT event_id FROM processed_events WHERE event_id = ANY($1::text[])',
-      [eventIds],
-    ),
-    db.query<{ event_id: string | null; p: number; o: string; error_type: ErrorType }>(
-      `SELECT event_id, source_partition AS p, source_offset::text AS o, error_type
-         FROM dead_letters
-        WHERE parked_at >= $5
-          AND (event_id = ANY($1::text[])
-           OR (source_topic = $2 AND (source_partition, source_offset) IN (
-                SELECT * FROM unnest($3::int[], $4::bigint[]))))`,
-      [
-        eventIds,
-        topic,
-        positioned.map((i) => i.position?.partition),
-        positioned.map((i) => i.position?.offset),
-        parkedSince,
-      ],
-    ),
-    db.query<{ n: string }>(
-      'SELECT count(*) AS n FROM outbox WHERE id = ANY($1::uuid[]) AND published_at IS NOT NULL',
-      [apiIds],
-    ),
-  ]);
-  const processed = new Set(processedRows.rows.map((r) => r.event_id));
-  const parkedById = new Map<string, ErrorType>();
-  const parkedAt = new Map<string, ErrorType>();
-  for (const row of parkedRows.rows) {
-    if (row.event_id) parkedById.set(row.event_id, row.error_type);
-    parkedAt.set(`${row.p}:${row.o}`, row.error_type);
-  }
-  let processedCount = 0;
+  const truth = await readGroundTruth(
+    items.map((i) => ({
+      label: i.label,
+      expected: i.expected === 'processed' ? 'apply' : i.expected,
+      ...(i.eventId ? { id: i.eventId } : {}),
+      ...(i.aggregateId ? { aggregateId: i.aggregateId } : {}),
+      ...(i.position ? { position: i.position } : {}),
+    })),
+    plannedOrders(items),
+    { pool: db, topic, since: parkedSince },
+  );
+  let processed = 0;
   let parked = 0;
   let lost = 0;
   let unexpected = 0;
   const unexpectedExamples: string[] = [];
-  const example = (item: ProducedItem, got: string) => {
-    if (unexpectedExamples.length >= 5) return;
-    const at = item.position ? ` at ${item.position.partition}:${item.position.offset}` : '';
-    unexpectedExamples.push(
-      `${item.label} ${item.eventId ?? '(no id)'}${at} expected ${item.expected}, got ${got}`,
-    );
+  const example = (text: string) => {
+    if (unexpectedExamples.length < 5) unexpectedExamples.push(text);
   };
-  const note = (item: ProducedItem, got: string) => {
-    unexpected++;
-    example(item, got);
+  const describe = (item: ProducedItem, got: string) => {
+    const at = item.position ? ` at ${item.position.partition}:${item.position.offset}` : '';
+    return `${item.label} ${item.eventId ?? '(no id)'}${at} expected ${item.expected}, got ${got}`;
+  };
+  const note = (text: string, n = 1) => {
+    unexpected += n;
+    example(text);
   };
   const parkedByType: Partial<Record<ErrorType, number>> = {};
-  for (const item of items) {
-    const parkedAs =
-      (item.position && parkedAt.get(`${item.position.partition}:${item.position.offset}`)) ??
-      (item.eventId ? parkedById.get(item.eventId) : undefined);
-    if (item.eventId && processed.has(item.eventId)) {
-      processedCount++;
-      if (item.expected !== 'processed') note(item, 'processed');
-    } else if (parkedAs !== undefined) {
+  for (const [i, t] of truth.events.entries()) {
+    const item = items[i] as ProducedItem;
+    if (t.outcome === 'processed') {
+      processed++;
+      if (item.expected !== 'processed') note(describe(item, 'processed'));
+      if (extraRows(t) > 0) {
+        note(describe(item, `${t.appliedRows} processed_events rows`), extraRows(t));
+      }
+    } else if (t.outcome === 'parked' && t.parkedAs !== undefined) {
       parked++;
-      parkedByType[parkedAs] = (parkedByType[parkedAs] ?? 0) + 1;
-      if (item.expected !== parkedAs) note(item, `parked ${parkedAs}`);
+      const type = t.parkedAs as ErrorType;
+      parkedByType[type] = (parkedByType[type] ?? 0) + 1;
+      if (item.expected !== type) note(describe(item, `parked ${type}`));
     } else {
       lost++;
-      example(item, 'nothing (lost)');
+      const stuck = whereStuck(t);
+      example(describe(item, `nothing (lost${stuck ? `: ${stuck}` : ''})`));
+    }
+  }
+  for (const order of truth.orders) {
+    const plan = order.planned;
+    // One note for an order no event planned (its version counts transitions nothing applied).
+    if (plan === undefined) {
+      note(`order ${order.id} (${order.status}): no event planned it`);
+      continue;
+    }
+    const extra = extraTransitions(order);
+    if (extra > 0) {
+      note(
+        `order ${order.id}: version ${order.version} after ${order.applied} distinct applied events`,
+        extra,
+      );
+    }
+    if (wrongState(order)) {
+      note(
+        `order ${order.id}: ${order.status} v${order.version}, planned ${plan.finalState} v${plan.events}`,
+      );
     }
   }
   return {
     produced: items.length,
-    published: Number(publishedRows.rows[0]?.n ?? 0),
-    processed: processedCount,
+    published: truth.events.filter((t) => t.outbox === 'published').length,
+    processed,
     parked,
     parkedByType: Object.fromEntries(
       ERROR_TYPES.filter((t) => parkedByType[t] !== undefined).map((t) => [t, parkedByType[t]]),

@@ -31,10 +31,12 @@ import {
   type EnvRecord,
   parseConsumerEnv,
   parseKafkaEnv,
+  parsePgEndpointEnv,
   parsePgEnv,
   parseRedisEnv,
   parseRelayEnv,
   parseTriageEnv,
+  pgPoolEnvironment,
   relayEnvironment as writeRelayEnvironment,
   triageEnvironment as writeTriageEnvironment,
 } from '../../lambdas/shared/env';
@@ -143,6 +145,11 @@ export interface RunningRelay {
   stop(): Promise<RelaySummary>;
 }
 
+/** A function's PostgreSQL settings: the local endpoint, the stage's pool size. */
+function functionPgEnv(config: StageConfig, env: EnvRecord) {
+  return parsePgEnv({ ...env, ...pgPoolEnvironment(config.database.poolMaxPerEnvironment) });
+}
+
 /** The relay's environment as the service stack sets it. */
 export function relayEnvironment(config: StageConfig, topic: string): Environment {
   return writeRelayEnvironment({ ...relaySettings(config), topic });
@@ -165,7 +172,7 @@ export async function startRelayLoop(
   const metric = appMetric(config, options.metrics ?? discardMetrics, SERVICES.outboxRelay);
   const counters: RelayCounters = { published: 0 };
   const rt: RelayRuntime = await createRelayRuntime({
-    pgEnv: parsePgEnv(env),
+    pgEnv: functionPgEnv(config, env),
     kafkaEnv: parseKafkaEnv(env),
     relayEnv: parseRelayEnv({ ...env, ...relayEnvironment(config, topic) }),
     logger,
@@ -301,7 +308,7 @@ export async function startConsumerMapping(
     runtime = await createConsumerRuntime({
       // One runtime serves every partition here; Lambda gives each concurrent batch its own
       // environment and pool, so the local pool is sized for the partitions handled at once.
-      pgEnv: { ...parsePgEnv(env), poolMax: LOCAL_CONSUMER_POOL },
+      pgEnv: { ...parsePgEndpointEnv(env), poolMax: LOCAL_CONSUMER_POOL },
       kafkaEnv: parseKafkaEnv(env),
       redisEnv: parseRedisEnv(env),
       consumerEnv: parseConsumerEnv({
@@ -400,7 +407,7 @@ export async function startTriageMapping(
   const sink = options.metrics ?? discardMetrics;
   const metric = appMetric(config, sink, SERVICES.dlqTriage);
   const counters: TriageCounters = { received: 0, redriven: 0, parked: 0, errors: 0 };
-  const pool = createPool(parsePgEnv(env), { applicationName: 'dlq-triage' });
+  const pool = createPool(functionPgEnv(config, env), { applicationName: 'dlq-triage' });
   let runtime: TriageRuntime | undefined;
   const createRuntime = async () => {
     runtime = await createTriageRuntime({

@@ -16,7 +16,7 @@ import { createPool, pgClientConfig } from '../../lambdas/shared/db/pool';
 import {
   parseKafkaEnv,
   parseMigrationsDir,
-  parsePgEnv,
+  parsePgEndpointEnv,
   parseRedisEnv,
 } from '../../lambdas/shared/env';
 import { createKafka } from '../../lambdas/shared/kafka/client';
@@ -147,7 +147,8 @@ async function main(): Promise<void> {
   const logFile = path.join(REPO_ROOT, '.cache', 'npm-start.log');
   const logger = fileLogger(logFile);
 
-  const pgEnv = parsePgEnv(env);
+  // The functions' pools are sized by the stage config (pipeline.ts); these clients size their own.
+  const pgEnv = parsePgEndpointEnv(env);
   await runMigrationsWithNewClient(pgClientConfig(pgEnv, { applicationName: 'npm-start' }), {
     dir: parseMigrationsDir(env),
     logger,

@@ -1,15 +1,16 @@
 // PostgreSQL connections: one small pool per execution environment (docs/ARCHITECTURE.md §3).
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Signer } from '@aws-sdk/rds-signer';
 import type { ClientConfig, PoolConfig } from 'pg';
 import pg from 'pg';
-import type { PgEnv } from '../env';
+import type { PgEndpointEnv, PgEnv } from '../env';
 import { getObservabilityEnv, getPgEnv } from '../env';
 import { logger } from '../powertools';
 
 export type TokenProvider = () => Promise<string>;
 
 /** RDS IAM auth token (valid 15 min); signed locally, no network call. */
-export function rdsTokenProvider(env: PgEnv): TokenProvider {
+export function rdsTokenProvider(env: PgEndpointEnv): TokenProvider {
   if (env.region === undefined) throw new Error('RDS IAM auth needs AWS_REGION');
   const signer = new Signer({
     hostname: env.host,
@@ -28,7 +29,7 @@ export interface ClientOptions {
 }
 
 /** Connection settings shared by the pool and by single clients (e.g. migrations). */
-export function pgClientConfig(env: PgEnv, options: ClientOptions = {}): ClientConfig {
+export function pgClientConfig(env: PgEndpointEnv, options: ClientOptions = {}): ClientConfig {
   const config: ClientConfig = {
     host: env.host,
     port: env.port,
@@ -38,6 +39,7 @@ export function pgClientConfig(env: PgEnv, options: ClientOptions = {}): ClientC
     // Fail a cold start quickly instead of hanging until the Lambda timeout.
     connectionTimeoutMillis: 5_000,
   };
+  if (env.secretArn !== undefined) return { ...config, ...secretPassword(env.secretArn) };
   if (!env.iamAuth) return config;
   const token = options.tokenProvider ?? rdsTokenProvider(env);
   return {
@@ -46,6 +48,24 @@ export function pgClientConfig(env: PgEnv, options: ClientOptions = {}): ClientC
     password: token,
     // IAM auth requires TLS; verify the server certificate (RDS Proxy uses a public ACM cert;
     // direct RDS needs NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem on Lambda).
+    ssl: { rejectUnauthorized: true },
+  };
+}
+
+/**
+ * The password from a Secrets Manager secret (RDS's `{username, password, ...}` JSON), read for
+ * each new connection through the Powertools cache, so a rotated password is picked up. Only
+ * the migration function logs in this way, directly to the instance, which forces TLS.
+ */
+function secretPassword(secretArn: string): Pick<ClientConfig, 'password' | 'ssl'> {
+  return {
+    password: async () => {
+      const secret = await getSecret<{ password?: unknown }>(secretArn, { transform: 'json' });
+      if (typeof secret?.password !== 'string') {
+        throw new Error('the database secret holds no password');
+      }
+      return secret.password;
+    },
     ssl: { rejectUnauthorized: true },
   };
 }

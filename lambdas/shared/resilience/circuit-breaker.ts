@@ -1,5 +1,6 @@
-// Circuit breaker per downstream dependency (docs/ARCHITECTURE.md §3): 5 counted failures within 60 s open
-// it; open fails fast; 30 s later one trial call goes through; its success closes it.
+// Circuit breaker per downstream dependency (docs/ARCHITECTURE.md §3): failureThreshold counted
+// failures within windowMs open it; open fails fast; openMs later one trial call goes through;
+// its success closes it. The numbers are the stage config's `breaker`, through the environment.
 // Failing fast lets the mapping retry the batch later instead of flooding the dead-letter topic.
 import { CircuitOpenError, classify } from '../errors/taxonomy';
 import type { LogSink } from '../log-sink';
@@ -10,22 +11,16 @@ export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 export interface CircuitBreakerOptions {
   /** The dependency, e.g. "postgres"; shown in logs and in CircuitOpenError. */
   readonly name: string;
-  readonly failureThreshold?: number;
+  readonly failureThreshold: number;
   /** Rolling window in which `failureThreshold` failures open the breaker. */
-  readonly windowMs?: number;
+  readonly windowMs: number;
   /** How long the breaker stays open before one trial call. */
-  readonly openMs?: number;
+  readonly openMs: number;
   /** Epoch ms; injectable so tests never wait. */
   readonly now?: () => number;
   /** Which errors say the dependency is unhealthy; others pass through uncounted. */
   readonly isFailure?: (error: unknown) => boolean;
 }
-
-export const BREAKER_DEFAULTS = {
-  failureThreshold: 5,
-  windowMs: 60_000,
-  openMs: 30_000,
-} as const;
 
 /**
  * A schema violation or a constraint error means the dependency answered: only TRANSIENT
@@ -66,9 +61,9 @@ export class CircuitBreaker {
 
   constructor(options: CircuitBreakerOptions) {
     this.name = options.name;
-    this.threshold = options.failureThreshold ?? BREAKER_DEFAULTS.failureThreshold;
-    this.windowMs = options.windowMs ?? BREAKER_DEFAULTS.windowMs;
-    this.openMs = options.openMs ?? BREAKER_DEFAULTS.openMs;
+    this.threshold = options.failureThreshold;
+    this.windowMs = options.windowMs;
+    this.openMs = options.openMs;
     this.now = options.now ?? Date.now;
     this.isFailure = options.isFailure ?? isDependencyFailure;
     for (const [key, value] of [
@@ -181,7 +176,7 @@ export class CircuitBreaker {
 /** One breaker per dependency name, sharing options (clock, thresholds, listener). */
 export function breakers<const N extends string>(
   names: readonly N[],
-  options: Omit<CircuitBreakerOptions, 'name'> & { readonly onStateChange?: BreakerListener } = {},
+  options: Omit<CircuitBreakerOptions, 'name'> & { readonly onStateChange?: BreakerListener },
 ): Readonly<Record<N, CircuitBreaker>> {
   const { onStateChange, ...shared } = options;
   const out = {} as Record<N, CircuitBreaker>;

@@ -2,16 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { EnvError, parseTriageEnv, triageEnvironment } from '../../../lambdas/shared/env';
 import { triageSettings } from '../../../lib/config/function-environment';
 import { loadStageConfig } from '../../../lib/config/stage-config';
+import { configuredEnv } from '../../fixtures/function-env';
 
-const SIZE = {};
+/** Triage's environment as the stack writes it from the dev stage config. */
+const WRITTEN = triageEnvironment(triageSettings(loadStageConfig('dev')));
 
 describe('parseTriageEnv', () => {
-  it('has the documented defaults', () => {
-    expect(parseTriageEnv(SIZE)).toEqual({
+  it("reads the stage config's documented settings", () => {
+    expect(parseTriageEnv(configuredEnv())).toEqual({
       maxRedrives: 5,
       maxProcessingFailureRedrives: 2,
       redriveBaseDelayMs: 2_000,
       redriveMaxDelayMs: 60_000,
+      redriveJitterPercent: 20,
       stopBeforeTimeoutMs: 10_000,
       redriveTopics: ['order-events'],
       redriveMaxMessageBytes: 1_048_576,
@@ -25,6 +28,7 @@ describe('parseTriageEnv', () => {
       TRIAGE_MAX_REDRIVES: '3',
       TRIAGE_REDRIVE_BASE_DELAY_MS: '100',
       TRIAGE_REDRIVE_MAX_DELAY_MS: '900',
+      TRIAGE_REDRIVE_JITTER_PERCENT: '10',
       TRIAGE_MAX_PROCESSING_FAILURE_REDRIVES: '1',
       TRIAGE_STOP_BEFORE_TIMEOUT_MS: '0',
       TRIAGE_OUTAGE_WAIT_BASE_MS: '250',
@@ -40,6 +44,7 @@ describe('parseTriageEnv', () => {
       maxProcessingFailureRedrives: 1,
       redriveBaseDelayMs: 100,
       redriveMaxDelayMs: 900,
+      redriveJitterPercent: 10,
       stopBeforeTimeoutMs: 0,
       redriveTopics: ['orders-x'],
       redriveMaxMessageBytes: 2_048,
@@ -48,18 +53,21 @@ describe('parseTriageEnv', () => {
     });
   });
 
-  it('caps the PROCESSING_FAILURE default at the overall limit', () => {
-    expect(parseTriageEnv({ ...SIZE, TRIAGE_MAX_REDRIVES: '1' }).maxProcessingFailureRedrives).toBe(
-      1,
-    );
+  it.each(Object.keys(WRITTEN))('without %s, fails naming it (locally too: no default)', (name) => {
+    const env: Record<string, string> = { ...WRITTEN };
+    delete env[name];
+    expect(() => parseTriageEnv(env)).toThrow(EnvError);
+    expect(() => parseTriageEnv(env)).toThrow(name);
   });
 
   it.each([
-    [{ ...SIZE, TRIAGE_MAX_REDRIVES: 'five' }, 'TRIAGE_MAX_REDRIVES'],
-    [{ ...SIZE, TRIAGE_REDRIVE_BASE_DELAY_MS: '-1' }, 'TRIAGE_REDRIVE_BASE_DELAY_MS'],
-    [{ ...SIZE, TRIAGE_REDRIVE_MAX_DELAY_MS: '1000' }, 'TRIAGE_REDRIVE_MAX_DELAY_MS'],
+    [{ TRIAGE_MAX_REDRIVES: 'five' }, 'TRIAGE_MAX_REDRIVES'],
+    [{ TRIAGE_REDRIVE_BASE_DELAY_MS: '-1' }, 'TRIAGE_REDRIVE_BASE_DELAY_MS'],
+    [{ TRIAGE_REDRIVE_MAX_DELAY_MS: '1000' }, 'TRIAGE_REDRIVE_MAX_DELAY_MS'],
+    [{ TRIAGE_REDRIVE_JITTER_PERCENT: '51' }, 'TRIAGE_REDRIVE_JITTER_PERCENT'],
     [{ ORDER_EVENTS_MAX_MESSAGE_BYTES: '10' }, 'ORDER_EVENTS_MAX_MESSAGE_BYTES'],
-  ])('rejects %o', (env, variable) => {
+  ])('rejects %o', (overrides, variable) => {
+    const env = configuredEnv(overrides);
     expect(() => parseTriageEnv(env)).toThrow(EnvError);
     expect(() => parseTriageEnv(env)).toThrow(variable);
   });

@@ -21,6 +21,7 @@ import {
 } from '../../../lambdas/shared/dead-letter/message';
 import { ERROR_TYPES, TransientError } from '../../../lambdas/shared/errors/taxonomy';
 import { CircuitBreaker } from '../../../lambdas/shared/resilience/circuit-breaker';
+import { loadStageConfig } from '../../../lib/config/stage-config';
 import { deadLetter, dlqRecord, mskEvent, mskRecord } from './fixtures';
 
 const silent = { error() {}, warn() {}, info() {}, debug() {} };
@@ -28,6 +29,7 @@ const DLQ = 'order-events-dlq';
 /** Positions of the columns after the row's in triage's INSERT. */
 const MESSAGE = DEAD_LETTER_ROW_COLUMNS.length;
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+const BREAKER = loadStageConfig('dev').breaker;
 
 const POLICY: RedrivePolicy = {
   maxRedrives: 5,
@@ -357,11 +359,11 @@ describe('triageBatch: park', () => {
 
 describe('triageBatch: failures', () => {
   function openBreaker(name: string): CircuitBreaker {
-    const breaker = new CircuitBreaker({ name, now: () => T0 });
+    const breaker = new CircuitBreaker({ name, ...BREAKER, now: () => T0 });
     return breaker;
   }
   async function trip(breaker: CircuitBreaker): Promise<void> {
-    for (let i = 0; i < 5; i++)
+    for (let i = 0; i < BREAKER.failureThreshold; i++)
       await breaker
         .execute(() => Promise.reject(new TransientError('down')))
         .catch(() => undefined);

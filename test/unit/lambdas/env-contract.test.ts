@@ -5,22 +5,28 @@ import {
   consumerEnvironment,
   ENV,
   EnvError,
+  type Environment,
   FUNCTION_ENV,
+  type FunctionName,
   isDeployed,
   kafkaEnvironment,
   observabilityEnvironment,
+  orderApiEnvironment,
   parseRelayEnv,
   pgEnvironment,
+  pgPoolEnvironment,
   redisEnvironment,
   relayEnvironment,
   triageEnvironment,
 } from '../../../lambdas/shared/env';
 import {
   consumerSettings,
+  orderApiSettings,
   relaySettings,
   triageSettings,
 } from '../../../lib/config/function-environment';
 import { loadStageConfig } from '../../../lib/config/stage-config';
+import { configuredEnv } from '../../fixtures/function-env';
 
 const config = loadStageConfig('dev');
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/abcd-1234';
@@ -112,12 +118,17 @@ describe('the environment contract', () => {
     expect(() => FUNCTION_ENV.orderApi({ AWS_LAMBDA_FUNCTION_NAME: 'f' })).toThrow(/STAGE/);
   });
 
-  it('locally, every setting falls back to the local services', () => {
+  it('locally, only the endpoints fall back to the local services', () => {
     expect(isDeployed({})).toBe(false);
-    const env = FUNCTION_ENV.dlqTriage({});
-    expect(env.pg).toMatchObject({ host: '127.0.0.1', port: 5432, database: 'test' });
+    const env = FUNCTION_ENV.dlqTriage(configuredEnv());
+    expect(env.pg).toMatchObject({
+      host: '127.0.0.1',
+      port: 5432,
+      database: 'test',
+      poolMax: config.database.poolMaxPerEnvironment,
+    });
     expect(env.kafka).toEqual({ auth: 'none', brokers: ['127.0.0.1:9092'] });
-    expect(env.triage.redriveTopics).toEqual(['order-events']);
+    expect(env.triage).toEqual(triageSettings(config));
   });
 
   it("the relay's size limit and processed_events retention come from the stage config only", () => {
@@ -149,5 +160,41 @@ describe('the environment contract', () => {
     );
     const written = triageEnvironment(triageSettings(config));
     expect(written[ENV.orderEventsTopic]).toBe(config.kafka.topics.orderEvents.name);
+  });
+});
+
+/** What the stacks write for each function's settings (endpoints aside), from the config. */
+const SETTINGS: Partial<Record<FunctionName, Environment>> = {
+  orderApi: {
+    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
+    ...orderApiEnvironment(orderApiSettings(config)),
+  },
+  outboxRelay: {
+    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
+    ...relayEnvironment(relaySettings(config)),
+  },
+  orderConsumer: {
+    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
+    ...consumerEnvironment(consumerSettings(config)),
+  },
+  dlqTriage: {
+    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
+    ...triageEnvironment(triageSettings(config)),
+  },
+};
+
+describe.each(Object.entries(SETTINGS))('locally (no STAGE), %s', (name, written) => {
+  const read = FUNCTION_ENV[name as FunctionName];
+
+  it('reads its settings with the local endpoints', () => {
+    expect(() => read(written)).not.toThrow();
+  });
+
+  it.each(Object.keys(written))('without %s fails naming it: the reader has no default', (v) => {
+    const env: Record<string, string> = { ...written };
+    delete env[v];
+    expect(isDeployed(env)).toBe(false);
+    expect(() => read(env)).toThrow(EnvError);
+    expect(() => read(env)).toThrow(`${v}: is required; it comes from the stage config`);
   });
 });

@@ -8,6 +8,7 @@ import {
   parseKafkaEnv,
   parseMigrationsDir,
   parseObservabilityEnv,
+  parsePgEndpointEnv,
   parsePgEnv,
   parseStage,
   resetEnvCache,
@@ -108,15 +109,20 @@ describe('parseKafkaEnv', () => {
 
 describe('parsePgEnv', () => {
   it('defaults to the local test database', () => {
-    expect(parsePgEnv({})).toEqual({
+    expect(parsePgEndpointEnv({})).toEqual({
       host: '127.0.0.1',
       port: 5432,
       database: 'test',
       user: 'postgres',
       iamAuth: false,
       region: undefined,
-      poolMax: 2,
     });
+  });
+  it("has no default pool size, locally either: it is the stage config's", () => {
+    expect(() => parsePgEnv({})).toThrow(
+      /PG_POOL_MAX: is required; it comes from the stage config/,
+    );
+    expect(parsePgEnv({ PG_POOL_MAX: '2' })).toEqual({ ...parsePgEndpointEnv({}), poolMax: 2 });
   });
   it('reads every variable', () => {
     expect(
@@ -154,7 +160,7 @@ describe('parsePgEnv', () => {
     );
   });
   it('treats empty strings as unset', () => {
-    expect(parsePgEnv({ PGHOST: '', PGPORT: ' ' }).host).toBe('127.0.0.1');
+    expect(parsePgEndpointEnv({ PGHOST: '', PGPORT: ' ' }).host).toBe('127.0.0.1');
   });
 });
 
@@ -181,6 +187,7 @@ describe('cached accessors', () => {
   });
   it('parse process.env once until reset', () => {
     resetEnvCache();
+    vi.stubEnv('PG_POOL_MAX', '2');
     vi.stubEnv('PGDATABASE', 'first');
     expect(getPgEnv().database).toBe('first');
     vi.stubEnv('PGDATABASE', 'second');

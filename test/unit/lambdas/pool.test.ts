@@ -6,8 +6,10 @@ import {
   rdsTokenProvider,
 } from '../../../lambdas/shared/db/pool';
 import { parsePgEnv } from '../../../lambdas/shared/env';
+import { configuredEnv } from '../../fixtures/function-env';
 
-const local = parsePgEnv({});
+/** The local endpoint defaults, the stage config's pool size. */
+const local = parsePgEnv(configuredEnv());
 const iam = parsePgEnv({
   PGHOST: 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com',
   PGUSER: 'app',

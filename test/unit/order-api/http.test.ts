@@ -4,17 +4,21 @@ import {
   type BodyLimits,
   CORRELATION_HEADER,
   createOrderApi,
-  DEFAULT_BODY_LIMITS,
   type MetricSink,
   ORDER_API_METRICS,
   type RequestLogger,
 } from '../../../lambdas/order-api/http';
+import { orderApiSettings } from '../../../lib/config/function-environment';
+import { loadStageConfig } from '../../../lib/config/stage-config';
 import {
   type HttpEventInput,
   httpEvent,
   lambdaContext,
   parseBody,
 } from '../../../tools/local-runtime/http-event';
+
+/** The stage config's body limits, as the function's environment carries them. */
+const STAGE_LIMITS: BodyLimits = orderApiSettings(loadStageConfig('dev'));
 
 interface LogLine {
   readonly level: string;
@@ -80,13 +84,13 @@ beforeEach(() => {
   addMetric = vi.fn<MetricSink['addMetric']>();
 });
 
-async function call(input: HttpEventInput, limits?: BodyLimits) {
+async function call(input: HttpEventInput, limits: BodyLimits = STAGE_LIMITS) {
   const api = createOrderApi({
     commands,
     logger: log.logger,
     metrics: { addMetric },
     newId: () => 'generated-id',
-    ...(limits ? { limits } : {}),
+    limits,
   });
   const result = await api(httpEvent(input), lambdaContext);
   return { ...result, json: parseBody(result), header: result.headers?.[CORRELATION_HEADER] };
@@ -247,7 +251,7 @@ describe('body limits and text PostgreSQL cannot store', () => {
   });
 
   it('answers 400 for an array over the item limit', async () => {
-    const limits: BodyLimits = { ...DEFAULT_BODY_LIMITS, maxArrayItems: 3 };
+    const limits: BodyLimits = { ...STAGE_LIMITS, maxArrayItems: 3 };
     const body = { ...ORDER, items: [item, item, item, item] };
     const res = await call({ method: 'POST', path: '/orders', body }, limits);
     expect(res.statusCode).toBe(400);
@@ -476,7 +480,7 @@ describe('unexpected errors', () => {
   });
 
   it('answer 500 for an event that is not an HTTP API event', async () => {
-    const api = createOrderApi({ commands, logger: log.logger });
+    const api = createOrderApi({ commands, logger: log.logger, limits: STAGE_LIMITS });
     const res = await api({ nope: true } as never, lambdaContext);
     expect(res.statusCode).toBe(500);
     expect(parseBody(res)).toEqual({ error: 'InternalServerError', message: 'internal error' });

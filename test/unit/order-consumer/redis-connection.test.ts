@@ -2,26 +2,29 @@
 // throttled connection warning, and the attempt tracker failing fast while disconnected.
 import { describe, expect, it } from 'vitest';
 import { redisAttemptTracker } from '../../../lambdas/order-consumer/idempotency-gate';
-import {
-  REDIS_RECONNECT,
-  redisReconnectDelayMs,
-  throttledWarning,
-} from '../../../lambdas/order-consumer/runtime';
+import { redisReconnectDelayMs, throttledWarning } from '../../../lambdas/order-consumer/runtime';
 import type { KafkaRecord } from '../../../lambdas/shared/kafka/msk-event';
+import { loadStageConfig } from '../../../lib/config/stage-config';
+
+/** The stage config's reconnect backoff, as the consumer's environment carries it. */
+const RECONNECT = loadStageConfig('dev').cache.reconnect;
 
 describe('redisReconnectDelayMs', () => {
   it('doubles from 100 ms and stops growing at 5 s', () => {
     const top = () => 1 - Number.EPSILON;
-    const ceilings = [0, 1, 2, 3, 4, 5, 6, 7, 20, 1_000].map((n) => redisReconnectDelayMs(n, top));
+    const ceilings = [0, 1, 2, 3, 4, 5, 6, 7, 20, 1_000].map((n) =>
+      redisReconnectDelayMs(n, RECONNECT, top),
+    );
+    expect(RECONNECT).toEqual({ baseMs: 100, capMs: 5_000 });
     expect(ceilings).toEqual([100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000, 5_000]);
   });
 
   it('draws from the upper half of the ceiling (jitter, never a burst of zero delays)', () => {
     for (const n of [0, 3, 9]) {
-      const ceiling = Math.min(REDIS_RECONNECT.capMs, REDIS_RECONNECT.baseMs * 2 ** n);
-      expect(redisReconnectDelayMs(n, () => 0)).toBe(ceiling / 2);
+      const ceiling = Math.min(RECONNECT.capMs, RECONNECT.baseMs * 2 ** n);
+      expect(redisReconnectDelayMs(n, RECONNECT, () => 0)).toBe(ceiling / 2);
       for (let i = 0; i < 50; i++) {
-        const delay = redisReconnectDelayMs(n);
+        const delay = redisReconnectDelayMs(n, RECONNECT);
         expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
         expect(delay).toBeLessThanOrEqual(ceiling);
       }
@@ -30,10 +33,10 @@ describe('redisReconnectDelayMs', () => {
 
   it('always returns a finite positive delay, so the client never stops reconnecting', () => {
     for (const n of [-1, Number.NaN, 1.5, Number.MAX_SAFE_INTEGER, 2 ** 60]) {
-      const delay = redisReconnectDelayMs(n);
+      const delay = redisReconnectDelayMs(n, RECONNECT);
       expect(Number.isFinite(delay)).toBe(true);
       expect(delay).toBeGreaterThan(0);
-      expect(delay).toBeLessThanOrEqual(REDIS_RECONNECT.capMs);
+      expect(delay).toBeLessThanOrEqual(RECONNECT.capMs);
     }
   });
 });

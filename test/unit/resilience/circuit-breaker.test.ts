@@ -17,12 +17,25 @@ import {
   type CircuitBreakerOptions,
   isDependencyFailure,
 } from '../../../lambdas/shared/resilience/circuit-breaker';
+import { loadStageConfig } from '../../../lib/config/stage-config';
+
+/** The stage config's breaker; the cases below spell out its 5 failures / 60 s / 30 s open. */
+const BREAKER = loadStageConfig('dev').breaker;
+
+it('tests the breaker numbers of the stage config', () => {
+  expect(BREAKER).toEqual({ failureThreshold: 5, windowMs: 60_000, openMs: 30_000 });
+});
 
 /** A breaker on a hand-driven clock, recording every state change. */
 function harness(options: Partial<CircuitBreakerOptions> = {}) {
   const clock = { t: 1_000_000 };
   const changes: BreakerStateChange[] = [];
-  const breaker = new CircuitBreaker({ name: 'postgres', now: () => clock.t, ...options });
+  const breaker = new CircuitBreaker({
+    name: 'postgres',
+    ...BREAKER,
+    now: () => clock.t,
+    ...options,
+  });
   breaker.onStateChange((c) => changes.push(c));
   let calls = 0;
   const ok = () =>
@@ -135,7 +148,7 @@ describe('CircuitBreaker: opening', () => {
     ['windowMs', { windowMs: -1 }],
     ['openMs', { openMs: 1.5 }],
   ])('rejects an invalid %s', (_label, options) => {
-    expect(() => new CircuitBreaker({ name: 'x', ...options })).toThrow(RangeError);
+    expect(() => new CircuitBreaker({ name: 'x', ...BREAKER, ...options })).toThrow(RangeError);
   });
 });
 
@@ -303,6 +316,7 @@ describe('breakers', () => {
     const clock = { t: 0 };
     const changes: BreakerStateChange[] = [];
     const all = breakers(['postgres', 'redis', 'kafka'], {
+      ...BREAKER,
       now: () => clock.t,
       failureThreshold: 1,
       onStateChange: (c) => changes.push(c),

@@ -3,8 +3,8 @@
 import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { pgClientConfig } from '../../../lambdas/shared/db/pool';
-import type { PgEnv } from '../../../lambdas/shared/env';
-import { parsePgEnv } from '../../../lambdas/shared/env';
+import type { PgEndpointEnv } from '../../../lambdas/shared/env';
+import { parsePgEndpointEnv } from '../../../lambdas/shared/env';
 import { runCommand, sleep } from './process';
 import type { Progress } from './report';
 import { elapsed, errorMessage, ServiceError } from './report';
@@ -24,11 +24,11 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host);
 }
 
-export function postgresEnv(env: NodeJS.ProcessEnv = process.env): PgEnv {
-  return parsePgEnv(env);
+export function postgresEnv(env: NodeJS.ProcessEnv = process.env): PgEndpointEnv {
+  return parsePgEndpointEnv(env);
 }
 
-export function postgresEndpoint(env: PgEnv): PostgresEndpoint {
+export function postgresEndpoint(env: PgEndpointEnv): PostgresEndpoint {
   return { host: env.host, port: env.port, user: env.user, database: env.database };
 }
 
@@ -37,7 +37,9 @@ export function describePostgres(e: PostgresEndpoint): string {
 }
 
 /** Connects and runs `select 1`. Errors other than "nothing listens" are reported as they are. */
-export async function probePostgres(env: PgEnv): Promise<ProbeResult & { refused?: boolean }> {
+export async function probePostgres(
+  env: PgEndpointEnv,
+): Promise<ProbeResult & { refused?: boolean }> {
   const client = new pg.Client({
     ...pgClientConfig(env, { applicationName: 'services-tool' }),
     connectionTimeoutMillis: 3_000,
@@ -78,7 +80,7 @@ function startCommand(): { command: string; args: string[] } {
 
 /** Makes PostgreSQL answer `select 1`, starting the local cluster if it is down. */
 export async function ensurePostgres(
-  env: PgEnv,
+  env: PgEndpointEnv,
   progress: Progress,
   timeoutMs = 30_000,
 ): Promise<{ endpoint: PostgresEndpoint; started: boolean }> {

@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { runMigrationsWithNewClient } from '../../../lambdas/migrate/run-migrations';
 import { pgClientConfig } from '../../../lambdas/shared/db/pool';
-import { type PgEnv, repoMigrationsDir } from '../../../lambdas/shared/env';
+import { type PgEndpointEnv, type PgEnv, repoMigrationsDir } from '../../../lambdas/shared/env';
 import type { LogSink } from '../../../lambdas/shared/log-sink';
 
 export interface ScratchDatabase {
@@ -18,7 +18,7 @@ const silent: LogSink = { error() {}, warn() {}, info() {}, debug() {} };
 
 /** `name` must be a valid unquoted identifier (lower case, digits, underscores). */
 export async function createScratchDatabase(
-  base: PgEnv,
+  base: PgEndpointEnv,
   name: string,
   options: { readonly poolMax?: number } = {},
 ): Promise<ScratchDatabase> {

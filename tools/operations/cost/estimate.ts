@@ -95,8 +95,11 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function bool(v: unknown): boolean {
-  return v === true || v === 'true';
+/** A literal boolean (CloudFormation also takes "true"/"false"); undefined for tokens. */
+function literalBool(v: unknown): boolean | undefined {
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  return undefined;
 }
 
 /** A CloudFormation intrinsic (`{ Ref }`, `{ 'Fn::If': … }`) in place of a literal object. */
@@ -225,7 +228,11 @@ const rdsInstance: Handler = (r, ctx) => {
   if (engine !== undefined && engine !== 'postgres')
     return [unpriced(`engine ${engine} not in the price table`)];
   const klass = str(r.properties.DBInstanceClass);
-  const multiAz = bool(r.properties.MultiAZ);
+  // A Multi-AZ instance bills its standby's instance-hours and storage as well: twice Single-AZ
+  // ("On-Demand DB instances for Amazon RDS", Multi-AZ DB instances, Amazon RDS User Guide).
+  // Absent means Single-AZ; a token could be either, so it is not guessed.
+  const multiAz = r.properties.MultiAZ === undefined ? false : literalBool(r.properties.MultiAZ);
+  if (multiAz === undefined) return [unpriced('MultiAZ is not a literal')];
   const factor = multiAz ? 2 : 1;
   const az = multiAz ? ' × 2 (Multi-AZ)' : '';
   const role = isReplica ? `read replica of ${source?.logicalId}, ` : '';

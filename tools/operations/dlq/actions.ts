@@ -8,6 +8,7 @@ import {
   toRedriveRecord,
 } from '../../../lambdas/shared/dead-letter/message';
 import { backstopOrigin, isBackstopHeader } from '../../../lambdas/shared/dead-letter/salvage';
+import { EXIT, errorText, type Output, table } from '../cli';
 import { type Command, isBulk, type Selection } from './args';
 import {
   claimForRedriveQuery,
@@ -21,8 +22,6 @@ import {
   showQuery,
 } from './queries';
 import { type OpenSource, recover } from './recover';
-
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 export interface Queryable {
   query<R>(query: SqlQuery): Promise<{ rows: R[]; rowCount: number | null }>;
@@ -38,13 +37,6 @@ export type RedriveRecord = ReturnType<typeof toRedriveRecord>;
 export interface RedriveProducer {
   /** Resolves only once the broker acknowledged the record (acks=all). */
   send(record: RedriveRecord): Promise<void>;
-}
-
-export interface Output {
-  /** Results (stdout). */
-  out(line: string): void;
-  /** Progress, warnings and errors (stderr), so `--json` output stays parseable. */
-  err(line: string): void;
 }
 
 export interface DlqDeps {
@@ -129,33 +121,19 @@ export async function list(
 }
 
 export function formatTable(rows: readonly SummaryRow[]): string[] {
-  const header = [
-    'ID',
-    'PARKED_AT',
-    'ERROR_TYPE',
-    'EVENT_TYPE',
-    'AGGREGATE',
-    'ATT',
-    'REDR',
-    'ERROR',
-  ];
-  const cells = rows.map((r) => [
-    r.id,
-    isoSeconds(r.parked_at),
-    r.error_type,
-    r.event_type ?? '-',
-    r.aggregate_id ?? '-',
-    String(r.attempts),
-    String(r.redrive_count),
-    truncate(oneLine(r.error_message), ERROR_COLUMN_WIDTH),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const line = (c: readonly string[]) =>
-    c
-      .map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...cells.map(line)];
+  return table(
+    ['ID', 'PARKED_AT', 'ERROR_TYPE', 'EVENT_TYPE', 'AGGREGATE', 'ATT', 'REDR', 'ERROR'],
+    rows.map((r) => [
+      r.id,
+      isoSeconds(r.parked_at),
+      r.error_type,
+      r.event_type ?? '-',
+      r.aggregate_id ?? '-',
+      String(r.attempts),
+      String(r.redrive_count),
+      truncate(oneLine(r.error_message), ERROR_COLUMN_WIDTH),
+    ]),
+  );
 }
 
 // --- show ----------------------------------------------------------------------------------
@@ -560,8 +538,4 @@ function oneLine(text: string): string {
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,9 +1,6 @@
 // Pure argument parsing for `npm run dlq`: argv in, a typed command or a UsageError out.
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-
-type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-
 import { ERROR_TYPES, type ErrorType, isErrorType } from '../../../lambdas/shared/errors/taxonomy';
+import { isHelp, noArguments, oneId, parseFlags, positiveInt, UsageError } from '../cli';
 
 export const STATUSES = ['PARKED', 'REPLAYED', 'DISCARDED'] as const;
 export type Status = (typeof STATUSES)[number];
@@ -38,11 +35,6 @@ A bulk redrive or discard (filters, or more than one id) asks for confirmation o
 terminal; without a terminal it needs --yes.
 Endpoints: PGHOST PGPORT PGDATABASE PGUSER (PGPASSWORD), KAFKA_BROKERS; recover --s3: the
 standard AWS credential chain (AWS_PROFILE, ...) and --region or AWS_REGION.`;
-
-/** Wrong invocation: exit code 2, with the usage text. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export interface Filters {
   readonly type?: ErrorType;
@@ -111,13 +103,6 @@ export function parseDuration(text: string): number {
     throw new UsageError(`duration "${text}" must be positive`);
   }
   return ms;
-}
-
-function positiveInt(flag: string, text: string, max: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
-    throw new UsageError(`--${flag} must be an integer from 1 to ${max}, got "${text}"`);
-  }
-  return Number(text);
 }
 
 function parseRate(text: string): number {
@@ -198,34 +183,17 @@ function parseSelection(positionals: readonly string[], values: FilterValues): S
   return { kind: 'filters', filters: parseFilters(values, 'PARKED', limit) };
 }
 
-/**
- * One subcommand's flags and positionals. node:util reports unknown flags and missing values
- * as TypeErrors: usage errors here.
- */
-function parse<const O extends ParseArgsOptionsConfig>(args: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...args], strict: true, allowPositionals: true, options });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
 export function parseCommand(argv: readonly string[]): Command {
   const [command, ...rest] = argv;
+  if (isHelp(command)) return { kind: 'help' };
   switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      return { kind: 'help' };
     case 'list': {
-      const { values, positionals } = parse(rest, {
+      const { values, positionals } = parseFlags(rest, {
         ...FILTER_OPTIONS,
         status: { type: 'string' },
         json: { type: 'boolean' },
       });
-      if (positionals.length > 0)
-        throw new UsageError(`list takes no arguments: ${positionals[0]}`);
+      noArguments('list', positionals);
       const status = (values.status ?? 'PARKED').toUpperCase();
       if (!(STATUSES as readonly string[]).includes(status)) {
         throw new UsageError(
@@ -243,13 +211,11 @@ export function parseCommand(argv: readonly string[]): Command {
       };
     }
     case 'show': {
-      const { values, positionals } = parse(rest, { json: { type: 'boolean' } });
-      const [id, ...extra] = positionals;
-      if (id === undefined || extra.length > 0) throw new UsageError('show takes exactly one id');
-      return { kind: 'show', id: parseId(id), json: values.json === true };
+      const { values, positionals } = parseFlags(rest, { json: { type: 'boolean' } });
+      return { kind: 'show', id: parseId(oneId('show', positionals)), json: values.json === true };
     }
     case 'redrive': {
-      const { values, positionals } = parse(rest, {
+      const { values, positionals } = parseFlags(rest, {
         ...FILTER_OPTIONS,
         'dry-run': { type: 'boolean' },
         rate: { type: 'string' },
@@ -264,7 +230,7 @@ export function parseCommand(argv: readonly string[]): Command {
       };
     }
     case 'discard': {
-      const { values, positionals } = parse(rest, {
+      const { values, positionals } = parseFlags(rest, {
         ...FILTER_OPTIONS,
         'dry-run': { type: 'boolean' },
         yes: { type: 'boolean', short: 'y' },
@@ -299,13 +265,13 @@ export function parseS3Url(text: string): { readonly bucket: string; readonly pr
 }
 
 function parseRecover(args: readonly string[]): Command {
-  const { values, positionals } = parse(args, {
+  const { values, positionals } = parseFlags(args, {
     dir: { type: 'string' },
     s3: { type: 'string' },
     region: { type: 'string' },
     'dry-run': { type: 'boolean' },
   });
-  if (positionals.length > 0) throw new UsageError(`recover takes no arguments: ${positionals[0]}`);
+  noArguments('recover', positionals);
   const dryRun = values['dry-run'] === true;
   if ((values.dir === undefined) === (values.s3 === undefined)) {
     throw new UsageError('recover needs exactly one of --dir PATH and --s3 s3://BUCKET[/PREFIX]');

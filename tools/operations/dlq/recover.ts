@@ -24,11 +24,10 @@ import {
 } from '../../../lambdas/dlq-triage/triage';
 import { type DeadLetterRow, toDeadLetterRow } from '../../../lambdas/shared/dead-letter/message';
 import { parseOnFailureRecord, recordsOf } from '../../../lambdas/shared/kafka/on-failure-record';
+import { EXIT, errorText } from '../cli';
 import type { DlqDeps } from './actions';
 import type { Command, RecoverSource } from './args';
 import { parkedRecordQuery } from './queries';
-
-const EXIT = { ok: 0, failure: 1 } as const;
 
 // --- where the documents are ----------------------------------------------------------------
 
@@ -284,8 +283,4 @@ function keyOf(
     row.source_offset,
     row.record_digest,
   ]);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,19 +1,18 @@
-// Real dependencies for the dlq actions: a pg pool, a kafkajs idempotent producer (connected on
-// the first send, so list/show/dry runs never touch the broker), stdio, a readline prompt,
+// Real dependencies for the dlq actions: the pool as a DlqDb, a kafkajs idempotent producer (connected on
+// the first send, so list/show/dry runs never touch the broker), a readline prompt,
 // recover's document sources (a directory, or S3 through the SDK's default credential chain)
 // and the stage's topics, the only ones redrive may write.
 import { createInterface } from 'node:readline';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
-import { createPool } from '../../../lambdas/shared/db/pool';
 import { toKafkaJsHeaders } from '../../../lambdas/shared/dead-letter/headers';
-import type { KafkaEnv, PgEnv } from '../../../lambdas/shared/env';
+import type { KafkaEnv } from '../../../lambdas/shared/env';
 import { createKafka } from '../../../lambdas/shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../../../lambdas/shared/kafka/clients';
 import type { LogSink } from '../../../lambdas/shared/log-sink';
 import { loadStageConfig } from '../../../lib/config/stage-config';
-import type { DlqDb, Output, Queryable, RedriveProducer } from './actions';
+import type { DlqDb, Queryable, RedriveProducer } from './actions';
 import type { RecoverSource } from './args';
 import { directorySource, type OnFailureSource, s3Source } from './recover';
 
@@ -89,11 +88,6 @@ export function kafkaRedriveProducer(kafkaEnv: KafkaEnv, logger: LogSink): Kafka
   };
 }
 
-export const stdioOutput: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
-
 /** Only kafkajs errors reach the operator; its info chatter would bury the results. */
 export const stderrLogSink: LogSink = {
   error: (message, ...fields) =>
@@ -128,10 +122,6 @@ export function stageRedriveTopics(env: Readonly<Record<string, string | undefin
   const stage =
     env.STAGE === undefined || env.STAGE === '' || env.STAGE === 'local' ? 'dev' : env.STAGE;
   return new Set([loadStageConfig(stage).kafka.topics.orderEvents.name]);
-}
-
-export function dlqPool(pgEnv: PgEnv): pg.Pool {
-  return createPool({ ...pgEnv, poolMax: 2 }, { applicationName: 'dlq-cli' });
 }
 
 /**

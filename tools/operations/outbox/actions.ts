@@ -11,16 +11,11 @@ import {
   type ResolveResult,
   releaseSetAside,
 } from '../../../lambdas/shared/outbox/set-aside';
+import { EXIT, type Output, table } from '../cli';
 import type { Command } from './args';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
-
-export interface Output {
-  /** Results (stdout). */
-  out(line: string): void;
-  /** Progress and problems (stderr). */
-  err(line: string): void;
-}
+// The oversized drill reads the exit codes from here.
+export { EXIT };
 
 export interface OutboxCliDeps {
   readonly pool: Pick<Pool, 'query' | 'connect'>;
@@ -30,16 +25,6 @@ export interface OutboxCliDeps {
 /** The record size the relay estimates for the row (what it compares with the topic's limit). */
 function recordBytes(row: Pick<OutboxRow, 'aggregateId' | 'payload' | 'headers'>): number {
   return estimateRecordBytes(toMessage(row as OutboxRow));
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
 }
 
 function resolved(

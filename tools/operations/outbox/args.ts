@@ -1,7 +1,5 @@
 // Pure argument parsing for `npm run outbox`: argv in, a typed command or a UsageError out.
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-
-type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+import { isHelp, noArguments, oneId, parseFlags, positiveInt, UsageError } from '../cli';
 
 export const DEFAULT_LIST_LIMIT = 50;
 const MAX_LIMIT = 10_000;
@@ -24,11 +22,6 @@ export const USAGE = `usage: npm run outbox -- <command> [options]
 ID is the row's id (the event's eventId, a UUID).
 Endpoints: PGHOST PGPORT PGDATABASE PGUSER (PGPASSWORD), PG_IAM_AUTH, AWS_REGION.`;
 
-/** Wrong invocation: exit code 2, with the usage text. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
 export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'list'; readonly limit: number; readonly json: boolean }
@@ -43,54 +36,33 @@ function parseId(text: string): string {
   return text.toLowerCase();
 }
 
-/** node:util reports unknown flags and missing values as TypeErrors: usage errors here. */
-function parse<const O extends ParseArgsOptionsConfig>(args: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...args], strict: true, allowPositionals: true, options });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function oneId(command: string, positionals: readonly string[]): string {
-  const [id, ...extra] = positionals;
-  if (id === undefined || extra.length > 0) throw new UsageError(`${command} takes exactly one id`);
-  return parseId(id);
-}
-
 export function parseCommand(argv: readonly string[]): Command {
   const [command, ...rest] = argv;
+  if (isHelp(command)) return { kind: 'help' };
   switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      return { kind: 'help' };
     case 'list': {
-      const { values, positionals } = parse(rest, {
+      const { values, positionals } = parseFlags(rest, {
         limit: { type: 'string' },
         json: { type: 'boolean' },
       });
-      if (positionals.length > 0) {
-        throw new UsageError(`list takes no arguments: ${positionals[0]}`);
-      }
-      const limit = values.limit ?? String(DEFAULT_LIST_LIMIT);
-      if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT) {
-        throw new UsageError(`--limit must be an integer from 1 to ${MAX_LIMIT}, got "${limit}"`);
-      }
-      return { kind: 'list', limit: Number(limit), json: values.json === true };
+      noArguments('list', positionals);
+      const limit =
+        values.limit === undefined
+          ? DEFAULT_LIST_LIMIT
+          : positiveInt('limit', values.limit, MAX_LIMIT);
+      return { kind: 'list', limit, json: values.json === true };
     }
     case 'show': {
-      const { values, positionals } = parse(rest, { json: { type: 'boolean' } });
-      return { kind: 'show', id: oneId('show', positionals), json: values.json === true };
+      const { values, positionals } = parseFlags(rest, { json: { type: 'boolean' } });
+      return { kind: 'show', id: parseId(oneId('show', positionals)), json: values.json === true };
     }
     case 'release': {
-      const { positionals } = parse(rest, {});
-      return { kind: 'release', id: oneId('release', positionals) };
+      const { positionals } = parseFlags(rest, {});
+      return { kind: 'release', id: parseId(oneId('release', positionals)) };
     }
     case 'discard': {
-      const { values, positionals } = parse(rest, { reason: { type: 'string' } });
-      const id = oneId('discard', positionals);
+      const { values, positionals } = parseFlags(rest, { reason: { type: 'string' } });
+      const id = parseId(oneId('discard', positionals));
       const reason = values.reason?.trim();
       // The row stays for audit: why it was never published must be on it.
       if (reason === undefined || reason === '') {

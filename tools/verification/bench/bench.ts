@@ -447,7 +447,7 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
 function consumerSettings(config: StageConfig) {
   return {
     mappingBatchSize: config.mappings.orderConsumer.batchSize,
-    chunkSize: 'CONSUMER_CHUNK_SIZE default (100)',
+    chunkSize: config.consumer.chunkSize,
     poolMax: config.database.poolMaxPerEnvironment,
   };
 }

@@ -10,13 +10,14 @@ import {
   consumerEnvironment,
   kafkaEnvironment,
   observabilityEnvironment,
+  orderApiEnvironment,
   type PgEnv,
   pgEnvironment,
   redisEnvironment,
 } from '../../../lambdas/shared/env';
 import type { OrderEvent } from '../../../lambdas/shared/events/envelope';
 import { SERVICES } from '../../../lambdas/shared/metrics-catalog';
-import { consumerSettings } from '../../../lib/config/function-environment';
+import { consumerSettings, orderApiSettings } from '../../../lib/config/function-environment';
 import type { StageConfig } from '../../../lib/config/stage-config';
 import { dataFor } from '../../fixtures/order-events';
 import { httpEvent } from '../../local-runtime/http-event';
@@ -142,7 +143,7 @@ function cases(ctx: ColdInitContext, bundles: ReadonlyMap<FunctionKey, BuiltBund
   });
   const all: Record<FunctionKey, ColdInitCase> = {
     orderApi: {
-      env: pgVars(config, db.env),
+      env: { ...pgVars(config, db.env), ...orderApiEnvironment(orderApiSettings(config)) },
       context: 'normal',
       prepare: async (run) => ({
         event: httpEvent({

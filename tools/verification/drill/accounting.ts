@@ -1,32 +1,23 @@
-// The accounting every drill ends with, read from ground truth only, never from the
-// components' own counters:
-//   published      outbox rows marked published (outbox drills) / records acknowledged on the
-//                  topic (injected records), and the topic itself read end to end
-//   applied        processed_events rows (the consumer's PostgreSQL ground truth)
-//   applied twice  an event with more than one processed_events row, or an order whose version
-//                  (bumped once per applied transition) exceeds the number of its distinct
-//                  applied events: a transition that ran more often than there were events
-//   dead-lettered  records on the dead-letter topic, with the error type they carry; records
-//                  the mapping's on-failure backstop wrote there raw carry no type
-//   lost           produced − (applied + dead-lettered): neither in PostgreSQL nor on the DLQ
-import { Buffer } from 'node:buffer';
+// The figures every drill reports and the checks it starts from, over the shared ground truth
+// (../ground-truth.ts): published, on topic, applied once, applied twice, dead-lettered (with
+// the type the dead-letter record carries; records the mapping's backstop wrote raw carry
+// none), parked, lost.
 import type { Pool } from 'pg';
-import { decodeDeadLetter } from '../../../lambdas/shared/dead-letter/message';
 import type { KafkaEnv } from '../../../lambdas/shared/env';
-import type { OrderState } from '../../../lambdas/shared/events/state-machine';
 import type { PipelineTopics } from '../../local-runtime/pipeline';
-import { DRILL_INPUT_HEADER, type DrillInput, type Expectation } from './inputs';
-import { readTopic, type TopicRecord } from './topic-reader';
-
-/** The type of a dead letter the mapping's backstop wrote raw (no consumer classification). */
-export const UNTYPED = 'UNTYPED';
-
-export interface ExpectedOrder {
-  readonly orderId: string;
-  readonly finalState: OrderState;
-  /** Events that must apply (each bumps the version once; creation sets version 1). */
-  readonly events: number;
-}
+import {
+  appliedTwice,
+  type ExpectedOrder,
+  extraRows,
+  extraTransitions,
+  isLost,
+  nameOf,
+  readGroundTruth,
+  UNTYPED,
+  whereStuck,
+  wrongState,
+} from '../ground-truth';
+import type { DrillInput, Expectation } from './inputs';
 
 export interface AccountingSources {
   readonly pool: Pool;
@@ -60,7 +51,7 @@ export interface Accounting {
   readonly topicCopies: number;
   readonly appliedOnce: number;
   readonly appliedTwice: number;
-  /** Inputs not applied that are on the dead-letter topic (distinct inputs). */
+  /** Inputs not applied that are on the dead-letter topic or parked (distinct inputs). */
   readonly deadLettered: number;
   readonly deadLetteredByType: Readonly<Record<string, number>>;
   /** Dead-letter records for the inputs, copies included (redrives, redeliveries). */
@@ -88,44 +79,6 @@ export interface Accounting {
   readonly examples: Readonly<Record<string, readonly string[]>>;
 }
 
-function headerValue(headers: readonly { key: string; value: unknown }[], key: string) {
-  for (let i = headers.length - 1; i >= 0; i--) {
-    const h = headers[i];
-    if (h?.key !== key || h.value === null || h.value === undefined) continue;
-    const v = h.value;
-    return typeof v === 'string' ? v : Buffer.from(v as Uint8Array).toString('utf8');
-  }
-  return undefined;
-}
-
-/** The input a source-topic record carries. */
-function sourceId(record: TopicRecord): string | undefined {
-  return headerValue(record.headers, DRILL_INPUT_HEADER) ?? headerValue(record.headers, 'eventId');
-}
-
-interface DeadLetterSeen {
-  readonly id: string | undefined;
-  readonly type: string;
-}
-
-/** A dead-letter topic record: the input it is about and its error type. */
-export function readDeadLetterRecord(record: TopicRecord): DeadLetterSeen {
-  const decoded = decodeDeadLetter(record.value);
-  if (decoded.ok) {
-    const m = decoded.message;
-    const headers = m.headers.map((h) => ({
-      key: h.key,
-      value: h.value === null ? null : Buffer.from(h.value, 'base64'),
-    }));
-    return {
-      id: headerValue(headers, DRILL_INPUT_HEADER) ?? m.eventId ?? undefined,
-      type: m.errorType,
-    };
-  }
-  // The mapping's on-failure backstop: the original record with esm-* headers, no type.
-  return { id: sourceId(record), type: UNTYPED };
-}
-
 function add(map: Record<string, number>, key: string, n = 1): void {
   map[key] = (map[key] ?? 0) + n;
 }
@@ -135,57 +88,13 @@ export async function account(
   orders: readonly ExpectedOrder[],
   sources: AccountingSources,
 ): Promise<Accounting> {
-  const { pool } = sources;
-  const [processed, orderRows, outbox, parkedRows, sourceRecords, dlqRecords] = await Promise.all([
-    pool.query<{ event_id: string; n: number }>(
-      'SELECT event_id, count(*)::int AS n FROM processed_events GROUP BY event_id',
-    ),
-    pool.query<{ id: string; status: OrderState; version: number }>(
-      'SELECT id, status, version FROM orders',
-    ),
-    pool.query<{ id: string; published: boolean }>(
-      'SELECT id::text AS id, published_at IS NOT NULL AS published FROM outbox',
-    ),
-    pool.query<{ event_id: string | null; error_type: string; message: unknown }>(
-      'SELECT event_id, error_type, message FROM dead_letters',
-    ),
-    readTopic(sources.kafkaEnv, sources.topics.orderEvents),
-    readTopic(sources.kafkaEnv, sources.topics.deadLetter),
-  ]);
-
-  const processedRows = new Map(processed.rows.map((r) => [r.event_id, r.n]));
-  const published = new Set(outbox.rows.filter((r) => r.published).map((r) => r.id));
-  const copies = new Map<string, number>();
-  for (const r of sourceRecords) {
-    const id = sourceId(r);
-    if (id !== undefined) copies.set(id, (copies.get(id) ?? 0) + 1);
-  }
-  const deadLetters = new Map<string, Set<string>>();
-  const perInput = new Map<string, number>();
-  let deadLetterCopies = 0;
-  const known = new Set(inputs.map((i) => i.id));
-  for (const r of dlqRecords) {
-    const seen = readDeadLetterRecord(r);
-    if (seen.id === undefined || !known.has(seen.id)) continue;
-    deadLetterCopies++;
-    perInput.set(seen.id, (perInput.get(seen.id) ?? 0) + 1);
-    const types = deadLetters.get(seen.id) ?? new Set<string>();
-    types.add(seen.type);
-    deadLetters.set(seen.id, types);
-  }
-  const parked = new Map<string, string>();
-  for (const row of parkedRows.rows) {
-    const message = row.message as { headers?: { key: string; value: string | null }[] } | null;
-    const headers = (message?.headers ?? []).map((h) => ({
-      key: h.key,
-      value: h.value === null ? null : Buffer.from(h.value, 'base64'),
-    }));
-    const id = headerValue(headers, DRILL_INPUT_HEADER) ?? row.event_id ?? undefined;
-    if (id !== undefined && known.has(id)) parked.set(id, row.error_type);
-  }
+  const truth = await readGroundTruth(inputs, orders, {
+    pool: sources.pool,
+    topic: sources.topics.orderEvents,
+    topics: { kafkaEnv: sources.kafkaEnv, deadLetter: sources.topics.deadLetter },
+  });
 
   let appliedOnce = 0;
-  let appliedTwice = 0;
   let lost = 0;
   let deadLettered = 0;
   const deadLetteredByType: Record<string, number> = {};
@@ -194,7 +103,6 @@ export async function account(
   const misfiled: Misfiled[] = [];
   const parkedMisfiled: Misfiled[] = [];
   const labels = new Map<string, LabelRow>();
-  const appliedPerOrder = new Map<string, number>();
   const examples: Record<string, string[]> = {};
   const example = (figure: string, text: string) => {
     const list = examples[figure] ?? [];
@@ -202,7 +110,15 @@ export async function account(
     examples[figure] = list;
   };
 
-  for (const input of inputs) {
+  for (const t of truth.events) {
+    const input = t.event;
+    const id = nameOf(input);
+    const miss = (got: string): Misfiled => ({
+      id,
+      label: input.label,
+      expected: input.expected,
+      got,
+    });
     const row = labels.get(input.label) ?? {
       label: input.label,
       expected: input.expected,
@@ -213,93 +129,64 @@ export async function account(
     };
     labels.set(input.label, row);
     row.produced++;
-    const rows = processedRows.get(input.eventId ?? input.id) ?? 0;
-    const types = deadLetters.get(input.id);
-    const parkedType = parked.get(input.id);
-    if (parkedType !== undefined) add(parkedByType, parkedType);
-    if (input.expected !== 'apply' && parkedType !== input.expected) {
-      parkedMisfiled.push({
-        id: input.id,
-        label: input.label,
-        expected: input.expected,
-        got: parkedType ?? 'not parked',
-      });
+    if (t.parkedAs !== undefined) add(parkedByType, t.parkedAs);
+    if (input.expected !== 'apply' && t.parkedAs !== input.expected) {
+      parkedMisfiled.push(miss(t.parkedAs ?? 'not parked'));
     }
 
-    if (rows > 0) {
+    if (t.outcome === 'processed') {
       row.applied++;
-      if (rows > 1) {
-        appliedTwice += rows - 1;
-        example('appliedTwice', `${input.label} ${input.id}: ${rows} processed_events rows`);
+      if (extraRows(t) > 0) {
+        example('appliedTwice', `${input.label} ${id}: ${t.appliedRows} processed_events rows`);
       } else {
         appliedOnce++;
       }
-      if (input.aggregateId !== undefined) {
-        appliedPerOrder.set(input.aggregateId, (appliedPerOrder.get(input.aggregateId) ?? 0) + 1);
-      }
-      if (input.expected !== 'apply') {
-        misfiled.push({
-          id: input.id,
-          label: input.label,
-          expected: input.expected,
-          got: 'applied',
-        });
-      }
+      if (input.expected !== 'apply') misfiled.push(miss('applied'));
       continue;
     }
-    if (types !== undefined) {
+    if (!isLost(t.outcome)) {
       deadLettered++;
       // Every copy of an input sits in one dead-letter partition (same key), in the order it
-      // was written: the last typed one is the type it ended with (after redrives).
-      const typed = [...types].filter((t) => t !== UNTYPED);
+      // was written: the last typed one is the type it ended with (after redrives). A parked
+      // input whose record the topic no longer holds has its row's type.
+      const types = t.deadLetterTypes.length > 0 ? t.deadLetterTypes : [t.parkedAs ?? UNTYPED];
+      const typed = types.filter((type) => type !== UNTYPED);
       const type = typed.at(-1) ?? UNTYPED;
       add(deadLetteredByType, type);
       add(row.deadLettered, type);
       // For good events the path tells why, e.g. TRANSIENT→INVALID_TRANSITION.
-      if (input.expected === 'apply') add(goodDeadLetteredByType, [...types].join('→'));
-      else if (!types.has(input.expected) || typed.length > 1) {
-        misfiled.push({
-          id: input.id,
-          label: input.label,
-          expected: input.expected,
-          got: [...types].join('+'),
-        });
+      if (input.expected === 'apply') add(goodDeadLetteredByType, types.join('→'));
+      else if (!types.includes(input.expected) || typed.length > 1) {
+        misfiled.push(miss(types.join('+')));
       }
       continue;
     }
     lost++;
     row.lost++;
-    example('lost', `${input.label} ${input.id} (expected ${input.expected})`);
-    if (input.expected !== 'apply') {
-      misfiled.push({ id: input.id, label: input.label, expected: input.expected, got: 'lost' });
-    }
+    const stuck = whereStuck(t);
+    example(
+      'lost',
+      `${input.label} ${id} (expected ${input.expected}${stuck ? `; ${stuck}` : ''})`,
+    );
+    if (input.expected !== 'apply') misfiled.push(miss('lost'));
   }
 
-  const expected = new Map(orders.map((o) => [o.orderId, o]));
   const stateMismatches: string[] = [];
   let unexpectedOrders = 0;
-  for (const order of orderRows.rows) {
-    const plan = expected.get(order.id);
-    const applied = appliedPerOrder.get(order.id) ?? 0;
-    // Version counts applied transitions; more transitions than distinct events = a double.
-    if (order.version > applied) {
-      appliedTwice += order.version - applied;
+  for (const order of truth.orders) {
+    if (extraTransitions(order) > 0) {
       example(
         'appliedTwice',
-        `order ${order.id}: version ${order.version} after ${applied} distinct applied events`,
+        `order ${order.id}: version ${order.version} after ${order.applied} distinct applied events`,
       );
     }
+    const plan = order.planned;
     if (plan === undefined) {
       unexpectedOrders++;
       example('unexpectedOrders', `order ${order.id} (${order.status})`);
       continue;
     }
-    // A version above the plan is counted as applied twice above; here: wrong state, or
-    // transitions missing although every event has its processed_events row.
-    if (
-      applied === plan.events &&
-      (order.status !== plan.finalState || order.version < plan.events)
-    ) {
+    if (wrongState(order)) {
       stateMismatches.push(order.id);
       example(
         'stateMismatches',
@@ -308,22 +195,21 @@ export async function account(
     }
   }
 
-  const onTopic = inputs.filter((i) => (copies.get(i.id) ?? 0) > 0).length;
-  const inOutbox = new Set(outbox.rows.map((r) => r.id));
+  const deadLetterCopies = truth.events.map((t) => t.deadLetterCopies);
   return {
     produced: inputs.length,
     // Outbox inputs count once marked published; injected ones once the broker holds them.
-    published: inputs.filter((i) =>
-      inOutbox.has(i.id) ? published.has(i.id) : (copies.get(i.id) ?? 0) > 0,
+    published: truth.events.filter((t) =>
+      t.outbox !== undefined ? t.outbox === 'published' : t.topicCopies > 0,
     ).length,
-    onTopic,
-    topicCopies: inputs.reduce((n, i) => n + (copies.get(i.id) ?? 0), 0),
+    onTopic: truth.events.filter((t) => t.topicCopies > 0).length,
+    topicCopies: truth.events.reduce((n, t) => n + t.topicCopies, 0),
     appliedOnce,
-    appliedTwice,
+    appliedTwice: appliedTwice(truth),
     deadLettered,
     deadLetteredByType,
-    deadLetterCopies,
-    maxDeadLetterCopies: Math.max(0, ...perInput.values()),
+    deadLetterCopies: deadLetterCopies.reduce((n, c) => n + c, 0),
+    maxDeadLetterCopies: Math.max(0, ...deadLetterCopies),
     lost,
     parkedByType,
     misfiled,

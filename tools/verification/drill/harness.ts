@@ -4,9 +4,9 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type KafkaEnv,
-  type PgEnv,
+  type PgEndpointEnv,
   parseKafkaEnv,
-  parsePgEnv,
+  parsePgEndpointEnv,
   parseRedisEnv,
 } from '../../../lambdas/shared/env';
 import type { LogFields, LogSink } from '../../../lambdas/shared/log-sink';
@@ -23,7 +23,8 @@ import {
   startTriageMapping,
 } from '../../local-runtime/pipeline';
 import { REPO_ROOT } from '../../local-runtime/services/paths';
-import { type Accounting, account, type ExpectedOrder } from './accounting';
+import type { ExpectedOrder } from '../ground-truth';
+import { type Accounting, account } from './accounting';
 import type { DrillInput } from './inputs';
 import { sleep } from './services/lifecycle';
 import {
@@ -37,7 +38,7 @@ import { readTopic } from './topic-reader';
 import type { Check } from './types';
 
 export interface Endpoints {
-  readonly pg: PgEnv;
+  readonly pg: PgEndpointEnv;
   readonly kafkaEnv: KafkaEnv;
   readonly redis: { readonly host: string; readonly port: number };
 }
@@ -46,7 +47,7 @@ export interface Endpoints {
 export function sharedEndpoints(env: NodeJS.ProcessEnv): Endpoints {
   const redis = parseRedisEnv(env);
   return {
-    pg: parsePgEnv(env),
+    pg: parsePgEndpointEnv(env),
     kafkaEnv: parseKafkaEnv(env),
     redis: { host: redis.host, port: redis.port },
   };

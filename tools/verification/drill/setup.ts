@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Admin } from 'kafkajs';
-import type { KafkaEnv, PgEnv } from '../../../lambdas/shared/env';
+import type { KafkaEnv, PgEndpointEnv } from '../../../lambdas/shared/env';
 import { createKafka } from '../../../lambdas/shared/kafka/client';
 import type { LogSink } from '../../../lambdas/shared/log-sink';
 import type { StageConfig } from '../../../lib/config/stage-config';
@@ -31,7 +31,7 @@ export function uniqueSuffix(): string {
   return randomUUID().replaceAll('-', '').slice(0, 10);
 }
 
-export function createDrillDatabase(base: PgEnv, prefix: string): Promise<DrillDatabase> {
+export function createDrillDatabase(base: PgEndpointEnv, prefix: string): Promise<DrillDatabase> {
   return createScratchDatabase(base, `drill_${prefix}_${uniqueSuffix()}`, { poolMax: 10 });
 }
 

@@ -88,6 +88,22 @@ describe('estimate (eu-west-1)', () => {
     ]);
   });
 
+  it('RDS: MultiAZ "true" doubles too; a MultiAZ token is unpriced, not taken for Single-AZ', () => {
+    const db = (MultiAZ: unknown) =>
+      res('Db', 'AWS::RDS::DBInstance', {
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t4g.micro',
+        AllocatedStorage: 20,
+        StorageType: 'gp3',
+        MultiAZ,
+      });
+    expect(estimate([db('true')], R).totalUsd).toBeCloseTo(2 * (0.018 * H + 20 * 0.127), 6);
+    expect(estimate([db(false)], R).totalUsd).toBeCloseTo(0.018 * H + 20 * 0.127, 6);
+    const token = estimate([db({ 'Fn::If': ['IsProd', true, false] })], R);
+    expect(token.lineItems).toEqual([]);
+    expect(token.unpriced.map((u) => u.reason)).toEqual(['MultiAZ is not a literal']);
+  });
+
   it('RDS: a replica whose source is missing, or a non-postgres engine, is unpriced', () => {
     const e = estimate(
       [

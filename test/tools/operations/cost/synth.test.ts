@@ -42,6 +42,21 @@ describe('cost of the synthesized stages', () => {
     const pollers = e.lineItems.filter((i) => i.type === 'AWS::Lambda::EventSourceMapping');
     expect(pollers).toHaveLength(2);
     expect(pollers.filter((i) => i.monthlyUsd > 0)).toHaveLength(1);
+
+    // Prod's primary is Multi-AZ: its standby's instance-hours and storage are priced too
+    // (db.r6g.large at $0.25/h, gp3 at $0.127/GB-month in eu-west-1); its replica is Single-AZ.
+    expect(prod.config.database.multiAz).toBe(true);
+    const instances = prod.resources.filter((r) => r.type === 'AWS::RDS::DBInstance');
+    const primary = instances.find((r) => r.properties.SourceDBInstanceIdentifier === undefined);
+    const replica = instances.find((r) => r.properties.SourceDBInstanceIdentifier !== undefined);
+    expect(primary?.properties.MultiAZ).toBe(true);
+    const line = (id: string | undefined, basis: string) =>
+      p.lineItems.find((i) => i.logicalId === id && i.basis === basis);
+    const storageGiB = prod.config.database.allocatedStorageGiB;
+    expect(line(primary?.logicalId, 'hourly')?.monthlyUsd).toBeCloseTo(2 * 0.25 * 730, 6); // 365
+    expect(line(primary?.logicalId, 'hourly')?.detail).toContain('(Multi-AZ)');
+    expect(line(primary?.logicalId, 'storage')?.monthlyUsd).toBeCloseTo(2 * storageGiB * 0.127, 6);
+    expect(line(replica?.logicalId, 'hourly')?.monthlyUsd).toBeCloseTo(0.25 * 730, 6);
   });
 });
 

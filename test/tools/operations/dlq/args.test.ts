@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../../tools/operations/cli';
 import {
   type Command,
   DEFAULT_LIST_LIMIT,
@@ -8,7 +9,6 @@ import {
   parseDuration,
   parseS3Url,
   USAGE,
-  UsageError,
 } from '../../../../tools/operations/dlq/args';
 
 describe('parseDuration', () => {

@@ -29,7 +29,7 @@ import {
   type OnFailureEventInput,
   onFailureObjectKey,
 } from '../../../../lambdas/shared/kafka/on-failure-record';
-import { loadStageConfig } from '../../../../lib/config/stage-config';
+import { DATABASE_OPERATOR_ROLE, loadStageConfig } from '../../../../lib/config/stage-config';
 import { type DlqDeps, run } from '../../../../tools/operations/dlq/actions';
 import { parseCommand } from '../../../../tools/operations/dlq/args';
 import {
@@ -340,7 +340,11 @@ describe('dlq CLI', () => {
       await promisify(execFile)(
         process.execPath,
         ['--import', 'tsx', 'tools/operations/dlq/cli.ts', 'discard', '--aggregate', aggregate],
-        { cwd: process.cwd(), env: { ...process.env, ...db.envVars }, timeout: 60_000 },
+        {
+          cwd: process.cwd(),
+          env: { ...process.env, ...db.envVars, PGUSER: DATABASE_OPERATOR_ROLE },
+          timeout: 60_000,
+        },
       );
     } catch (error) {
       failure = error as { code?: number; stderr?: string };
@@ -363,7 +367,11 @@ describe('dlq CLI', () => {
         aggregate,
         '--yes',
       ],
-      { cwd: process.cwd(), env: { ...process.env, ...db.envVars }, timeout: 60_000 },
+      {
+        cwd: process.cwd(),
+        env: { ...process.env, ...db.envVars, PGUSER: DATABASE_OPERATOR_ROLE },
+        timeout: 60_000,
+      },
     );
     expect(stdout).toContain(`discarded #${a.id}`);
     expect(await statusOf(a.id)).toEqual({ status: 'DISCARDED', resolved: true });
@@ -524,7 +532,11 @@ describe('dlq recover (on-failure documents in a directory, as the local emulato
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'tools/operations/dlq/cli.ts', 'recover', '--dir', dir],
-      { cwd: process.cwd(), env: { ...process.env, ...db.envVars }, timeout: 60_000 },
+      {
+        cwd: process.cwd(),
+        env: { ...process.env, ...db.envVars, PGUSER: DATABASE_OPERATOR_ROLE },
+        timeout: 60_000,
+      },
     );
     expect(
       stdout
@@ -655,7 +667,7 @@ describe('dlq recover (on-failure documents in a directory, as the local emulato
         ['--import', 'tsx', 'tools/operations/dlq/cli.ts', 'redrive', row.id],
         {
           cwd: process.cwd(),
-          env: { ...process.env, ...db.envVars, STAGE: 'local' },
+          env: { ...process.env, ...db.envVars, PGUSER: DATABASE_OPERATOR_ROLE, STAGE: 'local' },
           timeout: 60_000,
         },
       );

@@ -168,6 +168,7 @@ describe('parkableOf: exactly what triage parks', () => {
       maxProcessingFailureRedrives: 2,
       baseDelayMs: 2_000,
       maxDelayMs: 60_000,
+      jitterRatio: 0,
       redriveTopics: ['order-events'],
       outageWait: { baseMs: 500, capMs: 5_000 },
       stopBeforeTimeoutMs: 1_000,

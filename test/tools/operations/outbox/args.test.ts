@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_LIST_LIMIT,
-  parseCommand,
-  UsageError,
-} from '../../../../tools/operations/outbox/args';
+import { UsageError } from '../../../../tools/operations/cli';
+import { DEFAULT_LIST_LIMIT, parseCommand } from '../../../../tools/operations/outbox/args';
 
 const ID = '0b6a3c1e-8f2d-4e7a-9c11-2f4d5e6a7b8c';
 

@@ -13,6 +13,7 @@ import {
   type OutboxEvent,
   type OutboxRow,
 } from '../../../../lambdas/shared/outbox/outbox';
+import { DATABASE_OPERATOR_ROLE } from '../../../../lib/config/stage-config';
 import { run } from '../../../../tools/operations/outbox/actions';
 import { parseCommand } from '../../../../tools/operations/outbox/args';
 import {
@@ -175,7 +176,7 @@ describe('npm run outbox', () => {
         ['--import', 'tsx', 'tools/operations/outbox/cli.ts', ...args],
         {
           cwd: process.cwd(),
-          env: { ...process.env, ...db.envVars },
+          env: { ...process.env, ...db.envVars, PGUSER: DATABASE_OPERATOR_ROLE },
           timeout: 60_000,
         },
       );

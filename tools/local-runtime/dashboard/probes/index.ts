@@ -1,7 +1,7 @@
 // The probes: local analogues of the AWS metrics the signals alarm on that the local pipeline
 // does not emit itself. Built from the signal list (the metric identities come from the
 // signals, never from a second list), sampled every period, each failure logged once.
-import type { KafkaEnv, PgEnv, RedisEnv } from '../../../../lambdas/shared/env';
+import type { KafkaEnv, PgEndpointEnv, RedisEnv } from '../../../../lambdas/shared/env';
 import type { LogSink } from '../../../../lambdas/shared/log-sink';
 import { isMathSpec, type MetricSpec, type SignalDefinition } from '../../../../lib/config/signals';
 import type { MetricSink } from '../../metric-sink';
@@ -12,7 +12,7 @@ import { redisGauges } from './redis';
 import { type Gauge, type GaugeGroup, NoLocalAnalogue } from './types';
 
 export interface ProbeConnections {
-  readonly pgEnv: PgEnv;
+  readonly pgEnv: PgEndpointEnv;
   readonly redisEnv: RedisEnv;
   readonly kafkaEnv: KafkaEnv;
   readonly logger: LogSink;

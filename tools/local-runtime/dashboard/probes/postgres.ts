@@ -2,15 +2,15 @@
 // backends from /proc deltas against the machine's total), DatabaseConnections (client backends
 // in pg_stat_activity) and FreeStorageSpace (statfs of the data directory).
 import pg from 'pg';
-import { poolConfig } from '../../../../lambdas/shared/db/pool';
-import type { PgEnv } from '../../../../lambdas/shared/env';
+import { pgClientConfig } from '../../../../lambdas/shared/db/pool';
+import type { PgEndpointEnv } from '../../../../lambdas/shared/env';
 import type { LogSink } from '../../../../lambdas/shared/log-sink';
 import type { MetricIdentity } from '../store';
 import { cpuTotalTicks, filesystemUsage, processTreeTicks, readProcStat } from './fs';
 import { type Gauge, type GaugeGroup, isLoopback } from './types';
 
 export interface PostgresGaugeOptions {
-  readonly pgEnv: PgEnv;
+  readonly pgEnv: PgEndpointEnv;
   readonly logger: LogSink;
   readonly cpu: readonly MetricIdentity[];
   readonly connections: readonly MetricIdentity[];
@@ -26,7 +26,7 @@ export function postgresGauges(options: PostgresGaugeOptions): GaugeGroup {
   const proc = options.proc ?? '/proc';
   // One connection is enough for three queries a period; the pool replaces a broken one.
   const pool = new pg.Pool({
-    ...poolConfig(pgEnv, { applicationName: 'local-dashboard' }),
+    ...pgClientConfig(pgEnv, { applicationName: 'local-dashboard' }),
     max: 1,
     idleTimeoutMillis: 30_000,
   });

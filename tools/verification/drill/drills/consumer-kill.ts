@@ -2,7 +2,8 @@
 // the real consumeBatch) is killed after a random number of applied events, before the mapping
 // committed the batch's offsets, and started again. The records it had applied come back;
 // Redis (Powertools idempotency) and processed_events must turn every one into a duplicate.
-import { baseChecks, type ExpectedOrder } from '../accounting';
+import type { ExpectedOrder } from '../../ground-truth';
+import { baseChecks } from '../accounting';
 import { startChild } from '../child';
 import { createHarness } from '../harness';
 import { inputsOf, interleave, planOrders, writeOutbox } from '../inputs';

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorType } from '../../../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../../../lambdas/shared/events/envelope';
-import { baseChecks, type ExpectedOrder } from '../accounting';
+import type { ExpectedOrder } from '../../ground-truth';
+import { baseChecks } from '../accounting';
 import { createHarness } from '../harness';
 import { type InjectedRecord, injectRecords } from '../inject';
 import { type DrillInput, inputsOf, type OrderPlan, orderEvent, writeOutbox } from '../inputs';

@@ -1,6 +1,6 @@
 // What the drills that stop a service share (restarts, outages): the drill's harness on a
 // private instance of that service, both removed again however the drill ends.
-import type { ExpectedOrder } from '../accounting';
+import type { ExpectedOrder } from '../../ground-truth';
 import { createHarness, type Endpoints, type Harness } from '../harness';
 import type { OrderPlan } from '../inputs';
 import type { DrillContext } from '../types';

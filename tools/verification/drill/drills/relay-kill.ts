@@ -2,7 +2,8 @@
 // starts a relay process, kills it (at a random time, or the moment a batch was acknowledged by
 // the broker), and starts the next. A last, unkilled relay drains the outbox; the consumer
 // applies everything. Nothing may be lost; a republished batch must apply once.
-import { baseChecks, type ExpectedOrder } from '../accounting';
+import type { ExpectedOrder } from '../../ground-truth';
+import { baseChecks } from '../accounting';
 import { startChild } from '../child';
 import { createHarness } from '../harness';
 import { inputsOf, interleave, planOrders, writeOutbox } from '../inputs';
