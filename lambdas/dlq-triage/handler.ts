@@ -6,7 +6,8 @@ import { getPool } from '../shared/db/pool';
 import { type FunctionEnv, getFunctionEnv, isDeployed } from '../shared/env';
 import type { LogSink } from '../shared/log-sink';
 import { perEnvironment } from '../shared/per-environment';
-import { logger as defaultLogger, metrics } from '../shared/powertools';
+import { logger as defaultLogger, metrics, tracer } from '../shared/powertools';
+import { captureLambdaHandler } from '../shared/tracing/lambda-handler';
 import { createTriageRuntime, type TriageRuntime } from './runtime';
 import { type BatchResponse, triageBatch } from './triage';
 
@@ -61,6 +62,9 @@ export function triageRuntimeFromEnv(env: FunctionEnv<'dlqTriage'>): Promise<Tri
 // a local default), so they parse nothing here.
 if (isDeployed(process.env)) getFunctionEnv('dlqTriage');
 
-export const handler = createTriageHandler({
-  runtime: () => triageRuntimeFromEnv(getFunctionEnv('dlqTriage')),
-});
+export const handler = captureLambdaHandler(
+  tracer,
+  createTriageHandler({
+    runtime: () => triageRuntimeFromEnv(getFunctionEnv('dlqTriage')),
+  }),
+);

@@ -3,7 +3,7 @@
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { KafkaEnv, TriageEnv } from '../shared/env';
-import { createKafka } from '../shared/kafka/client';
+import { createKafka, producerRetry } from '../shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
 import { METRICS, type MetricEmitter } from '../shared/metrics-catalog';
@@ -15,13 +15,23 @@ import {
 } from '../shared/resilience/circuit-breaker';
 import type { TriageDeps, TriageOptions, TriageTelemetry } from './triage';
 
-/** The pipeline's producer settings, with bounded retries: a send must end within the invocation. */
-export function createTriageProducer(kafkaEnv: KafkaEnv, logger: LogSink): Producer {
+/**
+ * The pipeline's producer settings, with bounded retries (the stage config's
+ * `triage.producerRetry`): a send must end within the invocation.
+ */
+export function createTriageProducer(
+  kafkaEnv: KafkaEnv,
+  triageEnv: Pick<TriageEnv, 'kafkaClient' | 'producerRetry'>,
+  logger: LogSink,
+): Producer {
   const client = KAFKA_CLIENTS.dlqTriage;
-  const kafka = createKafka({ clientId: client.clientId, connection: kafkaEnv, logger });
-  return producerFor(kafka, client, {
-    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+  const kafka = createKafka({
+    clientId: client.clientId,
+    connection: kafkaEnv,
+    client: triageEnv.kafkaClient,
+    logger,
   });
+  return producerFor(kafka, client, { retry: producerRetry(triageEnv.producerRetry) });
 }
 
 /** Triage's events as metrics: the one mapping, for Lambda and local runs alike. */
@@ -49,6 +59,7 @@ export function triageOptions(env: TriageEnv): TriageOptions {
     stopBeforeTimeoutMs: env.stopBeforeTimeoutMs,
     maxRedriveBytes: env.redriveMaxMessageBytes,
     outageWait: env.outageWait,
+    outageLogEvery: env.outageLogEvery,
   };
 }
 
@@ -68,7 +79,7 @@ export async function createTriageRuntime(options: {
   readonly breakerMetrics?: BreakerMetricsSink;
   readonly now?: () => number;
 }): Promise<TriageRuntime> {
-  const producer = createTriageProducer(options.kafkaEnv, options.logger);
+  const producer = createTriageProducer(options.kafkaEnv, options.triageEnv, options.logger);
   await producer.connect();
   const now = options.now ?? Date.now;
   return {

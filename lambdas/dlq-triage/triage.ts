@@ -158,6 +158,8 @@ export interface TriageOptions extends RedrivePolicy {
   readonly maxRedriveBytes: number;
   /** Between tries while PostgreSQL or the broker cannot be reached (see untilAvailable). */
   readonly outageWait: BackoffPolicy;
+  /** While waiting out an outage, the first check and every this-many-th one are logged. */
+  readonly outageLogEvery: number;
 }
 
 export { toKafkaJsHeaders };
@@ -439,7 +441,7 @@ function outageWaitOptions(
     stopBeforeTimeoutMs: options.stopBeforeTimeoutMs,
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
     onWait: (delayMs, attempt, error) => {
-      if (attempt === 1 || attempt % 10 === 0) {
+      if (attempt === 1 || attempt % options.outageLogEvery === 0) {
         deps.logger.warn(`${action} waits for an unavailable dependency`, {
           ...position,
           attempt,

@@ -1,7 +1,7 @@
 // CDK custom resource (Provider framework `onEvent`): creates and updates the Kafka topics.
 // Delete keeps the topics: they hold data, and deleting the cluster removes them anyway.
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { getFunctionEnv } from '../shared/env';
+import { getFunctionEnv, isDeployed } from '../shared/env';
 import { createKafka } from '../shared/kafka/client';
 import { KAFKA_CLIENTS } from '../shared/kafka/clients';
 import { logger } from '../shared/powertools';
@@ -59,13 +59,18 @@ export function makeTopicsHandler(deps: TopicsHandlerDeps) {
   };
 }
 
-// Parsed at module load: a missing variable fails the cold start, naming it.
-const functionEnv = getFunctionEnv('kafkaTopics');
+// Deployed, parsed at module load: a missing variable fails the cold start, naming it. Local
+// processes (tests) import this module for makeTopicsHandler and bring their own admin, so
+// they parse nothing here: the client settings have no local default.
+if (isDeployed(process.env)) getFunctionEnv('kafkaTopics');
 
 export const handler = makeTopicsHandler({
-  createAdmin: () =>
-    createKafka({
+  createAdmin: () => {
+    const functionEnv = getFunctionEnv('kafkaTopics');
+    return createKafka({
       clientId: KAFKA_CLIENTS.kafkaTopics.clientId,
       connection: functionEnv.kafka,
-    }).admin(),
+      client: functionEnv.kafkaClient,
+    }).admin();
+  },
 });

@@ -17,6 +17,7 @@ export const handler = async (): Promise<MigrationOutcome> => {
       {
         dir: functionEnv.migrationsDir,
         direction: 'up',
+        lockTimeoutMs: functionEnv.migrate.lockTimeoutMs,
         logger,
       },
     );

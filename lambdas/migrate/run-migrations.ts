@@ -19,7 +19,9 @@ export interface RunMigrationsOptions {
   logger: LogSink;
   /**
    * Bounds the wait for the advisory lock and for table locks taken by DDL, so a busy table
-   * fails the deploy with a clear error instead of queueing every query behind it.
+   * fails the deploy with a clear error instead of queueing every query behind it: the stage
+   * config's `migrate.lockTimeoutMs` for the function and `npm run migrate`. Unset, PostgreSQL's
+   * own lock_timeout applies (none): tools migrating a database of their own.
    */
   lockTimeoutMs?: number;
 }
@@ -35,8 +37,10 @@ const LOCK_NOT_AVAILABLE = '55P03';
 export async function runMigrations(options: RunMigrationsOptions): Promise<MigrationOutcome> {
   const { client, logger } = options;
   const direction = options.direction ?? 'up';
-  const lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
-  await client.query(`SET lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
+  const { lockTimeoutMs } = options;
+  if (lockTimeoutMs !== undefined) {
+    await client.query(`SET lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
+  }
   let ran: Awaited<ReturnType<typeof runner>>;
   try {
     ran = await runner({

@@ -30,6 +30,8 @@ export interface RequestIds {
   /** Becomes the new event's eventId (and the outbox row id); must be a UUID. */
   readonly eventId: string;
   readonly correlationId: string;
+  /** W3C trace context for the event's Kafka record (outbox row headers), not for the event. */
+  readonly traceparent?: string;
 }
 
 export type CommandResult =
@@ -129,7 +131,7 @@ export async function placeOrder(
         };
       }
       // After the order row: the event's seq then follows the row's commit (outbox.ts).
-      await appendEvent(client, event);
+      await appendEvent(client, event, ids.traceparent);
       return { commit: true, result: accepted(event) };
     },
     relayWake(deps),
@@ -167,7 +169,7 @@ export async function recordOrderEvent(
       if (!(await lockOrder(client, orderId))) {
         return { commit: false, result: { kind: 'not_found', orderId } };
       }
-      await appendEvent(client, event);
+      await appendEvent(client, event, ids.traceparent);
       return { commit: true, result: accepted(event) };
     },
     relayWake(deps),

@@ -8,7 +8,8 @@ import type {
 } from 'aws-lambda';
 import { getPool } from '../shared/db/pool';
 import { getFunctionEnv, isDeployed } from '../shared/env';
-import { logger, metrics } from '../shared/powertools';
+import { logger, metrics, tracer } from '../shared/powertools';
+import { captureLambdaHandler } from '../shared/tracing/lambda-handler';
 import { orderCommands } from './commands';
 import { createOrderApi, type OrderApi } from './http';
 
@@ -41,13 +42,18 @@ export function createOrderApiHandler(options: OrderApiHandlerOptions): OrderApi
 // a local default), so they parse nothing here.
 if (isDeployed(process.env)) getFunctionEnv('orderApi');
 
-export const handler = createOrderApiHandler({
-  api: () =>
-    createOrderApi({
-      // The execution environment's pool, from the same PG* variables parsed above.
-      commands: orderCommands(getPool(), { logger }),
-      logger,
-      metrics,
-      limits: getFunctionEnv('orderApi').api,
-    }),
-});
+export const handler = captureLambdaHandler(
+  tracer,
+  createOrderApiHandler({
+    api: () =>
+      createOrderApi({
+        // The execution environment's pool, from the same PG* variables parsed above.
+        commands: orderCommands(getPool(), { logger }),
+        logger,
+        metrics,
+        limits: getFunctionEnv('orderApi').api,
+        // Set by Lambda per invocation (active tracing): the event continues the API call's trace.
+        xrayTraceHeader: () => process.env._X_AMZN_TRACE_ID,
+      }),
+  }),
+);

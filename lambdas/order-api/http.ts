@@ -13,6 +13,13 @@ import type {
 import { formatPath, type SchemaIssue } from '../shared/events/envelope';
 import type { LogSink } from '../shared/log-sink';
 import { METRICS } from '../shared/metrics-catalog';
+import {
+  formatTraceparent,
+  type RequestTrace,
+  requestTraceContext,
+  TRACEPARENT_HEADER,
+  type TraceIds,
+} from '../shared/tracing/trace-context';
 import type { CommandResult, OrderCommands, OrderQueryResult, RequestIds } from './commands';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
@@ -26,7 +33,7 @@ export const ORDER_API_METRICS = {
 
 /** The Powertools Logger satisfies this; tests pass a recording fake. */
 export interface RequestLogger extends LogSink {
-  appendKeys(keys: { correlationId: string }): void;
+  appendKeys(keys: { correlationId: string; traceId: string }): void;
   removeKeys(keys: string[]): void;
 }
 
@@ -51,6 +58,10 @@ export interface OrderApiDeps {
   readonly limits: BodyLimits;
   /** Id of the event a request may create; also the correlation id when the caller sent none. */
   readonly newId?: () => string;
+  /** The invocation's X-Ray trace header (Lambda's `_X_AMZN_TRACE_ID`); none locally. */
+  readonly xrayTraceHeader?: () => string | undefined;
+  /** Where new trace and span ids come from (tests fix them). */
+  readonly traceIds?: TraceIds;
 }
 
 export type OrderApi = (
@@ -58,7 +69,7 @@ export type OrderApi = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
-type Env = { store: { request: { ids: RequestIds } } };
+type Env = { store: { request: { ids: RequestIds; trace: RequestTrace } } };
 
 const ROUTES = {
   health: '/health',
@@ -85,8 +96,17 @@ export function createOrderApi(deps: OrderApiDeps): OrderApi {
     const header = reqCtx.req.headers.get(CORRELATION_HEADER) ?? '';
     const headerValid = header === '' || CORRELATION_ID_PATTERN.test(header);
     const correlationId = header !== '' && headerValid ? header : eventId;
-    reqCtx.set('ids', { eventId, correlationId });
-    logger.appendKeys({ correlationId });
+    // The trace context travels in the outbox row's headers, never in the event itself.
+    const trace = requestTraceContext(
+      {
+        xrayHeader: deps.xrayTraceHeader?.(),
+        traceparent: reqCtx.req.headers.get(TRACEPARENT_HEADER),
+      },
+      deps.traceIds,
+    );
+    reqCtx.set('ids', { eventId, correlationId, traceparent: formatTraceparent(trace.context) });
+    reqCtx.set('trace', trace);
+    logger.appendKeys({ correlationId, traceId: trace.context.traceId });
     // Route handlers never throw (see `guard`): the router takes a rejecting next() for a
     // middleware bug and replaces the error, so catching here would not work.
     try {
@@ -100,7 +120,7 @@ export function createOrderApi(deps: OrderApiDeps): OrderApi {
         ]);
       }
     } finally {
-      logger.removeKeys(['correlationId']);
+      logger.removeKeys(['correlationId', 'traceId']);
     }
     reqCtx.res.headers.set(CORRELATION_HEADER, correlationId);
     count(deps, reqCtx.res.status);
@@ -133,7 +153,11 @@ export function createOrderApi(deps: OrderApiDeps): OrderApi {
     guard(async (reqCtx) => {
       const body = await readJson(reqCtx.req, limits);
       if (!body.ok) return body.response;
-      return toResponse(logger, await commands.placeOrder(body.value, idsOf(reqCtx)));
+      return toResponse(
+        logger,
+        await commands.placeOrder(body.value, idsOf(reqCtx)),
+        reqCtx.get('trace'),
+      );
     }),
   );
 
@@ -151,6 +175,7 @@ export function createOrderApi(deps: OrderApiDeps): OrderApi {
       return toResponse(
         logger,
         await commands.recordOrderEvent(orderId, body.value, idsOf(reqCtx)),
+        reqCtx.get('trace'),
       );
     }),
   );
@@ -200,11 +225,23 @@ function idsOf(reqCtx: RequestContext<Env>): RequestIds {
   return ids;
 }
 
-function toResponse(logger: RequestLogger, result: CommandResult): Response {
+function toResponse(
+  logger: RequestLogger,
+  result: CommandResult,
+  trace: RequestTrace | undefined,
+): Response {
   switch (result.kind) {
     case 'accepted': {
       const { orderId, eventId, eventType, correlationId } = result;
-      logger.info('order event accepted', { orderId, eventId, eventType });
+      // traceId in the fields too: a logger whose appendKeys does nothing still carries it.
+      logger.info('order event accepted', {
+        orderId,
+        eventId,
+        eventType,
+        traceId: trace?.context.traceId,
+        sampled: trace?.context.sampled,
+        ...(trace?.callerTraceId ? { callerTraceId: trace.callerTraceId } : {}),
+      });
       return json(202, { orderId, eventId, correlationId });
     }
     case 'invalid':

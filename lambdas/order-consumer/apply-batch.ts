@@ -279,9 +279,10 @@ function describeData(data: Readonly<Record<string, unknown>>): string {
 export interface ApplyBatchOptions {
   /**
    * Runs of the whole transaction when a concurrent batch created one of its new orders first
-   * (default 3). After the last one a TransientError is thrown: the caller retries later.
+   * (the stage config's `consumer.applyAttempts`). After the last one a TransientError is
+   * thrown: the caller retries later.
    */
-  readonly maxAttempts?: number;
+  readonly maxAttempts: number;
 }
 
 /** A concurrent batch wrote first; the transaction is rolled back and run again. */
@@ -298,10 +299,10 @@ class ConcurrentWriteError extends Error {
 export async function applyBatch(
   client: ClientBase,
   events: readonly OrderEvent[],
-  options: ApplyBatchOptions = {},
+  options: ApplyBatchOptions,
 ): Promise<ApplyOutcome[]> {
   if (events.length === 0) return [];
-  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+  const maxAttempts = Math.max(1, options.maxAttempts);
   const keys = events.map(idempotencyKey);
   const hashes = events.map(payloadHash);
   for (let attempt = 1; ; attempt++) {

@@ -3,6 +3,8 @@
 // state transition with its processed_events row (many records per PostgreSQL transaction),
 // or dead-letter it with its type. A record is reported as failed (so the mapping redelivers
 // from it) only when it was neither applied nor dead-lettered.
+
+import { headerText } from '../shared/dead-letter/headers';
 import {
   buildDeadLetter,
   type DeadLetterMessage,
@@ -19,6 +21,7 @@ import {
 } from '../shared/kafka/msk-event';
 import type { LogSink } from '../shared/log-sink';
 import { type BackoffPolicy, backoffDelayMs } from '../shared/resilience/backoff';
+import { TRACEPARENT_HEADER, traceOf } from '../shared/tracing/trace-context';
 import type { ApplyOutcome } from './apply-batch';
 import { GroupCommit } from './group-commit';
 import { idempotencyKey, type PayloadFields } from './idempotency-key';
@@ -56,6 +59,20 @@ export interface ConsumerTelemetry {
   outageWait?(ms: number): void;
 }
 
+/** One event's span in a trace backend (an X-Ray subsegment on Lambda). */
+export interface EventSpan {
+  end(outcome: 'applied' | 'duplicate' | 'dead-letter' | 'retry', error?: unknown): void;
+}
+
+/**
+ * Spans for sampled events, each tagged with the trace id its record carries (the order API
+ * call's trace): the MSK mapping starts the invocation's own trace, so the origin trace is
+ * joined by that tag, not by parentage.
+ */
+export interface EventTracing {
+  start(event: OrderEvent, traceId: string): EventSpan | undefined;
+}
+
 export interface ConsumerDeps {
   readonly gate: IdempotencyGate;
   /** PostgreSQL ground truth for a group of events (one transaction). */
@@ -73,6 +90,8 @@ export interface ConsumerDeps {
   readonly probe?: () => Promise<void>;
   readonly logger: LogSink;
   readonly telemetry: ConsumerTelemetry;
+  /** Per-event spans on Lambda; none locally. */
+  readonly tracing?: EventTracing;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -219,7 +238,7 @@ export async function consumePartition(
       continue;
     }
     deps.logger.warn('transient failure; the mapping will redeliver', {
-      ...position(record),
+      ...about(record),
       attempt,
       error: failed.error,
     });
@@ -277,7 +296,7 @@ class OutageWait {
     const delayMs = backoffDelayMs(this.checks, this.options.outageWait);
     if (this.invocation.remainingMs() - delayMs <= this.options.stopBeforeTimeoutMs) {
       this.deps.logger.warn('dependency still unavailable; handing the partition back', {
-        ...position(record),
+        ...about(record),
         waitedMs: this.since === undefined ? 0 : this.now() - this.since,
         error,
       });
@@ -286,7 +305,7 @@ class OutageWait {
     if (this.since === undefined) {
       this.since = this.now();
       this.deps.logger.warn('dependency unavailable; the partition waits for it', {
-        ...position(record),
+        ...about(record),
         error,
       });
     }
@@ -299,7 +318,7 @@ class OutageWait {
   over(record: KafkaRecord): void {
     if (this.since === undefined) return;
     this.deps.logger.info('dependency answers again; the partition goes on', {
-      ...position(record),
+      ...about(record),
       waitedMs: this.now() - this.since,
     });
     this.checks = 0;
@@ -312,10 +331,10 @@ async function processChunk(
   deps: ConsumerDeps,
 ): Promise<RecordResult[]> {
   const results: RecordResult[] = new Array(chunk.length);
-  const valid: Array<{ index: number; event: OrderEvent }> = [];
+  const valid: Array<{ index: number; event: OrderEvent; record: KafkaRecord }> = [];
   chunk.forEach((record, index) => {
     const parsed = parseEnvelope(record.value ?? Buffer.alloc(0));
-    if (parsed.ok) valid.push({ index, event: parsed.event });
+    if (parsed.ok) valid.push({ index, event: parsed.event, record });
     else results[index] = { kind: 'dead-letter', error: fromEnvelopeError(parsed.error) };
   });
 
@@ -337,7 +356,7 @@ async function processChunk(
   await Promise.all(
     firsts.map((v, slot) =>
       gateOne(
-        { event: v.event, group, slot },
+        { event: v.event, record: v.record, group, slot },
         deps,
         (result) => {
           results[v.index] = result;
@@ -349,7 +368,7 @@ async function processChunk(
   for (const v of repeats) {
     const single = new GroupCommit([v.event], deps.apply);
     await gateOne(
-      { event: v.event, group: single, slot: 0 },
+      { event: v.event, record: v.record, group: single, slot: 0 },
       deps,
       (result) => {
         results[v.index] = result;
@@ -388,16 +407,26 @@ interface Bypass {
  * then be applied before it or rejected (drill findings 3 and 4).
  */
 async function gateOne(
-  /** The event, the group commit that applies it, and its slot in that group. */
-  entry: { readonly event: OrderEvent; readonly group: GroupCommit; readonly slot: number },
+  /** The event, its record, the group commit that applies it, and its slot in that group. */
+  entry: {
+    readonly event: OrderEvent;
+    readonly record: KafkaRecord;
+    readonly group: GroupCommit;
+    readonly slot: number;
+  },
   deps: ConsumerDeps,
   /** Receives the record's result once decided. */
   decide: (result: RecordResult) => void,
   /** Collects the records the Redis gate could not answer for (logged once per chunk). */
   bypassed: Bypass[],
 ): Promise<void> {
-  const { event, group, slot } = entry;
+  const { event, record, group, slot } = entry;
   const now = deps.now ?? Date.now;
+  const trace = traceOf(headerText(record.headers, TRACEPARENT_HEADER));
+  const span =
+    trace.sampled && trace.traceId !== undefined
+      ? deps.tracing?.start(event, trace.traceId)
+      : undefined;
   // An object, not `let`s: TypeScript does not see assignments made inside the callback.
   const step: { submitted: boolean; answer?: GateResult } = { submitted: false };
   const work = async (): Promise<GateResult> => {
@@ -431,12 +460,30 @@ async function gateOne(
       }
     }
     if (!step.submitted) group.settle(slot, false);
-    if (decided.cached || decided.result === 'duplicate') deps.telemetry.duplicate(event);
-    else deps.telemetry.applied(event, now() - Date.parse(event.timestamp));
+    if (decided.cached || decided.result === 'duplicate') {
+      deps.telemetry.duplicate(event);
+      span?.end('duplicate');
+    } else {
+      deps.telemetry.applied(event, now() - Date.parse(event.timestamp));
+      span?.end('applied');
+      // Per event only when sampled: the volume follows the origin's sampling rate.
+      if (trace.sampled) {
+        deps.logger.info('event applied', {
+          traceId: trace.traceId,
+          eventId: event.eventId,
+          eventType: event.eventType,
+          orderId: event.aggregateId,
+          correlationId: event.correlationId,
+          outcome: decided.result,
+          ...position(record),
+        });
+      }
+    }
     decide({ kind: 'done' });
   } catch (error) {
     const retryable = classify(error).retryable;
     if (!step.submitted) group.settle(slot, retryable);
+    span?.end(retryable ? 'retry' : 'dead-letter', error);
     decide(retryable ? { kind: 'retry', error } : { kind: 'dead-letter', error });
   }
 }
@@ -483,10 +530,10 @@ async function writeDeadLetters(
   } catch (error) {
     // Not dead-lettered means not done: the partition resumes from the first of them.
     const first = targets[0] as KafkaRecord;
-    deps.logger.error('dead-lettering failed', { ...position(first), error });
+    deps.logger.error('dead-lettering failed', { ...about(first), error });
     return { written: records.indexOf(first), error };
   }
-  for (const m of messages) {
+  for (const [i, m] of messages.entries()) {
     deps.telemetry.deadLettered(m.errorType);
     deps.logger.warn('event dead-lettered', {
       errorType: m.errorType,
@@ -494,6 +541,7 @@ async function writeDeadLetters(
       correlationId: m.correlationId,
       eventId: m.eventId,
       ...m.source,
+      traceId: traceIdOf(targets[i] as KafkaRecord),
     });
   }
   return { written: records.length };
@@ -501,4 +549,14 @@ async function writeDeadLetters(
 
 function position(record: KafkaRecord) {
   return { topic: record.topic, partition: record.partition, offset: record.offset };
+}
+
+/** The trace id the record's `traceparent` header names, sampled or not. */
+function traceIdOf(record: KafkaRecord): string | undefined {
+  return traceOf(headerText(record.headers, TRACEPARENT_HEADER)).traceId;
+}
+
+/** A record's position and trace id: what every log line about one record carries. */
+function about(record: KafkaRecord) {
+  return { ...position(record), traceId: traceIdOf(record) };
 }

@@ -7,8 +7,10 @@ import { type FunctionEnv, getFunctionEnv, isDeployed } from '../shared/env';
 import type { BatchResponse } from '../shared/kafka/msk-event';
 import type { LogSink } from '../shared/log-sink';
 import { perEnvironment } from '../shared/per-environment';
-import { logger as defaultLogger, metrics } from '../shared/powertools';
-import { consumeBatch } from './consumer';
+import { logger as defaultLogger, metrics, tracer } from '../shared/powertools';
+import { captureLambdaHandler } from '../shared/tracing/lambda-handler';
+import { consumeBatch, type EventTracing } from './consumer';
+import { xrayEventTracing } from './event-tracing';
 import { type ConsumerRuntime, createConsumerRuntime } from './runtime';
 
 export type ConsumerHandler = (event: MSKEvent, context: Context) => Promise<BatchResponse>;
@@ -19,6 +21,8 @@ export interface ConsumerHandlerOptions {
   readonly logger?: LogSink;
   /** Publishes the invocation's metrics (Powertools EMF on Lambda). */
   readonly flushMetrics?: () => void;
+  /** Per-event spans (X-Ray subsegments on Lambda); none locally. */
+  readonly tracing?: EventTracing;
 }
 
 export function createConsumerHandler(options: ConsumerHandlerOptions): ConsumerHandler {
@@ -30,7 +34,8 @@ export function createConsumerHandler(options: ConsumerHandlerOptions): Consumer
       const rt = await runtime();
       // Lets Powertools expire an in-progress record if this invocation times out.
       rt.idempotencyConfig.registerLambdaContext(context);
-      const summary = await consumeBatch(event, rt.deps, rt.options, {
+      const deps = options.tracing ? { ...rt.deps, tracing: options.tracing } : rt.deps;
+      const summary = await consumeBatch(event, deps, rt.options, {
         remainingMs: () => context.getRemainingTimeInMillis(),
       });
       logger.info('batch consumed', {
@@ -52,7 +57,9 @@ export async function consumerRuntimeFromEnv(
 ): Promise<ConsumerRuntime> {
   // Fetched at cold start; the token is never in the environment.
   const redisPassword = env.redis.authSecretArn
-    ? await getSecret<string>(env.redis.authSecretArn, { maxAge: 300 })
+    ? await getSecret<string>(env.redis.authSecretArn, {
+        maxAge: env.consumer.redisClient.authSecretMaxAgeSeconds,
+      })
     : undefined;
   return createConsumerRuntime({
     pgEnv: env.pg,
@@ -68,6 +75,10 @@ export async function consumerRuntimeFromEnv(
 // a local default), so they parse nothing here.
 if (isDeployed(process.env)) getFunctionEnv('orderConsumer');
 
-export const handler = createConsumerHandler({
-  runtime: () => consumerRuntimeFromEnv(getFunctionEnv('orderConsumer')),
-});
+export const handler = captureLambdaHandler(
+  tracer,
+  createConsumerHandler({
+    runtime: () => consumerRuntimeFromEnv(getFunctionEnv('orderConsumer')),
+    ...(tracer ? { tracing: xrayEventTracing(() => tracer?.getSegment()) } : {}),
+  }),
+);

@@ -73,11 +73,14 @@ export function powertoolsGate(
   };
 }
 
-/** Attempts per offset in Redis (INCR + TTL); uncountable when Redis is unavailable. */
+/**
+ * Attempts per offset in Redis (INCR + TTL, the stage config's `consumer.attemptCountTtlSeconds`);
+ * uncountable when Redis is unavailable.
+ */
 export function redisAttemptTracker(
   redis: Pick<RedisClientType, 'isReady' | 'multi'>,
   logger: LogSink,
-  ttlSeconds = 86_400,
+  ttlSeconds: number,
 ): AttemptTracker {
   return {
     async increment(record) {

@@ -9,7 +9,7 @@ import { createPool } from '../shared/db/pool';
 import { withClient } from '../shared/db/transaction';
 import { encodeDeadLetter } from '../shared/dead-letter/message';
 import type { ConsumerEnv, KafkaEnv, PgEnv, RedisClientEnv, RedisEnv } from '../shared/env';
-import { createKafka } from '../shared/kafka/client';
+import { createKafka, producerRetry } from '../shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../shared/kafka/clients';
 import type { LogSink } from '../shared/log-sink';
 import { METRICS, type MetricEmitter } from '../shared/metrics-catalog';
@@ -40,9 +40,6 @@ export function redisReconnectDelayMs(
   const ceiling = Math.min(reconnect.capMs, reconnect.baseMs * 2 ** n);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
-
-/** Beyond the connect timeout, set-up's wait for the first attempt allows for AUTH/HELLO. */
-const REDIS_HANDSHAKE_MARGIN_MS = 1_000;
 
 function createRedis(env: RedisEnv, client: RedisClientEnv, password: string | undefined) {
   const socket = {
@@ -97,11 +94,6 @@ export function throttledWarning(
   return warn;
 }
 
-/** How often a persisting Redis connection failure is logged again. */
-const REDIS_ERROR_LOG_INTERVAL_MS = 30_000;
-/** How long close() lets commands in flight finish before it drops the connection. */
-const REDIS_CLOSE_GRACE_MS = 2_000;
-
 /**
  * Starts connecting in the background; nothing waits for a connection. Until Redis answers,
  * every command fails fast (disableOfflineQueue) and the gate bypasses the cache; the client
@@ -109,16 +101,18 @@ const REDIS_CLOSE_GRACE_MS = 2_000;
  * are logged, throttled; none becomes an unhandled rejection.
  *
  * `firstAttempt` settles (never rejects) when the first attempt connected or failed, or after
- * `firstAttemptBoundMs`: set-up waits for it so that a healthy Redis serves the first
- * batch (otherwise its records would fail "offline" during the handshake and could open the
- * Redis breaker, which alarms), while a Redis that refuses or does not answer costs set-up at
- * most that bound.
+ * the connect timeout plus the handshake margin (AUTH, HELLO): set-up waits for it so that a
+ * healthy Redis serves the first batch (otherwise its records would fail "offline" during the
+ * handshake and could open the Redis breaker, which alarms), while a Redis that refuses or does
+ * not answer costs set-up at most that bound. Failures are logged at most once per
+ * `errorLogIntervalMs`; close() lets commands in flight finish for `closeGraceMs`.
  */
 function connectInBackground(
   redis: Redis,
   logger: LogSink,
-  firstAttemptBoundMs: number,
+  client: RedisClientEnv,
 ): { readonly firstAttempt: Promise<void>; close(): Promise<void> } {
+  const firstAttemptBoundMs = client.connectTimeoutMs + client.handshakeMarginMs;
   let closing = false;
   let settleFirst: () => void = () => undefined;
   const firstAttempt = new Promise<void>((resolve) => {
@@ -131,7 +125,7 @@ function connectInBackground(
   const connectionError = throttledWarning(
     logger,
     'redis connection error; the idempotency cache is bypassed until redis answers',
-    REDIS_ERROR_LOG_INTERVAL_MS,
+    client.errorLogIntervalMs,
   );
   redis.on('error', (error: unknown) => {
     settleFirst();
@@ -169,7 +163,7 @@ function connectInBackground(
           () => true,
         ),
         new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), REDIS_CLOSE_GRACE_MS);
+          timer = setTimeout(() => resolve(false), client.closeGraceMs);
         }),
       ]);
       clearTimeout(timer);
@@ -233,18 +227,20 @@ export async function createConsumerRuntime(options: {
   const pool = options.pool ?? createPool(options.pgEnv, { applicationName: 'order-consumer' });
   const client = KAFKA_CLIENTS.orderConsumer;
   const producer: Producer = producerFor(
-    createKafka({ clientId: client.clientId, connection: options.kafkaEnv, logger }),
+    createKafka({
+      clientId: client.clientId,
+      connection: options.kafkaEnv,
+      client: consumerEnv.kafkaClient,
+      logger,
+    }),
     client,
-    { retry: { retries: 5 } },
+    // Bounded: a dead-letter send must end within the invocation (validateStageConfig).
+    { retry: producerRetry(consumerEnv.producerRetry) },
   );
   // Redis down at cold start must not hold the consumer: set-up waits only for the outcome of
   // the first attempt (bounded); PostgreSQL decides alone until Redis answers.
   const redis = createRedis(redisEnv, consumerEnv.redisClient, options.redisPassword);
-  const redisConnection = connectInBackground(
-    redis,
-    logger,
-    consumerEnv.redisClient.connectTimeoutMs + REDIS_HANDSHAKE_MARGIN_MS,
-  );
+  const redisConnection = connectInBackground(redis, logger, consumerEnv.redisClient);
   try {
     await Promise.all([producer.connect(), redisConnection.firstAttempt]);
   } catch (error) {
@@ -262,7 +258,10 @@ export async function createConsumerRuntime(options: {
     breakersOf.postgres.execute(() => withClient(pool, work));
   const deps: ConsumerDeps = {
     gate,
-    apply: (events) => withPostgres((client) => applyBatch(client, events)),
+    apply: (events) =>
+      withPostgres((client) =>
+        applyBatch(client, events, { maxAttempts: consumerEnv.applyAttempts }),
+      ),
     probe: async () => {
       await withPostgres((client) => client.query('SELECT 1'));
     },
@@ -278,7 +277,7 @@ export async function createConsumerRuntime(options: {
         }),
       );
     },
-    attempts: redisAttemptTracker(redis, logger),
+    attempts: redisAttemptTracker(redis, logger, consumerEnv.attemptCountTtlSeconds),
     logger,
     telemetry: options.telemetry ?? powertoolsConsumerTelemetry,
   };

@@ -4,6 +4,8 @@
 import type { Context } from 'aws-lambda';
 import { type FunctionEnv, getFunctionEnv, isDeployed } from '../shared/env';
 import { perEnvironment } from '../shared/per-environment';
+import { tracer } from '../shared/powertools';
+import { captureLambdaHandler } from '../shared/tracing/lambda-handler';
 import type { RelaySummary } from './relay';
 import { runRelay } from './relay';
 import { createRelayRuntime, type RelayRuntime, relayOptions } from './runtime';
@@ -43,6 +45,9 @@ export function relayRuntimeFromEnv(env: FunctionEnv<'outboxRelay'>): Promise<Re
 // (none has a local default), so they parse nothing here.
 if (isDeployed(process.env)) getFunctionEnv('outboxRelay');
 
-export const handler = createRelayHandler({
-  runtime: () => relayRuntimeFromEnv(getFunctionEnv('outboxRelay')),
-});
+export const handler = captureLambdaHandler(
+  tracer,
+  createRelayHandler({
+    runtime: () => relayRuntimeFromEnv(getFunctionEnv('outboxRelay')),
+  }),
+);

@@ -4,7 +4,7 @@
 // duplicate, which consumers dedupe), never lost. A row the broker refuses for good is set
 // aside instead of failing every iteration, so one row never stops every other order.
 
-import type { Message, Producer } from 'kafkajs';
+import type { Message, Producer, RecordMetadata } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction, type TransactionOutcome, withClient } from '../shared/db/transaction';
 import { chunkBySize, estimateRecordBytes, fitsAlone } from '../shared/kafka/record-size';
@@ -20,6 +20,7 @@ import {
   tryRelayLock,
 } from '../shared/outbox/outbox';
 import { type BackoffPolicy, backoffDelayMs, sleep } from '../shared/resilience/backoff';
+import { TRACEPARENT_HEADER, traceOf } from '../shared/tracing/trace-context';
 import { deleteProcessedEventsBefore } from './processed-events';
 
 export type WakeReason = 'notify' | 'poll';
@@ -72,18 +73,16 @@ export interface RelayOptions {
   readonly shouldContinue: () => boolean;
   /** How long a wait may last at most right now (e.g. the Lambda time left). */
   readonly maxWaitMs?: () => number;
-  readonly retentionEveryMs?: number;
-  readonly retentionBatch?: number;
+  readonly retentionEveryMs: number;
+  readonly retentionBatch: number;
   /**
    * Deleting time per table and pass. A backlog (processed_events was never purged before)
    * is worked off over the following iterations instead of stalling publishing.
    */
-  readonly retentionBudgetMs?: number;
+  readonly retentionBudgetMs: number;
   /** Between attempts after a failed iteration (broker or database unavailable). */
-  readonly failureBackoff?: BackoffPolicy;
+  readonly failureBackoff: BackoffPolicy;
 }
-
-const DEFAULT_FAILURE_BACKOFF: BackoffPolicy = { baseMs: 200, capMs: 5_000 };
 
 export type BatchStatus = 'published' | 'idle' | 'standby';
 
@@ -158,6 +157,31 @@ async function permanentRefusal(deps: RelayDeps, error: unknown): Promise<string
   return `${type}: ${error instanceof Error ? error.message : String(error)}`;
 }
 
+/** Where the broker wrote a row, when its send answered for it alone. */
+interface RecordPosition {
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/**
+ * Positions of a send's rows: known only when the broker wrote the whole send to one partition
+ * (rows then take consecutive offsets from its base offset, in send order). A send spanning
+ * partitions does not say which row went where, so its rows get none.
+ */
+function positionsOf(
+  rows: readonly OutboxRow[],
+  metadata: unknown,
+  into: Map<OutboxRow, RecordPosition>,
+): void {
+  if (!Array.isArray(metadata) || metadata.length !== 1) return;
+  const [only] = metadata as RecordMetadata[];
+  const base = only?.baseOffset;
+  if (only === undefined || base === undefined || !/^\d+$/.test(base)) return;
+  rows.forEach((row, i) => {
+    into.set(row, { partition: only.partition, offset: String(BigInt(base) + BigInt(i)) });
+  });
+}
+
 /**
  * Sends the claimed rows in seq order, in chunks that stay within the topic's limit, one chunk
  * at a time. A row the broker refuses for good is set aside, and the later rows of its
@@ -167,20 +191,28 @@ async function sendRows(
   deps: RelayDeps,
   options: Pick<RelayOptions, 'topic' | 'maxMessageBytes'>,
   rows: readonly OutboxRow[],
-): Promise<{ acked: OutboxRow[]; setAside: SetAsideRow[]; held: OutboxRow[] }> {
+): Promise<{
+  acked: OutboxRow[];
+  setAside: SetAsideRow[];
+  held: OutboxRow[];
+  positions: Map<OutboxRow, RecordPosition>;
+}> {
   const acked: OutboxRow[] = [];
+  const positions = new Map<OutboxRow, RecordPosition>();
   const setAside: SetAsideRow[] = [];
   const held: OutboxRow[] = [];
   /** aggregateId → the set-aside row its later rows wait behind. */
   const blocked = new Map<string, OutboxRow>();
   const messages = new Map<OutboxRow, Message>();
   const sizes = new Map<OutboxRow, number>();
-  const send = (batch: readonly OutboxRow[]) =>
-    deps.producer.send({
+  const send = async (batch: readonly OutboxRow[]) => {
+    const metadata = await deps.producer.send({
       topic: options.topic,
       acks: -1,
       messages: batch.map((r) => messages.get(r) as Message),
     });
+    positionsOf(batch, metadata, positions);
+  };
   const setAsideRow = (row: OutboxRow, reason: string) => {
     setAside.push({ id: row.id, reason });
     blocked.set(row.aggregateId, row);
@@ -238,7 +270,7 @@ async function sendRows(
       }
     }
   }
-  return { acked, setAside, held };
+  return { acked, setAside, held, positions };
 }
 
 /** One claim → publish → mark transaction. */
@@ -256,7 +288,7 @@ export async function publishBatch(
     const rows = await claimPending(client, options.batchSize);
     if (rows.length === 0) return { commit: true, result: { status: 'idle', ...NOTHING } };
     const started = now();
-    const { acked, setAside, held } = await sendRows(deps, options, rows);
+    const { acked, setAside, held, positions } = await sendRows(deps, options, rows);
     if (acked.length > 0) await deps.afterPublish?.(acked);
     await markPublished(
       client,
@@ -288,6 +320,7 @@ export async function publishBatch(
             heldInBatch: held.filter((h) => h.aggregateId === row?.aggregateId).length,
           });
         }
+        logSampled(deps.logger, options.topic, acked, positions);
         deps.logger.debug('outbox batch published', {
           count: acked.length,
           setAside: setAside.length,
@@ -302,16 +335,40 @@ export async function publishBatch(
 }
 
 /**
+ * One line per published event whose trace is sampled (traceparent flag 01), so an order's trace
+ * id leads to its publication. Unsampled events get none: the volume follows the sampling rate
+ * (X-Ray's on Lambda), not the event rate.
+ */
+function logSampled(
+  logger: LogSink,
+  topic: string,
+  acked: readonly OutboxRow[],
+  positions: ReadonlyMap<OutboxRow, RecordPosition>,
+): void {
+  for (const row of acked) {
+    const trace = traceOf(row.headers[TRACEPARENT_HEADER]);
+    if (!trace.sampled) continue;
+    logger.info('event published', {
+      traceId: trace.traceId,
+      eventId: row.id,
+      eventType: row.eventType,
+      orderId: row.aggregateId,
+      correlationId: row.headers.correlationId,
+      seq: row.seq,
+      topic,
+      ...positions.get(row),
+    });
+  }
+}
+
+/**
  * Loops until `shouldContinue` says stop; drains backlogs without waiting. A failed iteration
  * (broker or database down) is logged and retried after a backoff: the relay outlives outages,
  * and whatever it had claimed stays pending until a publish succeeds.
  */
 export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<RelaySummary> {
   const now = deps.now ?? Date.now;
-  const retentionEveryMs = options.retentionEveryMs ?? 60_000;
-  const retentionBatch = options.retentionBatch ?? 1_000;
-  const retentionBudgetMs = options.retentionBudgetMs ?? 500;
-  const failureBackoff = options.failureBackoff ?? DEFAULT_FAILURE_BACKOFF;
+  const { retentionEveryMs, retentionBatch, retentionBudgetMs, failureBackoff } = options;
   const maxWait = () => options.maxWaitMs?.() ?? Number.POSITIVE_INFINITY;
   let published = 0;
   let setAside = 0;

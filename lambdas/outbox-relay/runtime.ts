@@ -22,10 +22,16 @@ export interface RelayRuntime {
 export function createRelayProducer(
   kafkaEnv: KafkaEnv,
   logger: LogSink,
-  sendRetry: RelayEnv['sendRetry'],
+  relayEnv: Pick<RelayEnv, 'sendRetry' | 'kafkaClient'>,
 ): Producer {
   const client = KAFKA_CLIENTS.outboxRelay;
-  const kafka = createKafka({ clientId: client.clientId, connection: kafkaEnv, logger });
+  const { sendRetry } = relayEnv;
+  const kafka = createKafka({
+    clientId: client.clientId,
+    connection: kafkaEnv,
+    client: relayEnv.kafkaClient,
+    logger,
+  });
   return producerFor(kafka, client, {
     // kafkajs keeps retrying an idempotent send (unbounded), backing off between tries.
     retry: {
@@ -105,7 +111,7 @@ export async function createRelayRuntime(options: {
   const logger = options.logger ?? defaultLogger;
   const pool = createPool(options.pgEnv, { applicationName: 'outbox-relay' });
   const producer = new RenewableProducer(() =>
-    createRelayProducer(options.kafkaEnv, logger, options.relayEnv.sendRetry),
+    createRelayProducer(options.kafkaEnv, logger, options.relayEnv),
   );
   const wake = new NotifyWake(
     pgClientConfig(options.pgEnv, { applicationName: 'outbox-relay-listen' }),
@@ -150,6 +156,9 @@ export function relayOptions(
     publishedRetentionHours: env.publishedRetentionHours,
     processedEventsRetentionHours: env.processedEventsRetentionHours,
     failureBackoff: env.failureBackoff,
+    retentionEveryMs: env.retentionEveryMs,
+    retentionBatch: env.retentionBatchSize,
+    retentionBudgetMs: env.retentionBudgetMs,
     ...control,
   };
 }

@@ -26,6 +26,7 @@ export const ENV = {
   kafkaAuth: 'KAFKA_AUTH',
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaClusterArn: 'KAFKA_CLUSTER_ARN',
+  kafkaConnectTimeoutMs: 'KAFKA_CONNECT_TIMEOUT_MS',
   orderEventsTopic: 'ORDER_EVENTS_TOPIC',
   deadLetterTopic: 'DLQ_TOPIC',
   pgHost: 'PGHOST',
@@ -34,6 +35,8 @@ export const ENV = {
   pgUser: 'PGUSER',
   pgIamAuth: 'PG_IAM_AUTH',
   pgPoolMax: 'PG_POOL_MAX',
+  pgConnectTimeoutMs: 'PG_CONNECT_TIMEOUT_MS',
+  pgIdleTimeoutMs: 'PG_IDLE_TIMEOUT_MS',
   pgSecretArn: 'PG_SECRET_ARN',
   nodeExtraCaCerts: 'NODE_EXTRA_CA_CERTS',
   redisHost: 'REDIS_HOST',
@@ -43,6 +46,10 @@ export const ENV = {
   redisConnectTimeoutMs: 'REDIS_CONNECT_TIMEOUT_MS',
   redisReconnectBaseMs: 'REDIS_RECONNECT_BASE_MS',
   redisReconnectCapMs: 'REDIS_RECONNECT_CAP_MS',
+  redisHandshakeMarginMs: 'REDIS_HANDSHAKE_MARGIN_MS',
+  redisErrorLogIntervalMs: 'REDIS_ERROR_LOG_INTERVAL_MS',
+  redisCloseGraceMs: 'REDIS_CLOSE_GRACE_MS',
+  redisAuthMaxAgeSeconds: 'REDIS_AUTH_MAX_AGE_SECONDS',
   breakerFailureThreshold: 'BREAKER_FAILURE_THRESHOLD',
   breakerWindowMs: 'BREAKER_WINDOW_MS',
   breakerOpenMs: 'BREAKER_OPEN_MS',
@@ -54,6 +61,11 @@ export const ENV = {
   consumerOutageWaitBaseMs: 'CONSUMER_OUTAGE_WAIT_BASE_MS',
   consumerOutageWaitCapMs: 'CONSUMER_OUTAGE_WAIT_CAP_MS',
   consumerStopBeforeTimeoutMs: 'CONSUMER_STOP_BEFORE_TIMEOUT_MS',
+  consumerProducerRetries: 'CONSUMER_PRODUCER_RETRIES',
+  consumerProducerRetryInitialMs: 'CONSUMER_PRODUCER_RETRY_INITIAL_MS',
+  consumerProducerRetryMaxMs: 'CONSUMER_PRODUCER_RETRY_MAX_MS',
+  consumerApplyAttempts: 'CONSUMER_APPLY_ATTEMPTS',
+  consumerAttemptCountTtlSeconds: 'CONSUMER_ATTEMPT_COUNT_TTL_SECONDS',
   idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
   outboxBatchSize: 'OUTBOX_BATCH_SIZE',
   outboxPollIntervalMs: 'OUTBOX_POLL_INTERVAL_MS',
@@ -65,6 +77,9 @@ export const ENV = {
   relayFailureCapMs: 'RELAY_FAILURE_BACKOFF_CAP_MS',
   relaySendRetryBaseMs: 'RELAY_SEND_RETRY_BASE_MS',
   relaySendRetryCapMs: 'RELAY_SEND_RETRY_CAP_MS',
+  outboxRetentionEveryMs: 'OUTBOX_RETENTION_EVERY_MS',
+  outboxRetentionBatchSize: 'OUTBOX_RETENTION_BATCH_SIZE',
+  outboxRetentionBudgetMs: 'OUTBOX_RETENTION_BUDGET_MS',
   triageMaxRedrives: 'TRIAGE_MAX_REDRIVES',
   triageMaxProcessingFailureRedrives: 'TRIAGE_MAX_PROCESSING_FAILURE_REDRIVES',
   triageRedriveBaseDelayMs: 'TRIAGE_REDRIVE_BASE_DELAY_MS',
@@ -73,7 +88,12 @@ export const ENV = {
   triageStopBeforeTimeoutMs: 'TRIAGE_STOP_BEFORE_TIMEOUT_MS',
   triageOutageWaitBaseMs: 'TRIAGE_OUTAGE_WAIT_BASE_MS',
   triageOutageWaitCapMs: 'TRIAGE_OUTAGE_WAIT_CAP_MS',
+  triageOutageLogEvery: 'TRIAGE_OUTAGE_LOG_EVERY',
+  triageProducerRetries: 'TRIAGE_PRODUCER_RETRIES',
+  triageProducerRetryInitialMs: 'TRIAGE_PRODUCER_RETRY_INITIAL_MS',
+  triageProducerRetryMaxMs: 'TRIAGE_PRODUCER_RETRY_MAX_MS',
   migrationsDir: 'MIGRATIONS_DIR',
+  migrateLockTimeoutMs: 'MIGRATE_LOCK_TIMEOUT_MS',
   apiMaxBodyBytes: 'ORDER_API_MAX_BODY_BYTES',
   apiMaxArrayItems: 'ORDER_API_MAX_ARRAY_ITEMS',
 } as const;
@@ -130,10 +150,26 @@ export interface PgEndpointEnv {
   readonly secretArn?: string | undefined;
 }
 
-/** A function's PostgreSQL settings: the endpoint and its pool size (the stage config's). */
+/** How the functions' PostgreSQL clients wait (the stage config's `database`). */
+export interface PgTimeouts {
+  /** A new connection (TCP, TLS, login) gives up after this long. */
+  readonly connectTimeoutMs: number;
+  /** A pooled connection idle this long is closed. */
+  readonly idleTimeoutMs: number;
+}
+
+/**
+ * A pool's PostgreSQL settings: the endpoint and its size. Every function's carries the stage
+ * config's client timing too (`FunctionPgEnv`, what parsePgEnv reads); a tool that sizes its own
+ * pool from the endpoint alone leaves the timing to pg's defaults.
+ */
 export interface PgEnv extends PgEndpointEnv {
   readonly poolMax: number;
+  readonly timeouts?: PgTimeouts;
 }
+
+/** A function's PostgreSQL settings: the endpoint, the pool size and the client timing. */
+export type FunctionPgEnv = PgEnv & { readonly timeouts: PgTimeouts };
 
 // --- primitive readers -------------------------------------------------------------------
 
@@ -321,11 +357,48 @@ export function parsePgEndpointEnv(env: EnvRecord): PgEndpointEnv {
   };
 }
 
-export function parsePgEnv(env: EnvRecord): PgEnv {
+export function parsePgEnv(env: EnvRecord): FunctionPgEnv {
   return {
     ...parsePgEndpointEnv(env),
     poolMax: configuredInt(env, ENV.pgPoolMax, 1, 100),
+    timeouts: {
+      connectTimeoutMs: configuredInt(env, ENV.pgConnectTimeoutMs, 100, 60_000),
+      idleTimeoutMs: configuredInt(env, ENV.pgIdleTimeoutMs, 1_000, 3_600_000),
+    },
   };
+}
+
+/** How the functions' kafkajs clients connect (the stage config's `kafka.client`). */
+export interface KafkaClientEnv {
+  /** A broker connection (TCP, and TLS on MSK) gives up after this long. */
+  readonly connectTimeoutMs: number;
+}
+
+export function parseKafkaClientEnv(env: EnvRecord): KafkaClientEnv {
+  return { connectTimeoutMs: configuredInt(env, ENV.kafkaConnectTimeoutMs, 100, 60_000) };
+}
+
+/**
+ * A kafkajs producer's retries of a failed send: `retries` more attempts, waiting about
+ * `initialMs` before the first and doubling up to `maxMs`.
+ */
+export interface ProducerRetryEnv {
+  readonly retries: number;
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+function configuredProducerRetry(
+  env: EnvRecord,
+  names: { readonly retries: string; readonly initial: string; readonly max: string },
+): ProducerRetryEnv {
+  const { baseMs, capMs } = configuredBackoff(
+    env,
+    { base: names.initial, cap: names.max },
+    1,
+    600_000,
+  );
+  return { retries: configuredInt(env, names.retries, 0, 100), initialMs: baseMs, maxMs: capMs };
 }
 
 export interface RedisEnv {
@@ -388,6 +461,13 @@ export interface ConsumerEnv {
   readonly breaker: BreakerEnv;
   /** The Redis client of the idempotency fast path. */
   readonly redisClient: RedisClientEnv;
+  readonly kafkaClient: KafkaClientEnv;
+  /** The dead-letter producer's retries: bounded, a send must end within the invocation. */
+  readonly producerRetry: ProducerRetryEnv;
+  /** Runs of a batch's transaction when a concurrent batch created one of its orders first. */
+  readonly applyAttempts: number;
+  /** How long Redis keeps a record's delivery count. */
+  readonly attemptCountTtlSeconds: number;
 }
 
 /** How the consumer's Redis client connects (the stage config's `cache`). */
@@ -396,6 +476,14 @@ export interface RedisClientEnv {
   readonly connectTimeoutMs: number;
   /** Delay before reconnect attempt n: about min(cap, base · 2^n), never giving up. */
   readonly reconnect: { readonly baseMs: number; readonly capMs: number };
+  /** Set-up waits for the first attempt this long beyond the connect timeout (AUTH, HELLO). */
+  readonly handshakeMarginMs: number;
+  /** A persisting connection failure is logged again at most this often. */
+  readonly errorLogIntervalMs: number;
+  /** Closing, commands in flight get this long to finish before the connection is dropped. */
+  readonly closeGraceMs: number;
+  /** How long the AUTH token read from Secrets Manager is cached. */
+  readonly authSecretMaxAgeSeconds: number;
 }
 
 export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
@@ -427,7 +515,19 @@ export function parseConsumerEnv(env: EnvRecord): ConsumerEnv {
         1,
         60_000,
       ),
+      handshakeMarginMs: configuredInt(env, ENV.redisHandshakeMarginMs, 0, 60_000),
+      errorLogIntervalMs: configuredInt(env, ENV.redisErrorLogIntervalMs, 1, 3_600_000),
+      closeGraceMs: configuredInt(env, ENV.redisCloseGraceMs, 0, 60_000),
+      authSecretMaxAgeSeconds: configuredInt(env, ENV.redisAuthMaxAgeSeconds, 1, 86_400),
     },
+    kafkaClient: parseKafkaClientEnv(env),
+    producerRetry: configuredProducerRetry(env, {
+      retries: ENV.consumerProducerRetries,
+      initial: ENV.consumerProducerRetryInitialMs,
+      max: ENV.consumerProducerRetryMaxMs,
+    }),
+    applyAttempts: configuredInt(env, ENV.consumerApplyAttempts, 1, 10),
+    attemptCountTtlSeconds: configuredInt(env, ENV.consumerAttemptCountTtlSeconds, 60, 30 * 86_400),
   };
 }
 
@@ -448,6 +548,13 @@ export interface RelayEnv {
   readonly failureBackoff: { readonly baseMs: number; readonly capMs: number };
   /** kafkajs's own retries of an idempotent send (unbounded), backing off within these. */
   readonly sendRetry: { readonly baseMs: number; readonly capMs: number };
+  readonly kafkaClient: KafkaClientEnv;
+  /** Old outbox and processed_events rows are deleted at most this often... */
+  readonly retentionEveryMs: number;
+  /** ...this many per statement... */
+  readonly retentionBatchSize: number;
+  /** ...for at most this long per table and pass. */
+  readonly retentionBudgetMs: number;
 }
 
 export function parseRelayEnv(env: EnvRecord): RelayEnv {
@@ -477,6 +584,10 @@ export function parseRelayEnv(env: EnvRecord): RelayEnv {
       1,
       60_000,
     ),
+    kafkaClient: parseKafkaClientEnv(env),
+    retentionEveryMs: configuredInt(env, ENV.outboxRetentionEveryMs, 1_000, 86_400_000),
+    retentionBatchSize: configuredInt(env, ENV.outboxRetentionBatchSize, 1, 100_000),
+    retentionBudgetMs: configuredInt(env, ENV.outboxRetentionBudgetMs, 1, 600_000),
   };
 }
 
@@ -514,7 +625,12 @@ export interface TriageEnv {
   readonly redriveMaxMessageBytes: number;
   /** Backoff while PostgreSQL or the broker cannot be reached (waited out in the invocation). */
   readonly outageWait: { readonly baseMs: number; readonly capMs: number };
+  /** While waiting out an outage, the first check and every this-many-th are logged. */
+  readonly outageLogEvery: number;
   readonly breaker: BreakerEnv;
+  readonly kafkaClient: KafkaClientEnv;
+  /** The redrive producer's retries: bounded, a send must end within the invocation. */
+  readonly producerRetry: ProducerRetryEnv;
 }
 
 export function parseTriageEnv(env: EnvRecord): TriageEnv {
@@ -543,7 +659,14 @@ export function parseTriageEnv(env: EnvRecord): TriageEnv {
       1,
       60_000,
     ),
+    outageLogEvery: configuredInt(env, ENV.triageOutageLogEvery, 1, 1_000),
     breaker: parseBreakerEnv(env),
+    kafkaClient: parseKafkaClientEnv(env),
+    producerRetry: configuredProducerRetry(env, {
+      retries: ENV.triageProducerRetries,
+      initial: ENV.triageProducerRetryInitialMs,
+      max: ENV.triageProducerRetryMaxMs,
+    }),
     // Same variable the relay publishes to: the only topic the consumer dead-letters from.
     redriveTopics: [configured(env, ENV.orderEventsTopic)],
     // The relay's variable: the stage config's order-events limit.
@@ -558,6 +681,15 @@ export function repoMigrationsDir(): string {
   return here !== undefined
     ? fileURLToPath(new URL('../migrate/migrations', here))
     : resolve('lambdas/migrate/migrations');
+}
+
+export interface MigrateEnv {
+  /** PostgreSQL's lock_timeout while migrating: the migration lock and DDL's table locks. */
+  readonly lockTimeoutMs: number;
+}
+
+export function parseMigrateEnv(env: EnvRecord): MigrateEnv {
+  return { lockTimeoutMs: configuredInt(env, ENV.migrateLockTimeoutMs, 100, 3_600_000) };
 }
 
 export function parseMigrationsDir(env: EnvRecord): string {
@@ -599,11 +731,13 @@ export const FUNCTION_ENV = {
   migrate: (env: EnvRecord) => ({
     observability: parseObservabilityEnv(env),
     pg: parsePgEnv(env),
+    migrate: parseMigrateEnv(env),
     migrationsDir: parseMigrationsDir(env),
   }),
   kafkaTopics: (env: EnvRecord) => ({
     observability: parseObservabilityEnv(env),
     kafka: parseKafkaEnv(env),
+    kafkaClient: parseKafkaClientEnv(env),
   }),
 } as const;
 
@@ -641,7 +775,7 @@ export function kafkaEnvironment(
     : { [ENV.kafkaAuth]: 'none', [ENV.kafkaBrokers]: k.brokers.join(',') };
 }
 
-export function pgEnvironment(p: Omit<PgEnv, 'region'>): Environment {
+export function pgEnvironment(p: Omit<FunctionPgEnv, 'region'>): Environment {
   return {
     [ENV.pgHost]: p.host,
     [ENV.pgPort]: String(p.port),
@@ -651,7 +785,7 @@ export function pgEnvironment(p: Omit<PgEnv, 'region'>): Environment {
     ...(p.secretArn !== undefined
       ? { [ENV.pgSecretArn]: p.secretArn, [ENV.nodeExtraCaCerts]: LAMBDA_CA_BUNDLE }
       : {}),
-    ...pgPoolEnvironment(p.poolMax),
+    ...pgPoolEnvironment(p.poolMax, p.timeouts),
   };
 }
 
@@ -661,9 +795,28 @@ export function pgEnvironment(p: Omit<PgEnv, 'region'>): Environment {
  */
 export const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
 
-/** The pool size alone: local runs add it to the local services' endpoint variables. */
-export function pgPoolEnvironment(poolMax: number): Environment {
-  return { [ENV.pgPoolMax]: String(poolMax) };
+/** The pool's settings alone: local runs add them to the local services' endpoint variables. */
+export function pgPoolEnvironment(poolMax: number, timeouts: PgTimeouts): Environment {
+  return {
+    [ENV.pgPoolMax]: String(poolMax),
+    [ENV.pgConnectTimeoutMs]: String(timeouts.connectTimeoutMs),
+    [ENV.pgIdleTimeoutMs]: String(timeouts.idleTimeoutMs),
+  };
+}
+
+export function kafkaClientEnvironment(k: KafkaClientEnv): Environment {
+  return { [ENV.kafkaConnectTimeoutMs]: String(k.connectTimeoutMs) };
+}
+
+function producerRetryEnvironment(
+  r: ProducerRetryEnv,
+  names: { readonly retries: string; readonly initial: string; readonly max: string },
+): Environment {
+  return {
+    [names.retries]: String(r.retries),
+    [names.initial]: String(r.initialMs),
+    [names.max]: String(r.maxMs),
+  };
 }
 
 export function redisEnvironment(
@@ -694,6 +847,18 @@ export function consumerEnvironment(c: ConsumerEnv): Environment {
     [ENV.redisConnectTimeoutMs]: String(c.redisClient.connectTimeoutMs),
     [ENV.redisReconnectBaseMs]: String(c.redisClient.reconnect.baseMs),
     [ENV.redisReconnectCapMs]: String(c.redisClient.reconnect.capMs),
+    [ENV.redisHandshakeMarginMs]: String(c.redisClient.handshakeMarginMs),
+    [ENV.redisErrorLogIntervalMs]: String(c.redisClient.errorLogIntervalMs),
+    [ENV.redisCloseGraceMs]: String(c.redisClient.closeGraceMs),
+    [ENV.redisAuthMaxAgeSeconds]: String(c.redisClient.authSecretMaxAgeSeconds),
+    ...kafkaClientEnvironment(c.kafkaClient),
+    ...producerRetryEnvironment(c.producerRetry, {
+      retries: ENV.consumerProducerRetries,
+      initial: ENV.consumerProducerRetryInitialMs,
+      max: ENV.consumerProducerRetryMaxMs,
+    }),
+    [ENV.consumerApplyAttempts]: String(c.applyAttempts),
+    [ENV.consumerAttemptCountTtlSeconds]: String(c.attemptCountTtlSeconds),
   };
 }
 
@@ -710,6 +875,10 @@ export function relayEnvironment(r: RelayEnv): Environment {
     [ENV.relayFailureCapMs]: String(r.failureBackoff.capMs),
     [ENV.relaySendRetryBaseMs]: String(r.sendRetry.baseMs),
     [ENV.relaySendRetryCapMs]: String(r.sendRetry.capMs),
+    ...kafkaClientEnvironment(r.kafkaClient),
+    [ENV.outboxRetentionEveryMs]: String(r.retentionEveryMs),
+    [ENV.outboxRetentionBatchSize]: String(r.retentionBatchSize),
+    [ENV.outboxRetentionBudgetMs]: String(r.retentionBudgetMs),
   };
 }
 
@@ -735,9 +904,20 @@ export function triageEnvironment(t: TriageEnv): Environment {
     [ENV.triageStopBeforeTimeoutMs]: String(t.stopBeforeTimeoutMs),
     [ENV.triageOutageWaitBaseMs]: String(t.outageWait.baseMs),
     [ENV.triageOutageWaitCapMs]: String(t.outageWait.capMs),
+    [ENV.triageOutageLogEvery]: String(t.outageLogEvery),
     ...breakerEnvironment(t.breaker),
+    ...kafkaClientEnvironment(t.kafkaClient),
+    ...producerRetryEnvironment(t.producerRetry, {
+      retries: ENV.triageProducerRetries,
+      initial: ENV.triageProducerRetryInitialMs,
+      max: ENV.triageProducerRetryMaxMs,
+    }),
     [ENV.orderEventsMaxMessageBytes]: String(t.redriveMaxMessageBytes),
   };
+}
+
+export function migrateEnvironment(m: MigrateEnv): Environment {
+  return { [ENV.migrateLockTimeoutMs]: String(m.lockTimeoutMs) };
 }
 
 // --- cached accessors for process.env ----------------------------------------------------
@@ -751,7 +931,7 @@ function cached<T>(key: string, parse: (env: EnvRecord) => T): T {
 
 export const getObservabilityEnv = (): ObservabilityEnv =>
   cached('observability', parseObservabilityEnv);
-export const getPgEnv = (): PgEnv => cached('pg', parsePgEnv);
+export const getPgEnv = (): FunctionPgEnv => cached('pg', parsePgEnv);
 export const getMigrationsDir = (): string => cached('migrationsDir', parseMigrationsDir);
 /** A function's whole environment from process.env, parsed once per execution environment. */
 export const getFunctionEnv = <F extends FunctionName>(name: F): FunctionEnv<F> =>

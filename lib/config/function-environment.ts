@@ -6,8 +6,12 @@ import {
   type ConsumerEnv,
   consumerEnvironment,
   type Environment,
+  type KafkaClientEnv,
+  type MigrateEnv,
+  migrateEnvironment,
   type OrderApiEnv,
   orderApiEnvironment,
+  type PgTimeouts,
   pgPoolEnvironment,
   type RelayEnv,
   relayEnvironment,
@@ -23,12 +27,30 @@ import type { StageConfig } from './stage-config';
  */
 export function stageFunctionEnvironment(config: StageConfig): Environment {
   return {
-    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
+    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment, pgTimeouts(config)),
     ...orderApiEnvironment(orderApiSettings(config)),
     ...relayEnvironment(relaySettings(config)),
     ...consumerEnvironment(consumerSettings(config)),
     ...triageEnvironment(triageSettings(config)),
+    ...migrateEnvironment(migrateSettings(config)),
   };
+}
+
+/** Every PostgreSQL client of a function: connect and idle timeouts. */
+export function pgTimeouts(config: StageConfig): PgTimeouts {
+  return {
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    idleTimeoutMs: config.database.idleTimeoutMs,
+  };
+}
+
+/** Every kafkajs client of a function. */
+export function kafkaClientSettings(config: StageConfig): KafkaClientEnv {
+  return { connectTimeoutMs: config.kafka.client.connectTimeoutMs };
+}
+
+export function migrateSettings(config: StageConfig): MigrateEnv {
+  return { lockTimeoutMs: config.migrate.lockTimeoutMs };
 }
 
 export function orderApiSettings(config: StageConfig): OrderApiEnv {
@@ -46,6 +68,10 @@ export function relaySettings(config: StageConfig): RelayEnv {
     stopBeforeTimeoutMs: config.outbox.relayStopBeforeTimeoutMs,
     failureBackoff: config.outbox.relayFailureBackoff,
     sendRetry: config.outbox.relaySendRetry,
+    kafkaClient: kafkaClientSettings(config),
+    retentionEveryMs: config.outbox.retentionEveryMs,
+    retentionBatchSize: config.outbox.retentionBatchSize,
+    retentionBudgetMs: config.outbox.retentionBudgetMs,
   };
 }
 
@@ -63,7 +89,15 @@ export function consumerSettings(config: StageConfig): ConsumerEnv {
     redisClient: {
       connectTimeoutMs: config.cache.connectTimeoutMs,
       reconnect: config.cache.reconnect,
+      handshakeMarginMs: config.cache.handshakeMarginMs,
+      errorLogIntervalMs: config.cache.errorLogIntervalMs,
+      closeGraceMs: config.cache.closeGraceMs,
+      authSecretMaxAgeSeconds: config.cache.authSecretMaxAgeSeconds,
     },
+    kafkaClient: kafkaClientSettings(config),
+    producerRetry: config.consumer.producerRetry,
+    applyAttempts: config.consumer.applyAttempts,
+    attemptCountTtlSeconds: config.consumer.attemptCountTtlSeconds,
   };
 }
 
@@ -76,7 +110,10 @@ export function triageSettings(config: StageConfig): TriageEnv {
     redriveJitterPercent: config.triage.redriveJitterPercent,
     stopBeforeTimeoutMs: config.triage.stopBeforeTimeoutMs,
     outageWait: config.triage.outageWait,
+    outageLogEvery: config.triage.outageLogEvery,
     breaker: config.breaker,
+    kafkaClient: kafkaClientSettings(config),
+    producerRetry: config.triage.producerRetry,
     redriveTopics: [config.kafka.topics.orderEvents.name],
     redriveMaxMessageBytes: config.kafka.topics.orderEvents.maxMessageBytes,
   };

@@ -71,6 +71,30 @@ export interface MappingConfig {
   readonly reportBatchItemFailures: boolean;
 }
 
+/**
+ * A kafkajs producer's own retries of a failed send: `retries` more attempts, waiting about
+ * `initialMs` before the first and doubling up to `maxMs` (kafkajs jitters each wait by ±20 %).
+ */
+export interface ProducerRetryConfig {
+  readonly retries: number;
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+/**
+ * The longest a kafkajs retry schedule can wait in all: each wait at its largest (+20 %), doubled
+ * from the previous one's largest, capped at `maxMs`. The attempts themselves come on top.
+ */
+export function longestProducerRetryWaitMs(r: ProducerRetryConfig): number {
+  let total = 0;
+  let wait = Math.ceil(r.initialMs * 1.2);
+  for (let n = 0; n < r.retries; n++) {
+    total += wait;
+    wait = Math.min(Math.ceil(wait * 1.2) * 2, r.maxMs);
+  }
+  return total;
+}
+
 export interface ThresholdConfig {
   readonly value: number;
   /** Consecutive one-minute datapoints that must breach. */
@@ -150,6 +174,13 @@ export interface StageConfig {
     readonly proxyName: string;
     /** Connections Lambda may hold per execution environment (docs/ARCHITECTURE.md §3: small pool). */
     readonly poolMaxPerEnvironment: number;
+    /**
+     * The functions' PostgreSQL clients: a new connection (TCP, TLS, login) gives up after this
+     * long, so a cold start fails quickly instead of hanging until the Lambda timeout.
+     */
+    readonly connectTimeoutMs: number;
+    /** A pooled connection idle this long is closed (RDS Proxy closes idle ones itself too). */
+    readonly idleTimeoutMs: number;
   };
   readonly cache: {
     readonly replicationGroupId: string;
@@ -166,6 +197,17 @@ export interface StageConfig {
      * over the upper half so that execution environments do not retry in lockstep.
      */
     readonly reconnect: { readonly baseMs: number; readonly capMs: number };
+    /**
+     * The consumer's set-up waits for the first connection attempt this long beyond the connect
+     * timeout (AUTH and HELLO after the socket), then goes on without Redis.
+     */
+    readonly handshakeMarginMs: number;
+    /** A persisting connection failure is logged again at most this often (with a count). */
+    readonly errorLogIntervalMs: number;
+    /** When the consumer's runtime closes, commands in flight get this long to finish. */
+    readonly closeGraceMs: number;
+    /** How long the AUTH token read from Secrets Manager is cached for another set-up. */
+    readonly authSecretMaxAgeSeconds: number;
   };
   readonly kafka: {
     readonly clusterName: string;
@@ -184,6 +226,14 @@ export interface StageConfig {
     readonly defaultReplicationFactor: number;
     readonly minInsyncReplicas: number;
     readonly topics: { readonly orderEvents: TopicConfig; readonly deadLetter: TopicConfig };
+    /** The functions' kafkajs clients. */
+    readonly client: {
+      /**
+       * A broker connection gives up after this long; TLS and SASL to MSK take longer than
+       * kafkajs's own 1 s.
+       */
+      readonly connectTimeoutMs: number;
+    };
   };
   readonly functions: {
     readonly orderApi: FunctionConfig;
@@ -232,6 +282,18 @@ export interface StageConfig {
     readonly outageWait: { readonly baseMs: number; readonly capMs: number };
     /** The waiting batch is handed back to the mapping this long before the timeout. */
     readonly stopBeforeTimeoutMs: number;
+    /**
+     * The dead-letter producer's retries of a send: bounded, since a send must end within the
+     * invocation (its longest waits must fit the function timeout, checked).
+     */
+    readonly producerRetry: ProducerRetryConfig;
+    /**
+     * Runs of a batch's transaction when a concurrent batch created one of its new orders first;
+     * after the last one the batch fails TRANSIENT and is retried later.
+     */
+    readonly applyAttempts: number;
+    /** How long Redis keeps a record's delivery count (must outlast all deliveries, checked). */
+    readonly attemptCountTtlSeconds: number;
   };
   readonly triage: {
     /**
@@ -255,6 +317,10 @@ export interface StageConfig {
     readonly stopBeforeTimeoutMs: number;
     /** Backoff while PostgreSQL or the broker cannot be reached (see consumer.outageWait). */
     readonly outageWait: { readonly baseMs: number; readonly capMs: number };
+    /** While waiting out an outage, the first check and every this-many-th one are logged. */
+    readonly outageLogEvery: number;
+    /** The redrive producer's retries of a send: bounded, like the consumer's. */
+    readonly producerRetry: ProducerRetryConfig;
   };
   readonly api: {
     readonly name: string;
@@ -299,6 +365,24 @@ export interface StageConfig {
     readonly relayFailureBackoff: { readonly baseMs: number; readonly capMs: number };
     /** kafkajs's own retries of an idempotent send (unbounded), backing off within these. */
     readonly relaySendRetry: { readonly baseMs: number; readonly capMs: number };
+    /** The relay deletes old outbox and processed_events rows at most this often... */
+    readonly retentionEveryMs: number;
+    /** ...this many rows per statement... */
+    readonly retentionBatchSize: number;
+    /**
+     * ...for at most this long per table and pass: a backlog is worked off over the following
+     * passes instead of stalling publishing.
+     */
+    readonly retentionBudgetMs: number;
+  };
+  /** The schema migration function (and `npm run migrate`). */
+  readonly migrate: {
+    /**
+     * Bounds the wait for the migration lock and for table locks taken by DDL (PostgreSQL's
+     * lock_timeout): a busy table fails the deploy with a clear error instead of queueing
+     * every query behind it. Must fit the migrate function's timeout (checked).
+     */
+    readonly lockTimeoutMs: number;
   };
   readonly alarms: AlarmConfig;
   /**
@@ -413,6 +497,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       rotationDays: 30,
       proxyName: `${prefix}-proxy`,
       poolMaxPerEnvironment: 2,
+      connectTimeoutMs: 5_000,
+      idleTimeoutMs: 60_000,
     },
     cache: {
       replicationGroupId: `${prefix}-cache`,
@@ -424,6 +510,10 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       snapshotRetentionDays: 1,
       connectTimeoutMs: 2_000,
       reconnect: { baseMs: 100, capMs: 5_000 },
+      handshakeMarginMs: 1_000,
+      errorLogIntervalMs: 30_000,
+      closeGraceMs: 2_000,
+      authSecretMaxAgeSeconds: 300,
     },
     kafka: {
       clusterName: `${prefix}-msk`,
@@ -455,6 +545,7 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
           maxMessageBytes: 2_097_152,
         },
       },
+      client: { connectTimeoutMs: 5_000 },
     },
     functions: {
       orderApi: fn('order-api', 512, 10),
@@ -498,6 +589,10 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       // The breaker lets a trial call through 30 s after opening; checks in between fail fast.
       outageWait: { baseMs: 500, capMs: 5_000 },
       stopBeforeTimeoutMs: 15_000,
+      // kafkajs's own initial and longest waits (300 ms, 30 s), stated.
+      producerRetry: { retries: 5, initialMs: 300, maxMs: 30_000 },
+      applyAttempts: 3,
+      attemptCountTtlSeconds: 86_400,
     },
     triage: {
       backstopRetentionDays: 30,
@@ -508,6 +603,8 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       redriveJitterPercent: 20,
       stopBeforeTimeoutMs: 10_000,
       outageWait: { baseMs: 500, capMs: 5_000 },
+      outageLogEvery: 10,
+      producerRetry: { retries: 5, initialMs: 200, maxMs: 5_000 },
     },
     api: {
       name: `${prefix}-order-api`,
@@ -533,7 +630,11 @@ function baseConfig(stage: StageName, region: string, azs: readonly string[]): S
       relayStopBeforeTimeoutMs: 2_000,
       relayFailureBackoff: { baseMs: 200, capMs: 5_000 },
       relaySendRetry: { baseMs: 100, capMs: 5_000 },
+      retentionEveryMs: 60_000,
+      retentionBatchSize: 1_000,
+      retentionBudgetMs: 500,
     },
+    migrate: { lockTimeoutMs: 15_000 },
     alarms: DOCUMENTED_ALARMS,
     features: ALL_FEATURES,
   };
@@ -722,9 +823,51 @@ export function validateStageConfig(c: StageConfig): void {
   // The consumer's set-up waits for the first Redis attempt: it must leave time for a batch.
   const consumerWorkMs =
     c.functions.orderConsumer.timeoutSeconds * 1_000 - c.consumer.stopBeforeTimeoutMs;
-  if (c.cache.connectTimeoutMs >= consumerWorkMs) {
+  if (c.cache.connectTimeoutMs + c.cache.handshakeMarginMs >= consumerWorkMs) {
     problems.push(
-      'cache.connectTimeoutMs must fit inside the consumer timeout, less its stop margin',
+      'cache.connectTimeoutMs plus cache.handshakeMarginMs must fit inside the consumer timeout, less its stop margin',
+    );
+  }
+  // A cold start that cannot reach PostgreSQL or a broker fails with the client's error, not
+  // with the Lambda timeout.
+  const timeoutMs = (f: FunctionConfig) => f.timeoutSeconds * 1_000;
+  const { orderApi, outboxRelay, orderConsumer, dlqTriage, migrate, kafkaTopics } = c.functions;
+  const pgFunctions = [orderApi, outboxRelay, orderConsumer, dlqTriage, migrate];
+  if (c.database.connectTimeoutMs >= Math.min(...pgFunctions.map(timeoutMs))) {
+    problems.push('database.connectTimeoutMs must fit inside every PostgreSQL function timeout');
+  }
+  const kafkaFunctions = [outboxRelay, orderConsumer, dlqTriage, kafkaTopics];
+  if (c.kafka.client.connectTimeoutMs >= Math.min(...kafkaFunctions.map(timeoutMs))) {
+    problems.push('kafka.client.connectTimeoutMs must fit inside every Kafka function timeout');
+  }
+  // Bounded producer retries: a send must end within the invocation.
+  for (const [path, r, fn] of [
+    ['consumer.producerRetry', c.consumer.producerRetry, orderConsumer],
+    ['triage.producerRetry', c.triage.producerRetry, dlqTriage],
+  ] as const) {
+    if (r.retries < 0 || r.initialMs < 1 || r.maxMs < r.initialMs) {
+      problems.push(`${path}: need retries >= 0 and 1 <= initialMs <= maxMs`);
+    } else if (longestProducerRetryWaitMs(r) >= timeoutMs(fn)) {
+      problems.push(`${path}: its longest waits must fit inside the function timeout`);
+    }
+  }
+  if (c.consumer.applyAttempts < 1) problems.push('consumer.applyAttempts must be at least 1');
+  // The count must outlive every delivery of a record: the first try and the mapping's retries.
+  const deliveriesMs = (c.mappings.orderConsumer.retryAttempts + 1) * timeoutMs(orderConsumer);
+  if (c.consumer.attemptCountTtlSeconds * 1_000 < deliveriesMs) {
+    problems.push(
+      "consumer.attemptCountTtlSeconds must outlast a record's deliveries (mapping retries and timeout)",
+    );
+  }
+  if (c.triage.outageLogEvery < 1) problems.push('triage.outageLogEvery must be at least 1');
+  if (c.migrate.lockTimeoutMs < 1 || c.migrate.lockTimeoutMs >= timeoutMs(migrate)) {
+    problems.push(
+      'migrate.lockTimeoutMs must be positive and fit inside the migrate function timeout',
+    );
+  }
+  if (c.outbox.retentionBudgetMs >= timeoutMs(outboxRelay) - c.outbox.relayStopBeforeTimeoutMs) {
+    problems.push(
+      'outbox.retentionBudgetMs must fit inside the relay timeout, less its stop margin',
     );
   }
   // Each hand-back of a waiting batch spends a mapping retry; together the invocations must

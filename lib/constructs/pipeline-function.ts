@@ -50,8 +50,9 @@ export interface PipelineFunctionProps {
 
 /**
  * The one place that holds function defaults: esbuild ESM bundle for Node.js 22 on arm64,
- * source maps, an explicit log group with retention, the Powertools environment, and an
- * execution role scoped to this function's own log group (no AWS managed policies).
+ * source maps, an explicit log group with retention, the Powertools environment, X-Ray active
+ * tracing, and an execution role scoped to this function's own log group (no AWS managed
+ * policies).
  */
 export class PipelineFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
@@ -108,6 +109,8 @@ export class PipelineFunction extends Construct {
       reservedConcurrentExecutions: fnConfig.reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
+      // X-Ray active tracing; CDK grants xray:PutTraceSegments and PutTelemetryRecords.
+      tracing: lambda.Tracing.ACTIVE,
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel[config.observability.logLevel],
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
@@ -152,7 +155,7 @@ export class PipelineFunction extends Construct {
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'Lambda creates and deletes its VPC network interfaces with the execution role; these EC2 actions do not support resource-level permissions.',
+          'Lambda creates and deletes its VPC network interfaces with the execution role, and active tracing sends segments to X-Ray (xray:PutTraceSegments, xray:PutTelemetryRecords, added by CDK); none of these actions supports resource-level permissions.',
       },
     ]);
   }

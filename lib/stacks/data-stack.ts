@@ -6,8 +6,15 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { ENV, type Environment, pgEnvironment } from '../../lambdas/shared/env';
+import {
+  ENV,
+  type Environment,
+  migrateEnvironment,
+  type PgTimeouts,
+  pgEnvironment,
+} from '../../lambdas/shared/env';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
+import { migrateSettings, pgTimeouts } from '../config/function-environment';
 import type { StageConfig } from '../config/stage-config';
 import { acknowledge } from '../constructs/nag';
 import { PipelineFunction } from '../constructs/pipeline-function';
@@ -27,6 +34,8 @@ export interface DatabaseEndpoint {
   readonly proxy: rds.DatabaseProxy;
   readonly databaseName: string;
   readonly poolMax: number;
+  /** The stage config's client timing (`database.connectTimeoutMs`, `.idleTimeoutMs`). */
+  readonly timeouts: PgTimeouts;
 }
 
 /**
@@ -41,6 +50,7 @@ export function databaseEnvironment(db: DatabaseEndpoint, role: DatabaseRole): E
     user: role,
     iamAuth: true,
     poolMax: db.poolMax,
+    timeouts: db.timeouts,
   });
 }
 
@@ -235,6 +245,7 @@ export class DataStack extends Stack {
       proxy,
       databaseName: db.databaseName,
       poolMax: db.poolMaxPerEnvironment,
+      timeouts: pgTimeouts(config),
     };
 
     const migrate = new PipelineFunction(this, 'Migrate', {
@@ -257,7 +268,9 @@ export class DataStack extends Stack {
           iamAuth: false,
           secretArn: secret.secretArn,
           poolMax: db.poolMaxPerEnvironment,
+          timeouts: pgTimeouts(config),
         }),
+        ...migrateEnvironment(migrateSettings(config)),
         [ENV.migrationsDir]: '/var/task/migrations',
       },
       copyIntoBundle: [{ from: 'lambdas/migrate/migrations', to: 'migrations' }],

@@ -11,9 +11,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
-import { type Environment, kafkaEnvironment } from '../../lambdas/shared/env';
+import {
+  type Environment,
+  kafkaClientEnvironment,
+  kafkaEnvironment,
+} from '../../lambdas/shared/env';
 import { KAFKA_CLIENTS } from '../../lambdas/shared/kafka/clients';
 import { SERVICES } from '../../lambdas/shared/metrics-catalog';
+import { kafkaClientSettings } from '../config/function-environment';
 import type { StageConfig } from '../config/stage-config';
 import { topicSpecs } from '../config/topics';
 import { grantKafka, KafkaArns, kafkaAccessFor, kafkaNames } from '../constructs/kafka-access';
@@ -149,7 +154,10 @@ export class StreamingStack extends Stack {
       vpc: props.vpc,
       vpcSubnets: props.appSubnets,
       securityGroups: [props.securityGroups.functions],
-      environment: clusterEnvironment({ clusterArn: this.cluster.attrArn }),
+      environment: {
+        ...clusterEnvironment({ clusterArn: this.cluster.attrArn }),
+        ...kafkaClientEnvironment(kafkaClientSettings(config)),
+      },
     });
     this.topicsFunction = topicsFn;
     const specs = topicSpecs(config);

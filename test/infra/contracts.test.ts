@@ -9,7 +9,10 @@ import { ENV, type EnvRecord, FUNCTION_ENV, type FunctionName } from '../../lamb
 import { KAFKA_CLIENTS, type KafkaClientName } from '../../lambdas/shared/kafka/clients';
 import {
   consumerSettings,
+  kafkaClientSettings,
+  migrateSettings,
   orderApiSettings,
+  pgTimeouts,
   relaySettings,
   triageSettings,
 } from '../../lib/config/function-environment';
@@ -81,6 +84,7 @@ describe.each<StageName>(['dev', 'prod'])('contracts (%s)', (stage) => {
         database: p.config.database.databaseName,
         port: 5432,
         poolMax: p.config.database.poolMaxPerEnvironment,
+        timeouts: pgTimeouts(p.config),
         region: p.config.region,
         // Each function logs in as its own role with an IAM token; only migrate as the admin,
         // with the password from Secrets Manager.
@@ -97,6 +101,8 @@ describe.each<StageName>(['dev', 'prod'])('contracts (%s)', (stage) => {
     if ('consumer' in read) expect(read.consumer).toEqual(consumerSettings(p.config));
     if ('redis' in read) expect(read.redis).toMatchObject({ tls: true, authSecretArn: SECRET });
     if ('triage' in read) expect(read.triage).toEqual(triageSettings(p.config));
+    if ('migrate' in read) expect(read.migrate).toEqual(migrateSettings(p.config));
+    if ('kafkaClient' in read) expect(read.kafkaClient).toEqual(kafkaClientSettings(p.config));
   });
 
   it.each(FUNCTIONS)('%s: without any one of its variables, the cold start fails', (name) => {

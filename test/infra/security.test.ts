@@ -21,6 +21,9 @@ const RESOURCE_WILDCARD_ACTIONS = new Set([
   'ec2:UnassignPrivateIpAddresses',
   'ec2:DescribeVpcs',
   'ec2:DescribeSecurityGroups',
+  // Active tracing (CDK adds these to every traced function's role).
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
 ]);
 
 const asList = <T>(v: T | T[] | undefined): T[] =>
@@ -175,6 +178,34 @@ describe.each<StageName>(['dev', 'prod', 'localstack'])('security (%s)', (stage)
       ThrottlingRateLimit: p.config.api.throttleRatePerSecond,
       ThrottlingBurstLimit: p.config.api.throttleBurst,
     });
+  });
+
+  it('runs every pipeline function with X-Ray active tracing and lets its role write segments', () => {
+    const fns = resourcesOfType(p, 'AWS::Lambda::Function')
+      .map(([, , r]) => props(r))
+      .filter((f) => String(f.FunctionName ?? '').startsWith(p.config.prefix));
+    // Every function the stage deploys (localstack has no kafka-topics custom resource).
+    const { orderApi, outboxRelay, orderConsumer, dlqTriage, migrate } = p.config.functions;
+    expect(fns.map((f) => f.FunctionName)).toEqual(
+      expect.arrayContaining(
+        [orderApi, outboxRelay, orderConsumer, dlqTriage, migrate].map((f) => f.name),
+      ),
+    );
+    for (const f of fns) {
+      expect(f.TracingConfig, String(f.FunctionName)).toEqual({ Mode: 'Active' });
+    }
+    // One grant per function role, as the construct's role is each function's own.
+    const xray = identityStatements(p).filter(({ s }) =>
+      asList(s.Action).includes('xray:PutTraceSegments'),
+    );
+    expect(xray.length).toBeGreaterThanOrEqual(fns.length);
+    for (const { s } of xray) {
+      expect(s.Effect).toBe('Allow');
+      expect(asList(s.Action).sort()).toEqual([
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+    }
   });
 
   it('grants no wildcard action, and a wildcard resource only where AWS allows nothing narrower', () => {

@@ -9,7 +9,11 @@ import { idempotencyKey, payloadHash } from '../../lambdas/order-consumer/idempo
 import { TransientError } from '../../lambdas/shared/errors/taxonomy';
 import type { OrderEvent } from '../../lambdas/shared/events/envelope';
 import { dataFor, lifecycle, orderEvent } from '../../tools/fixtures/order-events';
+import { TEST_STAGE_CONFIG } from '../fixtures/function-env';
 import { createTestDatabase, type TestDatabase } from './support';
+
+/** The consumer's transaction runs, as the stage config sets them. */
+const APPLY = { maxAttempts: TEST_STAGE_CONFIG.consumer.applyAttempts };
 
 let db: TestDatabase;
 
@@ -46,7 +50,7 @@ async function withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<
 }
 
 async function apply(events: readonly OrderEvent[]): Promise<string[]> {
-  const outcomes = await withClient((client) => applyBatch(client, events));
+  const outcomes = await withClient((client) => applyBatch(client, events, APPLY));
   expect(outcomes).toHaveLength(events.length);
   return outcomes.map(describeOutcome);
 }
@@ -205,7 +209,7 @@ describe('applyBatch', () => {
     await apply([orderEvent('OrderPlaced', id, 0)]);
     const shipped = orderEvent('OrderShipped', id, 2);
 
-    const outcomes = await withClient((client) => applyBatch(client, [shipped]));
+    const outcomes = await withClient((client) => applyBatch(client, [shipped], APPLY));
     expect(outcomes.map(describeOutcome)).toEqual(['rejected SKIPS_STATE']);
     const [rejected] = outcomes;
     if (rejected?.status !== 'rejected') throw new Error('expected a rejection');
@@ -274,12 +278,12 @@ describe('applyBatch', () => {
     const batch = [...good, crafted];
 
     await withClient(async (client) => {
-      await expect(applyBatch(client, batch)).rejects.toMatchObject({
+      await expect(applyBatch(client, batch, APPLY)).rejects.toMatchObject({
         code: '23514',
         constraint: 'orders_currency_check',
       });
       // The connection is out of the failed transaction and applies the next batch.
-      expect(await applyBatch(client, [orderEvent('OrderPlaced', newId(), 0)])).toEqual([
+      expect(await applyBatch(client, [orderEvent('OrderPlaced', newId(), 0)], APPLY)).toEqual([
         { status: 'applied', from: undefined, to: 'CREATED' },
       ]);
     });
@@ -305,8 +309,8 @@ describe('applyBatch', () => {
         await blocker.query('BEGIN');
         await blocker.query('SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', [existing]);
         const both = Promise.all([
-          withClient((client) => applyBatch(client, events)),
-          withClient((client) => applyBatch(client, events)),
+          withClient((client) => applyBatch(client, events, APPLY)),
+          withClient((client) => applyBatch(client, events, APPLY)),
         ]);
         await waitUntilLockWaiters(2);
         await blocker.query('COMMIT');
@@ -337,7 +341,10 @@ describe('applyBatch', () => {
 
   describe('when another writer creates a new order first', () => {
     /** Runs `applyBatch` while another transaction has inserted the order, then commits it. */
-    async function raceOnInsert(id: string, maxAttempts?: number): Promise<ApplyOutcome[]> {
+    async function raceOnInsert(
+      id: string,
+      maxAttempts = APPLY.maxAttempts,
+    ): Promise<ApplyOutcome[]> {
       const other = await db.pool.connect();
       try {
         await other.query('BEGIN');
@@ -390,7 +397,7 @@ describe('applyBatch', () => {
     const perOrder = ids.map(lifecycle);
     const events = [0, 1, 2].flatMap((step) => perOrder.map((l) => l[step] as OrderEvent));
 
-    const outcomes = await withClient((client) => applyBatch(client, events));
+    const outcomes = await withClient((client) => applyBatch(client, events, APPLY));
 
     expect(outcomes.map(describeOutcome)).toEqual(
       [0, 1, 2].flatMap((step) => ids.map(() => LIFECYCLE_APPLIED[step])),

@@ -9,6 +9,7 @@ import { orderCommands } from '../../lambdas/order-api/commands';
 import { applyBatch } from '../../lambdas/order-consumer/apply-batch';
 import { deleteProcessedEventsBefore } from '../../lambdas/outbox-relay/processed-events';
 import { pgClientConfig } from '../../lambdas/shared/db/pool';
+import { inTransaction } from '../../lambdas/shared/db/transaction';
 import {
   claimPending,
   deletePublishedBefore,
@@ -39,20 +40,9 @@ function as(role: string): pg.Pool {
   return pool;
 }
 
-async function inTx<T>(pool: pg.Pool, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}
+/** One committed transaction, through the code's own helper. */
+const inTx = <T>(pool: pg.Pool, work: (c: pg.PoolClient) => Promise<T>): Promise<T> =>
+  inTransaction(pool, async (client) => ({ commit: true, result: await work(client) }));
 
 const ids = () => ({ eventId: randomUUID(), correlationId: randomUUID() });
 const ORDER = {
@@ -135,7 +125,7 @@ describe('one database role per function', () => {
     const client = await as(DATABASE_ROLES.orderConsumer).connect();
     try {
       const orderId = `roles-${randomUUID()}`;
-      const outcomes = await applyBatch(client, lifecycle(orderId));
+      const outcomes = await applyBatch(client, lifecycle(orderId), { maxAttempts: 1 });
       expect(outcomes.map((o) => o.status)).toEqual(['applied', 'applied', 'applied']);
     } finally {
       client.release();

@@ -178,7 +178,35 @@ describe('order API on PostgreSQL', () => {
       eventType: 'OrderPlaced',
       schemaVersion: '1.0.0',
       correlationId: 'it-corr-1',
+      // No caller context and no X-Ray outside Lambda: a new, sampled trace.
+      traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
     });
+  });
+
+  it("puts the caller's trace id into the outbox row's traceparent header, never into the event", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      body: order(),
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(res.statusCode).toBe(202);
+    const [row] = await outboxRows(String(res.json.orderId));
+    const header = row?.headers.traceparent ?? '';
+    expect(header).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    // A new span id: this request is a child of the caller's span.
+    expect(header).not.toContain('00f067aa0ba902b7');
+    expect(JSON.stringify(row?.payload)).not.toContain(traceId);
+    expect(Object.keys(row?.payload ?? {}).sort()).toEqual([
+      'aggregateId',
+      'correlationId',
+      'data',
+      'eventId',
+      'eventType',
+      'schemaVersion',
+      'timestamp',
+    ]);
   });
 
   it('wakes a listening relay after each accepted command, and not for a refused one', async () => {

@@ -201,7 +201,8 @@ describe('applyBatch: the comparison with applied transitions', () => {
           };
         },
       }) as ClientBase;
-      const outcomes = await applyBatch(counting, events);
+      // One run: no concurrent writer here.
+      const outcomes = await applyBatch(counting, events, { maxAttempts: 1 });
       return { outcomes: outcomes.map(describeOutcome), statements };
     } finally {
       client.release();

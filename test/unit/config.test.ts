@@ -1,15 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import {
   consumerEnvironment,
+  FUNCTION_ENV,
   parseConsumerEnv,
+  parseRelayEnv,
   parseTriageEnv,
+  relayEnvironment,
   triageEnvironment,
 } from '../../lambdas/shared/env';
 import { METRICS, SERVICES } from '../../lambdas/shared/metrics-catalog';
-import { consumerSettings, triageSettings } from '../../lib/config/function-environment';
+import {
+  consumerSettings,
+  relaySettings,
+  stageFunctionEnvironment,
+  triageSettings,
+} from '../../lib/config/function-environment';
 import { buildSignals, isMathSpec } from '../../lib/config/signals';
 import {
   loadStageConfig,
+  longestProducerRetryWaitMs,
   STAGES,
   type StageConfig,
   validateStageConfig,
@@ -117,6 +126,10 @@ describe('limits and outage tolerance', () => {
       expect(parseConsumerEnv(consumerEnvironment(consumerSettings(config))).redisClient).toEqual({
         connectTimeoutMs: config.cache.connectTimeoutMs,
         reconnect: config.cache.reconnect,
+        handshakeMarginMs: config.cache.handshakeMarginMs,
+        errorLogIntervalMs: config.cache.errorLogIntervalMs,
+        closeGraceMs: config.cache.closeGraceMs,
+        authSecretMaxAgeSeconds: config.cache.authSecretMaxAgeSeconds,
       });
       expect(parseTriageEnv(triageEnvironment(triageSettings(config))).redriveJitterPercent).toBe(
         config.triage.redriveJitterPercent,
@@ -136,7 +149,124 @@ describe('limits and outage tolerance', () => {
       triage: { ...dev.triage, redriveJitterPercent: 60 },
     };
     expect(() => validateStageConfig(broken)).toThrow(
-      /redriveJitterPercent must be 0..50[\s\S]*cache.reconnect: need 1 <= baseMs <= capMs[\s\S]*consumer.outageWait: need[\s\S]*cache.connectTimeoutMs must fit/,
+      /redriveJitterPercent must be 0..50[\s\S]*cache.reconnect: need 1 <= baseMs <= capMs[\s\S]*consumer.outageWait: need[\s\S]*cache.connectTimeoutMs plus cache.handshakeMarginMs must fit/,
+    );
+  });
+
+  it('gives every client its timeouts, retries and throttles from the config, through the environment', () => {
+    const changed: StageConfig = {
+      ...dev,
+      database: { ...dev.database, connectTimeoutMs: 3_000, idleTimeoutMs: 30_000 },
+      cache: {
+        ...dev.cache,
+        handshakeMarginMs: 500,
+        errorLogIntervalMs: 10_000,
+        closeGraceMs: 1_000,
+        authSecretMaxAgeSeconds: 60,
+      },
+      kafka: { ...dev.kafka, client: { connectTimeoutMs: 8_000 } },
+      consumer: {
+        ...dev.consumer,
+        producerRetry: { retries: 3, initialMs: 100, maxMs: 2_000 },
+        applyAttempts: 5,
+        attemptCountTtlSeconds: 3_600,
+      },
+      triage: {
+        ...dev.triage,
+        outageLogEvery: 5,
+        producerRetry: { retries: 4, initialMs: 150, maxMs: 3_000 },
+      },
+      outbox: {
+        ...dev.outbox,
+        retentionEveryMs: 30_000,
+        retentionBatchSize: 500,
+        retentionBudgetMs: 250,
+      },
+      migrate: { lockTimeoutMs: 20_000 },
+    };
+    for (const config of [dev, changed]) {
+      validateStageConfig(config);
+      // What a local run (and the tests) put into process.env: every function reads it back.
+      const env = stageFunctionEnvironment(config);
+      const consumer = parseConsumerEnv(env);
+      const triage = parseTriageEnv(env);
+      const relay = parseRelayEnv(env);
+      expect(FUNCTION_ENV.orderApi(env).pg.timeouts).toEqual({
+        connectTimeoutMs: config.database.connectTimeoutMs,
+        idleTimeoutMs: config.database.idleTimeoutMs,
+      });
+      expect(FUNCTION_ENV.migrate(env).migrate).toEqual(config.migrate);
+      expect(FUNCTION_ENV.kafkaTopics(env).kafkaClient).toEqual(config.kafka.client);
+      for (const read of [consumer, triage, relay])
+        expect(read.kafkaClient).toEqual(config.kafka.client);
+      expect(consumer).toMatchObject({
+        producerRetry: config.consumer.producerRetry,
+        applyAttempts: config.consumer.applyAttempts,
+        attemptCountTtlSeconds: config.consumer.attemptCountTtlSeconds,
+      });
+      expect(consumer.redisClient).toMatchObject({
+        handshakeMarginMs: config.cache.handshakeMarginMs,
+        errorLogIntervalMs: config.cache.errorLogIntervalMs,
+        closeGraceMs: config.cache.closeGraceMs,
+        authSecretMaxAgeSeconds: config.cache.authSecretMaxAgeSeconds,
+      });
+      expect(triage).toMatchObject({
+        outageLogEvery: config.triage.outageLogEvery,
+        producerRetry: config.triage.producerRetry,
+      });
+      expect(relay).toMatchObject({
+        retentionEveryMs: config.outbox.retentionEveryMs,
+        retentionBatchSize: config.outbox.retentionBatchSize,
+        retentionBudgetMs: config.outbox.retentionBudgetMs,
+      });
+      expect(parseRelayEnv(relayEnvironment(relaySettings(config)))).toEqual(relaySettings(config));
+    }
+  });
+
+  it("bounds the producers' retries: their longest waits fit the invocation", () => {
+    // kafkajs: each wait ±20 %, the next twice the previous (as drawn), capped.
+    expect(longestProducerRetryWaitMs({ retries: 0, initialMs: 300, maxMs: 30_000 })).toBe(0);
+    expect(longestProducerRetryWaitMs({ retries: 3, initialMs: 100, maxMs: 30_000 })).toBe(
+      120 + 288 + 692,
+    );
+    expect(longestProducerRetryWaitMs({ retries: 3, initialMs: 100, maxMs: 250 })).toBe(
+      120 + 250 + 250,
+    );
+    for (const stage of STAGES) {
+      const c = loadStageConfig(stage);
+      expect(longestProducerRetryWaitMs(c.consumer.producerRetry)).toBeLessThan(
+        c.functions.orderConsumer.timeoutSeconds * 1_000,
+      );
+      expect(longestProducerRetryWaitMs(c.triage.producerRetry)).toBeLessThan(
+        c.functions.dlqTriage.timeoutSeconds * 1_000,
+      );
+    }
+    const broken: StageConfig = {
+      ...dev,
+      consumer: {
+        ...dev.consumer,
+        producerRetry: { retries: 20, initialMs: 1_000, maxMs: 30_000 },
+      },
+      triage: { ...dev.triage, producerRetry: { retries: 1, initialMs: 500, maxMs: 100 } },
+    };
+    expect(() => validateStageConfig(broken)).toThrow(
+      /consumer.producerRetry: its longest waits must fit inside the function timeout[\s\S]*triage.producerRetry: need retries >= 0 and 1 <= initialMs <= maxMs/,
+    );
+  });
+
+  it('refuses client timeouts that outlast a function, and a delivery count that forgets too soon', () => {
+    const broken: StageConfig = {
+      ...dev,
+      // The order API times out after 10 s.
+      database: { ...dev.database, connectTimeoutMs: 10_000 },
+      kafka: { ...dev.kafka, client: { connectTimeoutMs: 60_000 } },
+      consumer: { ...dev.consumer, applyAttempts: 0, attemptCountTtlSeconds: 60 },
+      triage: { ...dev.triage, outageLogEvery: 0 },
+      outbox: { ...dev.outbox, retentionBudgetMs: 58_000 },
+      migrate: { lockTimeoutMs: 300_000 },
+    };
+    expect(() => validateStageConfig(broken)).toThrow(
+      /database.connectTimeoutMs must fit[\s\S]*kafka.client.connectTimeoutMs must fit[\s\S]*consumer.applyAttempts[\s\S]*attemptCountTtlSeconds must outlast[\s\S]*triage.outageLogEvery[\s\S]*migrate.lockTimeoutMs[\s\S]*outbox.retentionBudgetMs/,
     );
   });
 

@@ -31,7 +31,6 @@ import {
   type EnvRecord,
   parseConsumerEnv,
   parseKafkaEnv,
-  parsePgEndpointEnv,
   parsePgEnv,
   parseRedisEnv,
   parseRelayEnv,
@@ -145,9 +144,10 @@ export interface RunningRelay {
   stop(): Promise<RelaySummary>;
 }
 
-/** A function's PostgreSQL settings: the local endpoint, the stage's pool size. */
+/** A function's PostgreSQL settings: the local endpoint, the stage's pool size and timeouts. */
 function functionPgEnv(config: StageConfig, env: EnvRecord) {
-  return parsePgEnv({ ...env, ...pgPoolEnvironment(config.database.poolMaxPerEnvironment) });
+  const { database } = config;
+  return parsePgEnv({ ...env, ...pgPoolEnvironment(database.poolMaxPerEnvironment, database) });
 }
 
 /** The relay's environment as the service stack sets it. */
@@ -308,7 +308,7 @@ export async function startConsumerMapping(
     runtime = await createConsumerRuntime({
       // One runtime serves every partition here; Lambda gives each concurrent batch its own
       // environment and pool, so the local pool is sized for the partitions handled at once.
-      pgEnv: { ...parsePgEndpointEnv(env), poolMax: LOCAL_CONSUMER_POOL },
+      pgEnv: { ...functionPgEnv(config, env), poolMax: LOCAL_CONSUMER_POOL },
       kafkaEnv: parseKafkaEnv(env),
       redisEnv: parseRedisEnv(env),
       consumerEnv: parseConsumerEnv({

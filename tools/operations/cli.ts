@@ -3,6 +3,8 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type pg from 'pg';
 import { createPool } from '../../lambdas/shared/db/pool';
 import { EnvError, type EnvRecord, parsePgEndpointEnv } from '../../lambdas/shared/env';
+import { pgTimeouts } from '../../lib/config/function-environment';
+import { loadStageConfig } from '../../lib/config/stage-config';
 
 /** 0 done, 1 failure or aborted, 2 wrong usage or a refusal. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -92,7 +94,13 @@ export function errorText(error: unknown): string {
  * functions' pools, not this one.
  */
 export function cliPool(name: string, env: EnvRecord = process.env): pg.Pool {
-  return createPool({ ...parsePgEndpointEnv(env), poolMax: 2 }, { applicationName: `${name}-cli` });
+  // The stage's client timeouts (STAGE; dev when unset or local): an unreachable proxy fails fast.
+  const stage =
+    env.STAGE === undefined || env.STAGE === '' || env.STAGE === 'local' ? 'dev' : env.STAGE;
+  return createPool(
+    { ...parsePgEndpointEnv(env), poolMax: 2, timeouts: pgTimeouts(loadStageConfig(stage)) },
+    { applicationName: `${name}-cli` },
+  );
 }
 
 // --- the process ----------------------------------------------------------------------------

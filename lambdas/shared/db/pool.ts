@@ -3,7 +3,7 @@ import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Signer } from '@aws-sdk/rds-signer';
 import type { ClientConfig, PoolConfig } from 'pg';
 import pg from 'pg';
-import type { PgEndpointEnv, PgEnv } from '../env';
+import type { PgEndpointEnv, PgEnv, PgTimeouts } from '../env';
 import { getObservabilityEnv, getPgEnv } from '../env';
 import { logger } from '../powertools';
 
@@ -28,16 +28,23 @@ export interface ClientOptions {
   tokenProvider?: TokenProvider;
 }
 
-/** Connection settings shared by the pool and by single clients (e.g. migrations). */
-export function pgClientConfig(env: PgEndpointEnv, options: ClientOptions = {}): ClientConfig {
+/**
+ * Connection settings shared by the pool and by single clients (e.g. migrations). A function's
+ * endpoint carries the stage config's timing (`database.connectTimeoutMs`): a cold start then
+ * fails quickly instead of hanging until the Lambda timeout. A tool passing the endpoint alone
+ * keeps pg's own (no connect timeout) or sets its own.
+ */
+export function pgClientConfig(
+  env: PgEndpointEnv & { readonly timeouts?: PgTimeouts },
+  options: ClientOptions = {},
+): ClientConfig {
   const config: ClientConfig = {
     host: env.host,
     port: env.port,
     database: env.database,
     user: env.user,
     application_name: options.applicationName ?? getObservabilityEnv().serviceName,
-    // Fail a cold start quickly instead of hanging until the Lambda timeout.
-    connectionTimeoutMillis: 5_000,
+    ...(env.timeouts ? { connectionTimeoutMillis: env.timeouts.connectTimeoutMs } : {}),
   };
   if (env.secretArn !== undefined) return { ...config, ...secretPassword(env.secretArn) };
   if (!env.iamAuth) return config;
@@ -74,8 +81,9 @@ export function poolConfig(env: PgEnv, options: ClientOptions = {}): PoolConfig 
   return {
     ...pgClientConfig(env, options),
     max: env.poolMax,
-    // RDS Proxy closes idle client connections itself; keep ours short-lived when idle.
-    idleTimeoutMillis: 60_000,
+    // RDS Proxy closes idle client connections itself; the stage config's idle timeout keeps
+    // ours from outliving them (`database.idleTimeoutMs`).
+    ...(env.timeouts ? { idleTimeoutMillis: env.timeouts.idleTimeoutMs } : {}),
   };
 }
 

@@ -3,10 +3,10 @@
 import type { GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka';
 import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
-import type { KafkaConfig, LogEntry, logCreator } from 'kafkajs';
+import type { KafkaConfig, LogEntry, logCreator, RetryOptions } from 'kafkajs';
 // Only `Kafka` and `logLevel` are visible as named exports when Node loads kafkajs (CJS) as ESM.
 import { Kafka, logLevel } from 'kafkajs';
-import type { KafkaEnv } from '../env';
+import type { KafkaClientEnv, KafkaEnv, ProducerRetryEnv } from '../env';
 import { parseBrokerList } from '../env';
 import type { LogSink } from '../log-sink';
 import { logger as defaultLogger } from '../powertools';
@@ -85,6 +85,12 @@ export function kafkaLogCreator(sink: LogSink): logCreator {
 export interface CreateKafkaConfig {
   clientId: string;
   connection: KafkaEnv;
+  /**
+   * A function's client settings (the stage config's `kafka.client`): TLS and SASL to MSK take
+   * longer than kafkajs's own 1 s connect timeout. A tool without them keeps kafkajs's defaults
+   * or sets its own through `overrides`.
+   */
+  client?: KafkaClientEnv;
   logger?: LogSink;
   /** Replaces the GetBootstrapBrokers lookup (tests, or callers that already know brokers). */
   resolveBrokers?: BrokerResolver;
@@ -96,6 +102,7 @@ export interface CreateKafkaConfig {
 export function kafkaConfig(config: CreateKafkaConfig): KafkaConfig {
   const base: KafkaConfig = {
     logLevel: logLevel.INFO,
+    ...(config.client ? { connectionTimeout: config.client.connectTimeoutMs } : {}),
     ...config.overrides,
     clientId: config.clientId,
     brokers: [],
@@ -108,8 +115,6 @@ export function kafkaConfig(config: CreateKafkaConfig): KafkaConfig {
   const { region, clusterArn } = conn;
   const resolve = config.resolveBrokers ?? defaultResolver(clusterArn, region);
   return {
-    // TLS + SASL handshakes to MSK take longer than kafkajs' 1 s default connect timeout.
-    connectionTimeout: 5_000,
     ...base,
     brokers: resolve,
     ssl: true,
@@ -122,6 +127,11 @@ export function kafkaConfig(config: CreateKafkaConfig): KafkaConfig {
       },
     },
   };
+}
+
+/** A producer's retries as kafkajs takes them (its jitter and doubling are its own). */
+export function producerRetry(r: ProducerRetryEnv): RetryOptions {
+  return { retries: r.retries, initialRetryTime: r.initialMs, maxRetryTime: r.maxMs };
 }
 
 export function createKafka(config: CreateKafkaConfig): Kafka {

@@ -1,6 +1,7 @@
 // The transactional outbox: the write API used inside business transactions, and the queries
 // the relay runs. All SQL on the `outbox` table lives here and in set-aside.ts (the operator's).
 import type { ClientBase } from 'pg';
+import { TRACEPARENT_HEADER } from '../tracing/trace-context';
 
 /** The envelope fields the outbox stores and the relay turns into key, value and headers. */
 export interface OutboxEvent {
@@ -13,13 +14,18 @@ export interface OutboxEvent {
   readonly data: Readonly<Record<string, unknown>>;
 }
 
-/** Kafka headers every published event carries (docs/ARCHITECTURE.md §3). */
-export function outboxHeaders(event: OutboxEvent): Record<string, string> {
+/**
+ * Kafka headers every published event carries (docs/ARCHITECTURE.md §3), plus the W3C
+ * `traceparent` when the writer has one: trace context is transport metadata, so it stays out
+ * of the event (the payload is business data under the schema check).
+ */
+export function outboxHeaders(event: OutboxEvent, traceparent?: string): Record<string, string> {
   return {
     eventId: event.eventId,
     eventType: event.eventType,
     schemaVersion: event.schemaVersion,
     correlationId: event.correlationId,
+    ...(traceparent !== undefined ? { [TRACEPARENT_HEADER]: traceparent } : {}),
   };
 }
 
@@ -28,11 +34,15 @@ export function outboxHeaders(event: OutboxEvent): Record<string, string> {
  * written (and so locked): events of one aggregate then take `seq` values in commit order,
  * which is the order the relay publishes them in.
  */
-export async function appendEvent(client: ClientBase, event: OutboxEvent): Promise<void> {
+export async function appendEvent(
+  client: ClientBase,
+  event: OutboxEvent,
+  traceparent?: string,
+): Promise<void> {
   await client.query(
     `INSERT INTO outbox (id, aggregate_id, event_type, payload, headers)
      VALUES ($1, $2, $3, $4, $5)`,
-    [event.eventId, event.aggregateId, event.eventType, event, outboxHeaders(event)],
+    [event.eventId, event.aggregateId, event.eventType, event, outboxHeaders(event, traceparent)],
   );
 }
 

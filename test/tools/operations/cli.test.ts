@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EnvError } from '../../../lambdas/shared/env';
+import { loadStageConfig } from '../../../lib/config/stage-config';
 import {
   type Cli,
   cliPool,
@@ -90,6 +91,9 @@ describe('cliPool', () => {
         port: 6432,
         max: 2,
         application_name: 'tool-cli',
+        // The stage's client timeouts (dev without STAGE).
+        connectionTimeoutMillis: loadStageConfig('dev').database.connectTimeoutMs,
+        idleTimeoutMillis: loadStageConfig('dev').database.idleTimeoutMs,
       });
     } finally {
       await pool.end();

@@ -19,7 +19,10 @@ describe('parseTriageEnv', () => {
       redriveTopics: ['order-events'],
       redriveMaxMessageBytes: 1_048_576,
       outageWait: { baseMs: 500, capMs: 5_000 },
+      outageLogEvery: 10,
       breaker: { failureThreshold: 5, windowMs: 60_000, openMs: 30_000 },
+      kafkaClient: { connectTimeoutMs: 5_000 },
+      producerRetry: { retries: 5, initialMs: 200, maxMs: 5_000 },
     });
   });
 
@@ -38,6 +41,11 @@ describe('parseTriageEnv', () => {
       BREAKER_OPEN_MS: '5000',
       ORDER_EVENTS_TOPIC: 'orders-x',
       ORDER_EVENTS_MAX_MESSAGE_BYTES: '2048',
+      TRIAGE_OUTAGE_LOG_EVERY: '4',
+      KAFKA_CONNECT_TIMEOUT_MS: '3000',
+      TRIAGE_PRODUCER_RETRIES: '2',
+      TRIAGE_PRODUCER_RETRY_INITIAL_MS: '100',
+      TRIAGE_PRODUCER_RETRY_MAX_MS: '1000',
     });
     expect(env).toEqual({
       maxRedrives: 3,
@@ -49,7 +57,10 @@ describe('parseTriageEnv', () => {
       redriveTopics: ['orders-x'],
       redriveMaxMessageBytes: 2_048,
       outageWait: { baseMs: 250, capMs: 2_000 },
+      outageLogEvery: 4,
       breaker: { failureThreshold: 3, windowMs: 10_000, openMs: 5_000 },
+      kafkaClient: { connectTimeoutMs: 3_000 },
+      producerRetry: { retries: 2, initialMs: 100, maxMs: 1_000 },
     });
   });
 
@@ -66,6 +77,10 @@ describe('parseTriageEnv', () => {
     [{ TRIAGE_REDRIVE_MAX_DELAY_MS: '1000' }, 'TRIAGE_REDRIVE_MAX_DELAY_MS'],
     [{ TRIAGE_REDRIVE_JITTER_PERCENT: '51' }, 'TRIAGE_REDRIVE_JITTER_PERCENT'],
     [{ ORDER_EVENTS_MAX_MESSAGE_BYTES: '10' }, 'ORDER_EVENTS_MAX_MESSAGE_BYTES'],
+    [{ TRIAGE_OUTAGE_LOG_EVERY: '0' }, 'TRIAGE_OUTAGE_LOG_EVERY'],
+    [{ TRIAGE_PRODUCER_RETRY_MAX_MS: '100' }, 'TRIAGE_PRODUCER_RETRY_MAX_MS'],
+    [{ TRIAGE_PRODUCER_RETRIES: '-1' }, 'TRIAGE_PRODUCER_RETRIES'],
+    [{ KAFKA_CONNECT_TIMEOUT_MS: '50' }, 'KAFKA_CONNECT_TIMEOUT_MS'],
   ])('rejects %o', (overrides, variable) => {
     const env = configuredEnv(overrides);
     expect(() => parseTriageEnv(env)).toThrow(EnvError);

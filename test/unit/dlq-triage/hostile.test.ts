@@ -45,6 +45,7 @@ const OPTIONS: TriageOptions = {
   stopBeforeTimeoutMs: 1_000,
   maxRedriveBytes: 1_048_576,
   outageWait: { baseMs: 500, capMs: 5_000 },
+  outageLogEvery: 10,
 };
 
 interface HarnessOptions {

@@ -44,6 +44,7 @@ const OPTIONS: TriageOptions = {
   stopBeforeTimeoutMs: 1_000,
   maxRedriveBytes: 1_048_576,
   outageWait: { baseMs: 500, capMs: 5_000 },
+  outageLogEvery: 10,
 };
 
 /** Fakes for every effect, recording what triage asked for; the clock moves only by sleep. */
@@ -426,6 +427,30 @@ describe('triageBatch: failures', () => {
     // Full jitter with random() = 0.5 (Math.random is not the harness's): four waits.
     expect(h.sleeps).toHaveLength(4);
     expect(h.queries.map((q) => q.values[9])).toHaveLength(2);
+  });
+
+  it("logs the outage wait's first check and every outageLogEvery-th one, not each", async () => {
+    let down = 7;
+    const h = harness();
+    const query = h.deps.db.query;
+    const warned: unknown[] = [];
+    const deps: TriageDeps = {
+      ...h.deps,
+      logger: { ...silent, warn: (_message, fields) => warned.push(fields?.attempt) },
+      db: {
+        query: (text, values) =>
+          down-- > 0
+            ? Promise.reject(
+                Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+              )
+            : query(text, values),
+      },
+    };
+    const record = dlqRecord(deadLetter({ errorType: 'SCHEMA_VIOLATION' }), DLQ, 0, 1);
+    const result = await triageBatch(mskEvent([record]), deps, { ...OPTIONS, outageLogEvery: 3 });
+    expect(result).toMatchObject({ parked: 1, batchItemFailures: [] });
+    expect(h.sleeps).toHaveLength(7);
+    expect(warned).toEqual([1, 3, 6]);
   });
 
   it('a failed insert reports its partition from that record', async () => {

@@ -9,7 +9,9 @@ import {
   FUNCTION_ENV,
   type FunctionName,
   isDeployed,
+  kafkaClientEnvironment,
   kafkaEnvironment,
+  migrateEnvironment,
   observabilityEnvironment,
   orderApiEnvironment,
   parseRelayEnv,
@@ -21,7 +23,10 @@ import {
 } from '../../../lambdas/shared/env';
 import {
   consumerSettings,
+  kafkaClientSettings,
+  migrateSettings,
   orderApiSettings,
+  pgTimeouts,
   relaySettings,
   triageSettings,
 } from '../../../lib/config/function-environment';
@@ -50,6 +55,7 @@ function consumerEnv(): Record<string, string> {
       user: 'pipeline_admin',
       iamAuth: true,
       poolMax: 2,
+      timeouts: pgTimeouts(config),
     }),
     ...kafkaEnvironment({ auth: 'iam', clusterArn: ARN }),
     ...redisEnvironment({ host: 'cache.example', port: 6379, tls: true, authSecretArn: SECRET }),
@@ -67,7 +73,12 @@ describe('the environment contract', () => {
       tls: true,
       authSecretArn: SECRET,
     });
-    expect(env.pg).toMatchObject({ iamAuth: true, poolMax: 2, region: 'eu-west-1' });
+    expect(env.pg).toMatchObject({
+      iamAuth: true,
+      poolMax: 2,
+      region: 'eu-west-1',
+      timeouts: pgTimeouts(config),
+    });
     expect(env.kafka).toEqual({ auth: 'iam', clusterArn: ARN, region: 'eu-west-1' });
   });
 
@@ -93,6 +104,7 @@ describe('the environment contract', () => {
             user: 'u',
             iamAuth: true,
             poolMax: 2,
+            timeouts: pgTimeouts(c),
           }),
           ...kafkaEnvironment({ auth: 'iam', clusterArn: ARN }),
           ...triageEnvironment(triageSettings(c)),
@@ -163,24 +175,17 @@ describe('the environment contract', () => {
   });
 });
 
+/** The PostgreSQL pool settings every function shares: size and client timeouts. */
+const POOL = pgPoolEnvironment(config.database.poolMaxPerEnvironment, pgTimeouts(config));
+
 /** What the stacks write for each function's settings (endpoints aside), from the config. */
-const SETTINGS: Partial<Record<FunctionName, Environment>> = {
-  orderApi: {
-    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
-    ...orderApiEnvironment(orderApiSettings(config)),
-  },
-  outboxRelay: {
-    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
-    ...relayEnvironment(relaySettings(config)),
-  },
-  orderConsumer: {
-    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
-    ...consumerEnvironment(consumerSettings(config)),
-  },
-  dlqTriage: {
-    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment),
-    ...triageEnvironment(triageSettings(config)),
-  },
+const SETTINGS: Record<FunctionName, Environment> = {
+  orderApi: { ...POOL, ...orderApiEnvironment(orderApiSettings(config)) },
+  outboxRelay: { ...POOL, ...relayEnvironment(relaySettings(config)) },
+  orderConsumer: { ...POOL, ...consumerEnvironment(consumerSettings(config)) },
+  dlqTriage: { ...POOL, ...triageEnvironment(triageSettings(config)) },
+  migrate: { ...POOL, ...migrateEnvironment(migrateSettings(config)) },
+  kafkaTopics: kafkaClientEnvironment(kafkaClientSettings(config)),
 };
 
 describe.each(Object.entries(SETTINGS))('locally (no STAGE), %s', (name, written) => {

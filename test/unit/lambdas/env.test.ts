@@ -118,11 +118,23 @@ describe('parsePgEnv', () => {
       region: undefined,
     });
   });
-  it("has no default pool size, locally either: it is the stage config's", () => {
+  it("has no default pool size or timeouts, locally either: they are the stage config's", () => {
     expect(() => parsePgEnv({})).toThrow(
       /PG_POOL_MAX: is required; it comes from the stage config/,
     );
-    expect(parsePgEnv({ PG_POOL_MAX: '2' })).toEqual({ ...parsePgEndpointEnv({}), poolMax: 2 });
+    const pool = { PG_POOL_MAX: '2', PG_CONNECT_TIMEOUT_MS: '5000', PG_IDLE_TIMEOUT_MS: '60000' };
+    expect(parsePgEnv(pool)).toEqual({
+      ...parsePgEndpointEnv({}),
+      poolMax: 2,
+      timeouts: { connectTimeoutMs: 5_000, idleTimeoutMs: 60_000 },
+    });
+    for (const name of ['PG_CONNECT_TIMEOUT_MS', 'PG_IDLE_TIMEOUT_MS']) {
+      const without: Record<string, string> = { ...pool };
+      delete without[name];
+      expect(() => parsePgEnv(without)).toThrow(
+        `Environment variable ${name}: is required; it comes from the stage config`,
+      );
+    }
   });
   it('reads every variable', () => {
     expect(
@@ -134,6 +146,8 @@ describe('parsePgEnv', () => {
         PG_IAM_AUTH: 'true',
         AWS_REGION: 'eu-west-1',
         PG_POOL_MAX: '4',
+        PG_CONNECT_TIMEOUT_MS: '3000',
+        PG_IDLE_TIMEOUT_MS: '20000',
       }),
     ).toEqual({
       host: 'proxy.example',
@@ -143,6 +157,7 @@ describe('parsePgEnv', () => {
       iamAuth: true,
       region: 'eu-west-1',
       poolMax: 4,
+      timeouts: { connectTimeoutMs: 3_000, idleTimeoutMs: 20_000 },
     });
   });
   it('requires AWS_REGION for IAM auth', () => {
@@ -154,8 +169,12 @@ describe('parsePgEnv', () => {
     ['PG_POOL_MAX', '0'],
     ['PG_POOL_MAX', '1.5'],
     ['PG_IAM_AUTH', 'yes'],
+    ['PG_CONNECT_TIMEOUT_MS', '99'],
+    ['PG_CONNECT_TIMEOUT_MS', '60001'],
+    ['PG_IDLE_TIMEOUT_MS', '999'],
   ])('rejects %s=%s', (name, value) => {
-    expect(() => parsePgEnv({ [name]: value })).toThrow(
+    const pool = { PG_POOL_MAX: '2', PG_CONNECT_TIMEOUT_MS: '5000', PG_IDLE_TIMEOUT_MS: '60000' };
+    expect(() => parsePgEnv({ ...pool, [name]: value })).toThrow(
       new RegExp(`^Environment variable ${name}`),
     );
   });
@@ -188,6 +207,8 @@ describe('cached accessors', () => {
   it('parse process.env once until reset', () => {
     resetEnvCache();
     vi.stubEnv('PG_POOL_MAX', '2');
+    vi.stubEnv('PG_CONNECT_TIMEOUT_MS', '5000');
+    vi.stubEnv('PG_IDLE_TIMEOUT_MS', '60000');
     vi.stubEnv('PGDATABASE', 'first');
     expect(getPgEnv().database).toBe('first');
     vi.stubEnv('PGDATABASE', 'second');

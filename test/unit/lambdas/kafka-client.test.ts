@@ -2,14 +2,29 @@ import type { GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka';
 import { GetBootstrapBrokersCommand } from '@aws-sdk/client-kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it, vi } from 'vitest';
+import {
+  consumerEnvironment,
+  parseConsumerEnv,
+  parseRelayEnv,
+  parseTriageEnv,
+  relayEnvironment,
+  triageEnvironment,
+} from '../../../lambdas/shared/env';
 import type { BootstrapBrokersApi } from '../../../lambdas/shared/kafka/client';
 import {
   createBootstrapResolver,
   createKafka,
   kafkaConfig,
   kafkaLogCreator,
+  producerRetry,
 } from '../../../lambdas/shared/kafka/client';
 import type { LogSink } from '../../../lambdas/shared/log-sink';
+import {
+  consumerSettings,
+  relaySettings,
+  triageSettings,
+} from '../../../lib/config/function-environment';
+import { loadStageConfig, type StageConfig } from '../../../lib/config/stage-config';
 
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/abcd-1234';
 const IAM_BROKERS =
@@ -92,11 +107,57 @@ describe('kafkaConfig', () => {
     expect(config.ssl).toBe(true);
     expect(config.sasl?.mechanism).toBe('oauthbearer');
     expect(config.sasl && 'oauthBearerProvider' in config.sasl).toBe(true);
-    expect(config.connectionTimeout).toBeGreaterThan(1000);
     expect(typeof config.brokers).toBe('function');
     if (typeof config.brokers !== 'function') throw new Error('unreachable');
     await expect(config.brokers()).resolves.toEqual(['b-1:9098']);
     expect(resolveBrokers).toHaveBeenCalledTimes(1);
+  });
+
+  it("connects within the function's connect timeout, locally and on MSK alike", () => {
+    for (const connection of [
+      { auth: 'none', brokers: ['127.0.0.1:19092'] },
+      { auth: 'iam', clusterArn: ARN, region: 'eu-west-1' },
+    ] as const) {
+      const config = kafkaConfig({
+        clientId: 'relay',
+        connection,
+        client: { connectTimeoutMs: 4_321 },
+        resolveBrokers: async () => [],
+        logger: fakeSink(),
+      });
+      expect(config.connectionTimeout).toBe(4_321);
+      // Without the function's settings (a tool's own client) nothing of ours: kafkajs's own.
+      const tool = kafkaConfig({
+        clientId: 'x',
+        connection,
+        resolveBrokers: async () => [],
+        logger: fakeSink(),
+      });
+      expect(tool.connectionTimeout).toBeUndefined();
+    }
+  });
+
+  it("takes the stage config's kafka.client through the functions' environments", () => {
+    const config = loadStageConfig('dev');
+    const changed: StageConfig = {
+      ...config,
+      kafka: { ...config.kafka, client: { connectTimeoutMs: 7_000 } },
+    };
+    for (const c of [config, changed]) {
+      for (const settings of [
+        parseRelayEnv(relayEnvironment(relaySettings(c))).kafkaClient,
+        parseConsumerEnv(consumerEnvironment(consumerSettings(c))).kafkaClient,
+        parseTriageEnv(triageEnvironment(triageSettings(c))).kafkaClient,
+      ]) {
+        const built = kafkaConfig({
+          clientId: 'x',
+          connection: { auth: 'none', brokers: ['127.0.0.1:1'] },
+          client: settings,
+          logger: fakeSink(),
+        });
+        expect(built.connectionTimeout).toBe(c.kafka.client.connectTimeoutMs);
+      }
+    }
   });
 
   it('applies overrides but keeps identity and security settings', () => {
@@ -120,6 +181,22 @@ describe('kafkaConfig', () => {
       logger: fakeSink(),
     });
     expect(kafka).toBeInstanceOf(Kafka);
+  });
+});
+
+describe('producerRetry', () => {
+  it("hands kafkajs the stage config's bounded producer retries", () => {
+    const config = loadStageConfig('dev');
+    expect(producerRetry(consumerSettings(config).producerRetry)).toEqual({
+      retries: config.consumer.producerRetry.retries,
+      initialRetryTime: config.consumer.producerRetry.initialMs,
+      maxRetryTime: config.consumer.producerRetry.maxMs,
+    });
+    expect(producerRetry({ retries: 2, initialMs: 50, maxMs: 400 })).toEqual({
+      retries: 2,
+      initialRetryTime: 50,
+      maxRetryTime: 400,
+    });
   });
 });
 

@@ -37,6 +37,18 @@ describe('powertools', () => {
     }
   });
 
+  it('loads no Tracer outside Lambda: the X-Ray SDK and its async hook stay out of the process', async () => {
+    vi.stubEnv('AWS_EXECUTION_ENV', '');
+    const { tracer } = await load();
+    expect(tracer).toBeUndefined();
+  });
+
+  it('has one enabled Tracer inside Lambda', async () => {
+    vi.stubEnv('AWS_EXECUTION_ENV', 'AWS_Lambda_nodejs22.x');
+    const { tracer } = await load();
+    expect(tracer?.isTracingEnabled()).toBe(true);
+  });
+
   it('fails at load on an invalid log level', async () => {
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'CHATTY');
     await expect(load()).rejects.toThrow(/POWERTOOLS_LOG_LEVEL/);

@@ -8,6 +8,7 @@ import {
   ORDER_API_METRICS,
   type RequestLogger,
 } from '../../../lambdas/order-api/http';
+import type { TraceIds } from '../../../lambdas/shared/tracing/trace-context';
 import { orderApiSettings } from '../../../lib/config/function-environment';
 import { loadStageConfig } from '../../../lib/config/stage-config';
 import {
@@ -19,6 +20,15 @@ import {
 
 /** The stage config's body limits, as the function's environment carries them. */
 const STAGE_LIMITS: BodyLimits = orderApiSettings(loadStageConfig('dev'));
+
+/** Fixed trace ids: 2024-01-01T00:00:00Z (0x65920080) and repeated random bytes. */
+const TRACE_IDS: TraceIds = {
+  nowMs: () => 1_704_067_200_000,
+  randomHex: (bytes) => 'ab'.repeat(bytes),
+};
+const NEW_TRACE_ID = `65920080${'ab'.repeat(12)}`;
+const NEW_SPAN_ID = 'ab'.repeat(8);
+const NEW_TRACEPARENT = `00-${NEW_TRACE_ID}-${NEW_SPAN_ID}-01`;
 
 interface LogLine {
   readonly level: string;
@@ -84,13 +94,19 @@ beforeEach(() => {
   addMetric = vi.fn<MetricSink['addMetric']>();
 });
 
-async function call(input: HttpEventInput, limits: BodyLimits = STAGE_LIMITS) {
+async function call(
+  input: HttpEventInput,
+  limits: BodyLimits = STAGE_LIMITS,
+  xrayTraceHeader?: string,
+) {
   const api = createOrderApi({
     commands,
     logger: log.logger,
     metrics: { addMetric },
     newId: () => 'generated-id',
     limits,
+    traceIds: TRACE_IDS,
+    xrayTraceHeader: () => xrayTraceHeader,
   });
   const result = await api(httpEvent(input), lambdaContext);
   return { ...result, json: parseBody(result), header: result.headers?.[CORRELATION_HEADER] };
@@ -129,6 +145,7 @@ describe('POST /orders', () => {
     expect(commands.placeOrder).toHaveBeenCalledWith(ORDER, {
       eventId: 'generated-id',
       correlationId: 'generated-id',
+      traceparent: NEW_TRACEPARENT,
     });
     expect(res.statusCode).toBe(202);
     expect(res.json).toEqual({
@@ -281,6 +298,7 @@ describe('POST /orders/{orderId}/events', () => {
     expect(commands.recordOrderEvent).toHaveBeenCalledWith('o 42', EVENT, {
       eventId: 'generated-id',
       correlationId: 'generated-id',
+      traceparent: NEW_TRACEPARENT,
     });
     expect(res.statusCode).toBe(202);
     expect(res.json).toEqual({
@@ -406,6 +424,7 @@ describe('correlation id', () => {
     expect(commands.placeOrder).toHaveBeenCalledWith(ORDER, {
       eventId: 'generated-id',
       correlationId: 'upstream-42',
+      traceparent: NEW_TRACEPARENT,
     });
     expect(res.json).toMatchObject({ correlationId: 'upstream-42', eventId: 'generated-id' });
     expect(res.header).toBe('upstream-42');
@@ -452,9 +471,82 @@ describe('correlation id', () => {
       headers: { [CORRELATION_HEADER]: 'corr-logs' },
     });
     const accepted = log.lines.find((l) => l.message === 'order event accepted');
-    expect(accepted?.keys).toEqual({ correlationId: 'corr-logs' });
+    expect(accepted?.keys).toEqual({ correlationId: 'corr-logs', traceId: NEW_TRACE_ID });
     expect(log.lines.every((l) => l.keys.correlationId === 'corr-logs')).toBe(true);
     expect(log.currentKeys()).toEqual({});
+  });
+});
+
+describe('trace context (traceparent header, X-Ray)', () => {
+  const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const XRAY = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+
+  const placedIds = () => commands.placeOrder.mock.calls[0]?.[1];
+  const accepted = () => log.lines.find((l) => l.message === 'order event accepted');
+
+  it('continues a valid caller traceparent under a new span id, keeping its flags', async () => {
+    const res = await call({
+      method: 'POST',
+      path: '/orders',
+      body: ORDER,
+      headers: { traceparent: `00-${CALLER_TRACE}-00f067aa0ba902b7-00` },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(placedIds()?.traceparent).toBe(`00-${CALLER_TRACE}-${NEW_SPAN_ID}-00`);
+    expect(accepted()?.fields[0]).toMatchObject({ traceId: CALLER_TRACE, sampled: false });
+    expect(accepted()?.keys.traceId).toBe(CALLER_TRACE);
+  });
+
+  it.each([
+    ['upper-case hex', `00-${CALLER_TRACE.toUpperCase()}-00f067aa0ba902b7-01`],
+    [
+      'two headers joined',
+      `00-${CALLER_TRACE}-00f067aa0ba902b7-01,00-${CALLER_TRACE}-00f067aa0ba902b7-01`,
+    ],
+    ['version ff', `ff-${CALLER_TRACE}-00f067aa0ba902b7-01`],
+    ['garbage', 'not-a-trace'],
+  ])(
+    'starts a new sampled trace for an invalid traceparent (%s), and still answers 202',
+    async (_name, value) => {
+      const res = await call({
+        method: 'POST',
+        path: '/orders',
+        body: ORDER,
+        headers: { traceparent: value },
+      });
+      expect(res.statusCode).toBe(202);
+      expect(placedIds()?.traceparent).toBe(NEW_TRACEPARENT);
+      expect(accepted()?.fields[0]).toMatchObject({ traceId: NEW_TRACE_ID, sampled: true });
+    },
+  );
+
+  it("takes the Lambda's X-Ray context over the caller's, and logs the caller's trace id", async () => {
+    await call(
+      {
+        method: 'POST',
+        path: '/orders',
+        body: ORDER,
+        headers: { traceparent: `00-${CALLER_TRACE}-00f067aa0ba902b7-01` },
+      },
+      STAGE_LIMITS,
+      XRAY,
+    );
+    expect(placedIds()?.traceparent).toBe(
+      '00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01',
+    );
+    expect(accepted()?.fields[0]).toMatchObject({
+      traceId: '5759e988bd862e3fe1be46a994272793',
+      callerTraceId: CALLER_TRACE,
+    });
+  });
+
+  it('keeps the trace context out of the response body', async () => {
+    const res = await call({ method: 'POST', path: '/orders', body: ORDER });
+    expect(res.json).toEqual({
+      orderId: 'o-1',
+      eventId: 'generated-id',
+      correlationId: 'generated-id',
+    });
   });
 });
 
@@ -472,7 +564,7 @@ describe('unexpected errors', () => {
     expect(res.body).not.toMatch(/secret_idx/);
     expect(res.header).toBe('corr-500');
     const error = log.lines.find((l) => l.level === 'error');
-    expect(error?.keys).toEqual({ correlationId: 'corr-500' });
+    expect(error?.keys).toEqual({ correlationId: 'corr-500', traceId: NEW_TRACE_ID });
     expect(error?.fields[0]?.error).toEqual(
       expect.objectContaining({ message: expect.stringMatching(/secret_idx/) }),
     );

@@ -6,6 +6,7 @@ import {
   type ConsumerOptions,
   consumeBatch,
   consumePartition,
+  type EventTracing,
   type GateResult,
   type IdempotencyGate,
 } from '../../../lambdas/order-consumer/consumer';
@@ -194,6 +195,20 @@ class Harness {
   probe: (() => Promise<void>) | undefined;
   /** Lambda time left at the start of the invocation; every sleep spends it. */
   timeLeftMs = 0;
+  /** Spans started and how they ended: [eventId, traceId, outcome, error]. */
+  readonly spans: Array<[string, string, string?, unknown?]> = [];
+  readonly tracing: EventTracing = {
+    start: (event, traceId) => {
+      const span: [string, string, string?, unknown?] = [event.eventId, traceId];
+      this.spans.push(span);
+      return {
+        end: (outcome, error) => {
+          span[2] = outcome;
+          if (error !== undefined) span[3] = error;
+        },
+      };
+    },
+  };
 
   constructor(states: Record<string, OrderState> = {}) {
     this.db = new FakeDb(states);
@@ -208,6 +223,7 @@ class Harness {
       attempts: this.attempts,
       ...(this.probe ? { probe: this.probe } : {}),
       logger: this.logger,
+      tracing: this.tracing,
       telemetry: {
         applied: (event, ms) => t.applied.push({ eventId: event.eventId, ms }),
         duplicate: () => {
@@ -564,6 +580,104 @@ describe('consumeBatch: dead letters', () => {
     expect(summary).toMatchObject({ applied: 3, deadLettered: 1, batchItemFailures: [] });
     expect(h.dl.summary()).toEqual([[3, 'PROCESSING_FAILURE']]);
     expect(h.sleeps).toEqual([]);
+  });
+});
+
+describe('consumeBatch: trace context from the traceparent header', () => {
+  const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const sampled = `00-${TRACE}-00f067aa0ba902b7-01`;
+  const unsampled = `00-${TRACE}-00f067aa0ba902b7-00`;
+  const withTrace = (record: MskRecordLike, traceparent: string): MskRecordLike => ({
+    ...record,
+    headers: [{ eventId: [...Buffer.from('x')] }, { traceparent: [...Buffer.from(traceparent)] }],
+  });
+  const lines = (h: Harness, level: 'info' | 'warn', message: string) =>
+    h.logger[level].mock.calls.filter(([m]) => m === message).map(([, fields]) => fields);
+
+  it('logs "event applied" with the trace id for each sampled event, and opens one span each', async () => {
+    const [placed, paid] = lifecycle('tr1') as [OrderEvent, OrderEvent];
+    const h = new Harness();
+    await h.consume(
+      msk(withTrace(rec(2, 40, placed), sampled), withTrace(rec(2, 41, paid), sampled)),
+    );
+
+    expect(lines(h, 'info', 'event applied')).toEqual([
+      {
+        traceId: TRACE,
+        eventId: placed.eventId,
+        eventType: 'OrderPlaced',
+        orderId: 'tr1',
+        correlationId: placed.correlationId,
+        outcome: 'applied',
+        topic: TOPIC,
+        partition: 2,
+        offset: '40',
+      },
+      expect.objectContaining({ traceId: TRACE, eventId: paid.eventId, offset: '41' }),
+    ]);
+    expect(h.spans).toEqual([
+      [placed.eventId, TRACE, 'applied'],
+      [paid.eventId, TRACE, 'applied'],
+    ]);
+  });
+
+  it('logs no per-event line and opens no span for an unsampled or trace-less event', async () => {
+    const [placed, paid] = lifecycle('tr2') as [OrderEvent, OrderEvent];
+    const h = new Harness();
+    // rec() carries an invalid traceparent ("00-trace-01").
+    const summary = await h.consume(msk(withTrace(rec(0, 1, placed), unsampled), rec(0, 2, paid)));
+
+    expect(summary.applied).toBe(2);
+    expect(lines(h, 'info', 'event applied')).toEqual([]);
+    expect(h.spans).toEqual([]);
+  });
+
+  it('ends the span of a duplicate as such, without an "event applied" line', async () => {
+    const placed = orderEvent('OrderPlaced', 'tr3', 0);
+    const h = new Harness();
+    await h.consume(msk(withTrace(rec(0, 1, placed), sampled)));
+    h.logger.info.mockClear();
+    await h.consume(msk(withTrace(rec(0, 2, placed), sampled)));
+
+    expect(lines(h, 'info', 'event applied')).toEqual([]);
+    expect(h.spans.map(([, , outcome]) => outcome)).toEqual(['applied', 'duplicate']);
+  });
+
+  it('keeps the fields of "event dead-lettered" and adds the trace id, sampled or not', async () => {
+    const shipped = orderEvent('OrderShipped', 'tr4', 2); // CREATED → SHIPPED skips payment
+    const h = new Harness({ tr4: 'CREATED' });
+    await h.consume(
+      msk(withTrace(rec(1, 7, shipped), sampled), withTrace(rec(1, 8, { raw: '{' }), unsampled)),
+    );
+
+    expect(lines(h, 'warn', 'event dead-lettered')).toEqual([
+      {
+        errorType: 'INVALID_TRANSITION',
+        errorMessage: expect.any(String),
+        correlationId: shipped.correlationId,
+        eventId: shipped.eventId,
+        topic: TOPIC,
+        partition: 1,
+        offset: '7',
+        traceId: TRACE,
+      },
+      expect.objectContaining({ errorType: 'SCHEMA_VIOLATION', offset: '8', traceId: TRACE }),
+    ]);
+    // The span ends with the error; the unparsable record never reached the gate.
+    expect(h.spans).toEqual([[shipped.eventId, TRACE, 'dead-letter', expect.any(Error)]]);
+  });
+
+  it('names the trace id on the line of a record handed back after a transient failure', async () => {
+    const placed = orderEvent('OrderPlaced', 'tr5', 0);
+    const h = new Harness();
+    h.db.failWith = () => connReset();
+    const summary = await h.consume(msk(withTrace(rec(0, 5, placed), sampled)));
+
+    expect(summary.batchItemFailures).toEqual([{ itemIdentifier: id(5) }]);
+    expect(lines(h, 'warn', 'transient failure; the mapping will redeliver')).toEqual([
+      expect.objectContaining({ offset: '5', traceId: TRACE }),
+    ]);
+    expect(h.spans.map(([, , outcome]) => outcome)).toEqual(['retry', 'retry', 'retry']);
   });
 });
 

@@ -98,6 +98,7 @@ describe('redisAttemptTracker', () => {
         }) as never,
       },
       { error() {}, info() {}, debug() {}, warn: (...args) => warnings.push(args) },
+      86_400,
     );
     await expect(tracker.increment(record)).resolves.toBeUndefined();
     expect(multiCalls).toBe(0);

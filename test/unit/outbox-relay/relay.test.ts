@@ -18,9 +18,20 @@ import {
   RECORD_OVERHEAD_BYTES,
 } from '../../../lambdas/shared/kafka/record-size';
 import type { OutboxRow } from '../../../lambdas/shared/outbox/outbox';
+import { relaySettings } from '../../../lib/config/function-environment';
+import { loadStageConfig } from '../../../lib/config/stage-config';
 
 const LIMIT = 1_048_576;
-const RETENTION = { publishedRetentionHours: 72, processedEventsRetentionHours: 720 };
+/** The relay's retention and failure settings from the stage config, as the Lambda passes them. */
+const RELAY = relaySettings(loadStageConfig('dev'));
+const RETENTION = {
+  publishedRetentionHours: RELAY.publishedRetentionHours,
+  processedEventsRetentionHours: RELAY.processedEventsRetentionHours,
+  retentionEveryMs: RELAY.retentionEveryMs,
+  retentionBatch: RELAY.retentionBatchSize,
+  retentionBudgetMs: RELAY.retentionBudgetMs,
+  failureBackoff: RELAY.failureBackoff,
+};
 
 const silent = { error() {}, warn() {}, info() {}, debug() {} };
 
@@ -304,6 +315,103 @@ describe('toMessage', () => {
       value: JSON.stringify({ eventId: 'e7' }),
       headers: { eventId: 'e7', correlationId: 'c7' },
     });
+  });
+
+  it("passes the row's traceparent on as a Kafka header, and keeps it out of the value", () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const message = toMessage(row(7, { headers: { eventId: 'e7', traceparent } }));
+    expect(message.headers).toEqual({ eventId: 'e7', traceparent });
+    expect(message.value).not.toContain(traceparent);
+  });
+});
+
+describe('publishBatch: one line per sampled event', () => {
+  const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const traced = (n: number, flags: string, aggregateId = `order-${n}`) =>
+    row(n, {
+      aggregateId,
+      headers: {
+        eventId: `e${n}`,
+        correlationId: `c${n}`,
+        traceparent: `00-${TRACE.slice(0, 30)}${String(n).padStart(2, '0')}-00f067aa0ba902b7-${flags}`,
+      },
+    });
+  const recording = () => {
+    const lines: Array<[string, Record<string, unknown>]> = [];
+    return {
+      lines,
+      logger: { ...silent, info: (m: string, f: Record<string, unknown>) => lines.push([m, f]) },
+    };
+  };
+
+  it('logs each sampled event with its trace id and, for a one-partition send, its offset', async () => {
+    const db = fakeDb({
+      pending: [traced(1, '01', 'o'), traced(2, '00', 'o'), traced(3, '01', 'o')],
+    });
+    const log = recording();
+    const { d } = deps(db, {
+      logger: log.logger,
+      producer: {
+        send: async () => [
+          { topicName: 'order-events', partition: 4, errorCode: 0, baseOffset: '100' },
+        ],
+      },
+    });
+    await publishBatch(d, { topic: 'order-events', batchSize: 10, maxMessageBytes: LIMIT });
+    expect(log.lines.filter(([m]) => m === 'event published')).toEqual([
+      [
+        'event published',
+        {
+          traceId: `${TRACE.slice(0, 30)}01`,
+          eventId: row(1).id,
+          eventType: 'OrderPlaced',
+          orderId: 'o',
+          correlationId: 'c1',
+          seq: '1',
+          topic: 'order-events',
+          partition: 4,
+          offset: '100',
+        },
+      ],
+      // The unsampled event in between took offset 101.
+      [
+        'event published',
+        expect.objectContaining({ traceId: `${TRACE.slice(0, 30)}03`, offset: '102' }),
+      ],
+    ]);
+  });
+
+  it('leaves partition and offset out when the send spanned partitions', async () => {
+    const db = fakeDb({ pending: [traced(1, '01'), traced(2, '01')] });
+    const log = recording();
+    const { d } = deps(db, {
+      logger: log.logger,
+      producer: {
+        send: async () => [
+          { topicName: 't', partition: 0, errorCode: 0, baseOffset: '5' },
+          { topicName: 't', partition: 1, errorCode: 0, baseOffset: '9' },
+        ],
+      },
+    });
+    await publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT });
+    const published = log.lines.filter(([m]) => m === 'event published').map(([, f]) => f);
+    expect(published).toHaveLength(2);
+    for (const f of published) {
+      expect(f).toMatchObject({ topic: 't' });
+      expect(f).not.toHaveProperty('partition');
+      expect(f).not.toHaveProperty('offset');
+    }
+  });
+
+  it('logs nothing per event for unsampled, trace-less or unreadable trace headers', async () => {
+    const db = fakeDb({
+      pending: [traced(1, '00'), row(2), row(3, { headers: { traceparent: 'garbage' } })],
+    });
+    const log = recording();
+    const { d } = deps(db, { logger: log.logger });
+    const result = await publishBatch(d, { topic: 't', batchSize: 10, maxMessageBytes: LIMIT });
+    expect(result.published).toBe(3);
+    expect(log.lines.filter(([m]) => m === 'event published')).toEqual([]);
   });
 });
 

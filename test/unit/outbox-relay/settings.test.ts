@@ -1,6 +1,8 @@
 // The relay's stage settings: the topic's size limit and the processed_events retention reach
 // it unchanged, and a retention shorter than an event's longest way back is refused.
 import { describe, expect, it } from 'vitest';
+import { relayOptions } from '../../../lambdas/outbox-relay/runtime';
+import { parseRelayEnv, relayEnvironment } from '../../../lambdas/shared/env';
 import { relaySettings } from '../../../lib/config/function-environment';
 import {
   loadStageConfig,
@@ -18,6 +20,28 @@ describe('relay settings from the stage config', () => {
     });
     const longestTopic = Math.max(...Object.values(c.kafka.topics).map((t) => t.retentionHours));
     expect(c.outbox.processedEventsRetentionHours).toBeGreaterThan(longestTopic);
+  });
+
+  it("passes the config's retention cadence, batch and budget to the loop", () => {
+    const dev = loadStageConfig('dev');
+    const changed: StageConfig = {
+      ...dev,
+      outbox: {
+        ...dev.outbox,
+        retentionEveryMs: 5_000,
+        retentionBatchSize: 10,
+        retentionBudgetMs: 50,
+      },
+    };
+    for (const c of [dev, changed]) {
+      const env = parseRelayEnv(relayEnvironment(relaySettings(c)));
+      expect(relayOptions(env, { shouldContinue: () => false })).toMatchObject({
+        retentionEveryMs: c.outbox.retentionEveryMs,
+        retentionBatch: c.outbox.retentionBatchSize,
+        retentionBudgetMs: c.outbox.retentionBudgetMs,
+        failureBackoff: c.outbox.relayFailureBackoff,
+      });
+    }
   });
 
   it('refuses a processed_events retention below the longest topic retention plus redrives', () => {

@@ -10,6 +10,7 @@ import {
   openOnFailureSource,
   poolDb,
   promptYesNo,
+  stageKafkaClient,
   stageRedriveTopics,
   stderrLogSink,
 } from './runtime';
@@ -21,7 +22,11 @@ main({
   async run(command) {
     const redriveTopics = stageRedriveTopics(process.env);
     const pool = cliPool('dlq');
-    const producer = kafkaRedriveProducer(parseKafkaEnv(process.env), stderrLogSink);
+    const producer = kafkaRedriveProducer(
+      parseKafkaEnv(process.env),
+      stderrLogSink,
+      stageKafkaClient(process.env),
+    );
     try {
       return await run(command, {
         db: poolDb(pool),

@@ -7,10 +7,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
 import { toKafkaJsHeaders } from '../../../lambdas/shared/dead-letter/headers';
-import type { KafkaEnv } from '../../../lambdas/shared/env';
+import type { KafkaClientEnv, KafkaEnv } from '../../../lambdas/shared/env';
 import { createKafka } from '../../../lambdas/shared/kafka/client';
 import { KAFKA_CLIENTS, producerFor } from '../../../lambdas/shared/kafka/clients';
 import type { LogSink } from '../../../lambdas/shared/log-sink';
+import { kafkaClientSettings } from '../../../lib/config/function-environment';
 import { loadStageConfig } from '../../../lib/config/stage-config';
 import type { DlqDb, Queryable, RedriveProducer } from './actions';
 import type { RecoverSource } from './args';
@@ -48,16 +49,28 @@ export interface KafkaRedriveProducer extends RedriveProducer {
   close(): Promise<void>;
 }
 
-/** The operator's producer (KAFKA_CLIENTS.dlqOperator): idempotent, acks=all, ≤5 in flight. */
-export function kafkaRedriveProducer(kafkaEnv: KafkaEnv, logger: LogSink): KafkaRedriveProducer {
+/**
+ * The operator's producer (KAFKA_CLIENTS.dlqOperator): idempotent, acks=all, ≤5 in flight.
+ * `client`: the stage's client settings (MSK IAM needs more than kafkajs's own 1 s to connect).
+ */
+export function kafkaRedriveProducer(
+  kafkaEnv: KafkaEnv,
+  logger: LogSink,
+  client?: KafkaClientEnv,
+): KafkaRedriveProducer {
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
   const connected = () => {
     connecting ??= (async () => {
-      const client = KAFKA_CLIENTS.dlqOperator;
+      const profile = KAFKA_CLIENTS.dlqOperator;
       const p = producerFor(
-        createKafka({ clientId: client.clientId, connection: kafkaEnv, logger }),
-        client,
+        createKafka({
+          clientId: profile.clientId,
+          connection: kafkaEnv,
+          ...(client ? { client } : {}),
+          logger,
+        }),
+        profile,
         // Bounded, unlike the relay: an operator at a terminal should see a dead broker fail.
         { retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 } },
       );
@@ -119,9 +132,20 @@ export async function promptYesNo(
  * STAGE unset or `local` is the local pipeline, which runs the dev stage's config.
  */
 export function stageRedriveTopics(env: Readonly<Record<string, string | undefined>>): Set<string> {
+  return new Set([operatorStage(env).kafka.topics.orderEvents.name]);
+}
+
+/** The stage's Kafka client settings (`kafka.client`), for the operator's producer. */
+export function stageKafkaClient(
+  env: Readonly<Record<string, string | undefined>>,
+): KafkaClientEnv {
+  return kafkaClientSettings(operatorStage(env));
+}
+
+function operatorStage(env: Readonly<Record<string, string | undefined>>) {
   const stage =
     env.STAGE === undefined || env.STAGE === '' || env.STAGE === 'local' ? 'dev' : env.STAGE;
-  return new Set([loadStageConfig(stage).kafka.topics.orderEvents.name]);
+  return loadStageConfig(stage);
 }
 
 /**

@@ -8,7 +8,9 @@ import pg from 'pg';
 import { pgClientConfig } from '../../../lambdas/shared/db/pool';
 import {
   consumerEnvironment,
+  kafkaClientEnvironment,
   kafkaEnvironment,
+  migrateEnvironment,
   observabilityEnvironment,
   orderApiEnvironment,
   type PgEnv,
@@ -17,7 +19,13 @@ import {
 } from '../../../lambdas/shared/env';
 import type { OrderEvent } from '../../../lambdas/shared/events/envelope';
 import { SERVICES } from '../../../lambdas/shared/metrics-catalog';
-import { consumerSettings, orderApiSettings } from '../../../lib/config/function-environment';
+import {
+  consumerSettings,
+  kafkaClientSettings,
+  migrateSettings,
+  orderApiSettings,
+  pgTimeouts,
+} from '../../../lib/config/function-environment';
 import type { StageConfig } from '../../../lib/config/stage-config';
 import { dataFor } from '../../fixtures/order-events';
 import { httpEvent } from '../../local-runtime/http-event';
@@ -95,6 +103,7 @@ function pgVars(config: StageConfig, env: PgEnv, database = env.database): Recor
     user: env.user,
     iamAuth: false,
     poolMax: config.database.poolMaxPerEnvironment,
+    timeouts: pgTimeouts(config),
   });
 }
 
@@ -218,6 +227,7 @@ function cases(ctx: ColdInitContext, bundles: ReadonlyMap<FunctionKey, BuiltBund
           event: {},
           env: {
             ...pgVars(config, db.env, name),
+            ...migrateEnvironment(migrateSettings(config)),
             LAMBDA_TASK_ROOT: bundles.get('migrate')?.dir ?? '',
           },
           cleanup: () => adminQuery(db.env, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
@@ -231,7 +241,7 @@ function cases(ctx: ColdInitContext, bundles: ReadonlyMap<FunctionKey, BuiltBund
       },
     },
     kafkaTopics: {
-      env: kafka,
+      env: { ...kafka, ...kafkaClientEnvironment(kafkaClientSettings(config)) },
       context: 'normal',
       prepare: async (run) => {
         const name = `bench-cold-topics-${ctx.runId}-${run}`;

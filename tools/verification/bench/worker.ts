@@ -15,9 +15,14 @@ import {
   parseKafkaEnv,
   parsePgEnv,
   parseRedisEnv,
+  pgPoolEnvironment,
 } from '../../../lambdas/shared/env';
 import { METRICS } from '../../../lambdas/shared/metrics-catalog';
-import { consumerSettings, orderApiSettings } from '../../../lib/config/function-environment';
+import {
+  consumerSettings,
+  orderApiSettings,
+  pgTimeouts,
+} from '../../../lib/config/function-environment';
 import { loadStageConfig, type StageName } from '../../../lib/config/stage-config';
 import { dataFor } from '../../fixtures/order-events';
 import { startMapping } from '../../local-runtime/esm-emulator';
@@ -112,8 +117,11 @@ function collecting(names: readonly string[]): MetricSink & { summary(): Result 
 
 function common(job: WorkerJob) {
   const config = loadStageConfig(job.stage as StageName);
-  // The function's pool size as the data stack sets it (PG_POOL_MAX).
-  const env = { ...job.env, PG_POOL_MAX: String(config.database.poolMaxPerEnvironment) };
+  // The function's pool size and client timeouts as the data stack sets them.
+  const env = {
+    ...job.env,
+    ...pgPoolEnvironment(config.database.poolMaxPerEnvironment, pgTimeouts(config)),
+  };
   return { config, env, logger: countingLogger() };
 }
 
@@ -325,9 +333,11 @@ async function e2eConsumer(job: Job<'e2e-consumer'>): Promise<Result> {
  * (payload 2.0) events.
  */
 async function e2eWriter(job: Job<'e2e-writer'>): Promise<Result> {
-  const pool = createPool(parsePgEnv({ ...job.env, PG_POOL_MAX: String(job.poolMax) }), {
-    applicationName: 'bench-order-api',
-  });
+  const config = loadStageConfig(job.stage as StageName);
+  const pool = createPool(
+    parsePgEnv({ ...job.env, ...pgPoolEnvironment(job.poolMax, pgTimeouts(config)) }),
+    { applicationName: 'bench-order-api' },
+  );
   const silent = () => undefined;
   const handler = createOrderApiHandler({
     flushMetrics: silent,

@@ -171,6 +171,7 @@ describe('parkableOf: exactly what triage parks', () => {
       jitterRatio: 0,
       redriveTopics: ['order-events'],
       outageWait: { baseMs: 500, capMs: 5_000 },
+      outageLogEvery: 10,
       stopBeforeTimeoutMs: 1_000,
       maxRedriveBytes: 1_048_576,
     });
