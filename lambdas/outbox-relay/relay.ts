@@ -1,23 +1,26 @@
 // The relay loop: claim pending outbox rows in seq order, publish them with the idempotent
-// producer, mark them published in the same transaction once the broker acknowledged.
-// A crash anywhere before COMMIT leaves the rows pending: they are published again (a
-// duplicate, which consumers dedupe), never lost. A row the broker refuses for good is set
-// aside instead of failing every iteration, so one row never stops every other order.
+// producer, mark them published once the broker acknowledged. A pass holds the relay lock and
+// overlaps consecutive batches: the next claim runs while a batch is on its way to the broker,
+// and the previous batch's mark commits meanwhile on a second connection. Sends stay strictly
+// one after another, so each order's events reach the topic in seq order. A crash anywhere
+// before a batch's mark leaves its rows pending: they are published again (a duplicate, which
+// consumers dedupe), never lost. A row the broker refuses for good is set aside instead of
+// failing every iteration, so one row never stops every other order.
 
 import type { Message, Producer, RecordMetadata } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction, type TransactionOutcome, withClient } from '../shared/db/transaction';
+import { transaction, withClient } from '../shared/db/transaction';
 import { chunkBySize, estimateRecordBytes, fitsAlone } from '../shared/kafka/record-size';
 import type { LogSink } from '../shared/log-sink';
 import {
-  claimPending,
+  beginRelayPass,
+  claimNext,
   deletePublishedBefore,
   markPublished,
   markSetAside,
   type OutboxRow,
   outboxGauges,
   type SetAsideRow,
-  tryRelayLock,
 } from '../shared/outbox/outbox';
 import { type BackoffPolicy, backoffDelayMs, sleep } from '../shared/resilience/backoff';
 import { TRACEPARENT_HEADER, traceOf } from '../shared/tracing/trace-context';
@@ -88,12 +91,14 @@ export type BatchStatus = 'published' | 'idle' | 'standby';
 
 export interface BatchResult {
   readonly status: BatchStatus;
-  /** Rows claimed; a full claim means a backlog. */
+  /** Rows of the pass's last claim; a full claim means a backlog. */
   readonly claimed: number;
   readonly published: number;
   readonly setAside: number;
   /** Claimed rows left pending behind a set-aside row of their aggregate. */
   readonly held: number;
+  /** Batches sent in the pass. */
+  readonly batches: number;
 }
 
 export interface RelaySummary {
@@ -118,7 +123,7 @@ export function toMessage(row: OutboxRow): Message {
   };
 }
 
-const NOTHING = { claimed: 0, published: 0, setAside: 0, held: 0 } as const;
+const NOTHING = { claimed: 0, published: 0, setAside: 0, held: 0, batches: 0 } as const;
 
 /** Broker answers that no retry of the same record can change (kafkajs protocol error types). */
 export const PERMANENT_SEND_ERRORS: ReadonlySet<string> = new Set([
@@ -191,6 +196,8 @@ async function sendRows(
   deps: RelayDeps,
   options: Pick<RelayOptions, 'topic' | 'maxMessageBytes'>,
   rows: readonly OutboxRow[],
+  /** aggregateId → the set-aside row its later rows wait behind (kept for the whole pass). */
+  blocked: Map<string, OutboxRow>,
 ): Promise<{
   acked: OutboxRow[];
   setAside: SetAsideRow[];
@@ -201,8 +208,6 @@ async function sendRows(
   const positions = new Map<OutboxRow, RecordPosition>();
   const setAside: SetAsideRow[] = [];
   const held: OutboxRow[] = [];
-  /** aggregateId → the set-aside row its later rows wait behind. */
-  const blocked = new Map<string, OutboxRow>();
   const messages = new Map<OutboxRow, Message>();
   const sizes = new Map<OutboxRow, number>();
   const send = async (batch: readonly OutboxRow[]) => {
@@ -273,64 +278,140 @@ async function sendRows(
   return { acked, setAside, held, positions };
 }
 
-/** One claim → publish → mark transaction. */
-export async function publishBatch(
+type PassOptions = Pick<RelayOptions, 'topic' | 'batchSize' | 'maxMessageBytes'> & {
+  /** Claims no further batch once this says no (the pass still finishes what it sent). */
+  readonly claimMore?: () => boolean;
+};
+
+/** What the broker took of one batch, waiting for its mark. */
+interface SentBatch {
+  readonly rows: readonly OutboxRow[];
+  readonly acked: readonly OutboxRow[];
+  readonly setAside: readonly SetAsideRow[];
+  readonly held: readonly OutboxRow[];
+  readonly positions: ReadonlyMap<OutboxRow, RecordPosition>;
+  readonly startedAt: number;
+}
+
+/**
+ * One pass: under the relay lock (held by the pass's transaction on a first connection, which
+ * also runs the claims), batch after batch until a claim comes back short or `claimMore` says
+ * stop. Batch k+1 is claimed while batch k is sent; batch k is marked on a second connection
+ * while batch k+1 is sent. Rows claimed and not yet marked are excluded from later claims.
+ */
+export async function drainPass(deps: RelayDeps, options: PassOptions): Promise<BatchResult> {
+  const now = deps.now ?? Date.now;
+  const claimMore = options.claimMore ?? (() => true);
+  return withClient(deps.pool, async (lead) => {
+    if (!(await beginRelayPass(lead))) return { status: 'standby', ...NOTHING };
+    let marker: PoolClient | undefined;
+    let markerFailed: Error | undefined;
+    const unmarked = new Set<string>();
+    const blocked = new Map<string, OutboxRow>();
+    const totals = { claimed: 0, published: 0, setAside: 0, held: 0, batches: 0 };
+    let marking: Promise<void> = Promise.resolve();
+    let markError: unknown;
+    const claim = () => claimNext(lead, options.batchSize, [...unmarked]);
+    const mark = async (batch: SentBatch) => {
+      const ids = batch.acked.map((r) => r.id);
+      try {
+        marker ??= await deps.pool.connect();
+        const client = marker;
+        if (batch.setAside.length === 0) {
+          await markPublished(client, ids);
+        } else {
+          await transaction(client, async () => {
+            await markPublished(client, ids);
+            await markSetAside(client, batch.setAside);
+            return { commit: true, result: undefined };
+          });
+        }
+      } catch (error) {
+        markerFailed = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      }
+      for (const id of ids) unmarked.delete(id);
+      for (const s of batch.setAside) unmarked.delete(s.id);
+      afterMark(deps, options.topic, batch, now() - batch.startedAt);
+    };
+    try {
+      let next = claim();
+      for (;;) {
+        const rows = await next;
+        totals.claimed = rows.length;
+        if (rows.length === 0) break;
+        for (const row of rows) unmarked.add(row.id);
+        const more = rows.length === options.batchSize && claimMore();
+        // The next claim runs while this batch is sent; it sees this batch's ids as unmarked.
+        next = more ? claim() : Promise.resolve([]);
+        next.catch(() => undefined);
+        if (markError !== undefined) throw markError;
+        const startedAt = now();
+        const sent = await sendRows(deps, options, rows, blocked);
+        if (sent.acked.length > 0) await deps.afterPublish?.(sent.acked);
+        const batch: SentBatch = { rows, ...sent, startedAt };
+        // Marks commit one after another, each only after its batch was acknowledged.
+        marking = marking.then(() =>
+          mark(batch).catch((error: unknown) => {
+            markError ??= error;
+          }),
+        );
+        totals.batches++;
+        totals.published += sent.acked.length;
+        totals.setAside += sent.setAside.length;
+        totals.held += sent.held.length;
+        if (!more) break;
+      }
+      await next.catch(() => undefined);
+      await marking;
+      if (markError !== undefined) throw markError;
+      await lead.query('COMMIT');
+    } catch (error) {
+      // Batches acknowledged before the failure are still marked: fewer duplicates.
+      await marking;
+      await lead.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      marker?.release(markerFailed);
+    }
+    return { status: totals.batches > 0 ? 'published' : 'idle', ...totals };
+  });
+}
+
+/** One batch (a pass that claims no second one). */
+export function publishBatch(
   deps: RelayDeps,
   options: Pick<RelayOptions, 'topic' | 'batchSize' | 'maxMessageBytes'>,
 ): Promise<BatchResult> {
-  const now = deps.now ?? Date.now;
-  return inTransaction(deps.pool, async (client): Promise<TransactionOutcome<BatchResult>> => {
-    // Another relay is publishing: standing by keeps one publisher per outbox, so batches
-    // (and with them each aggregate's events) reach the topic in seq order.
-    if (!(await tryRelayLock(client))) {
-      return { commit: false, result: { status: 'standby', ...NOTHING } };
-    }
-    const rows = await claimPending(client, options.batchSize);
-    if (rows.length === 0) return { commit: true, result: { status: 'idle', ...NOTHING } };
-    const started = now();
-    const { acked, setAside, held, positions } = await sendRows(deps, options, rows);
-    if (acked.length > 0) await deps.afterPublish?.(acked);
-    await markPublished(
-      client,
-      acked.map((r) => r.id),
-    );
-    await markSetAside(client, setAside);
-    return {
-      commit: true,
-      result: {
-        status: 'published',
-        claimed: rows.length,
-        published: acked.length,
-        setAside: setAside.length,
-        held: held.length,
-      },
-      after: () => {
-        if (acked.length > 0) deps.telemetry.published(acked.length, now() - started);
-        if (setAside.length > 0) deps.telemetry.setAside(setAside.length);
-        const byId = new Map(rows.map((r) => [r.id, r]));
-        for (const s of setAside) {
-          const row = byId.get(s.id);
-          deps.logger.warn('outbox row set aside; its aggregate waits for an operator', {
-            id: s.id,
-            seq: row?.seq,
-            aggregateId: row?.aggregateId,
-            eventType: row?.eventType,
-            correlationId: row?.headers.correlationId,
-            reason: s.reason,
-            heldInBatch: held.filter((h) => h.aggregateId === row?.aggregateId).length,
-          });
-        }
-        logSampled(deps.logger, options.topic, acked, positions);
-        deps.logger.debug('outbox batch published', {
-          count: acked.length,
-          setAside: setAside.length,
-          held: held.length,
-          firstSeq: rows[0]?.seq,
-          lastSeq: rows.at(-1)?.seq,
-          correlationIds: acked.map((r) => r.headers.correlationId),
-        });
-      },
-    };
+  return drainPass(deps, { ...options, claimMore: () => false });
+}
+
+/** Telemetry and logs of a batch whose mark committed. */
+function afterMark(deps: RelayDeps, topic: string, batch: SentBatch, durationMs: number): void {
+  const { rows, acked, setAside, held, positions } = batch;
+  if (acked.length > 0) deps.telemetry.published(acked.length, durationMs);
+  if (setAside.length > 0) deps.telemetry.setAside(setAside.length);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const s of setAside) {
+    const row = byId.get(s.id);
+    deps.logger.warn('outbox row set aside; its aggregate waits for an operator', {
+      id: s.id,
+      seq: row?.seq,
+      aggregateId: row?.aggregateId,
+      eventType: row?.eventType,
+      correlationId: row?.headers.correlationId,
+      reason: s.reason,
+      heldInBatch: held.filter((h) => h.aggregateId === row?.aggregateId).length,
+    });
+  }
+  logSampled(deps.logger, topic, acked, positions);
+  deps.logger.debug('outbox batch published', {
+    count: acked.length,
+    setAside: setAside.length,
+    held: held.length,
+    firstSeq: rows[0]?.seq,
+    lastSeq: rows.at(-1)?.seq,
+    correlationIds: acked.map((r) => r.headers.correlationId),
   });
 }
 
@@ -384,10 +465,16 @@ export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<
   while (options.shouldContinue()) {
     let result: BatchResult;
     try {
-      result = await publishBatch(deps, options);
+      // A pass ends at least every poll interval, so the gauges, retention and metrics below
+      // keep their cadence while a backlog drains.
+      const passStarted = now();
+      result = await drainPass(deps, {
+        ...options,
+        claimMore: () => options.shouldContinue() && now() - passStarted < options.pollIntervalMs,
+      });
       published += result.published;
       setAside += result.setAside;
-      if (result.status === 'published') batches++;
+      batches += result.batches;
       if (retentionBehind || now() - lastRetention >= retentionEveryMs) {
         lastRetention = now();
         const limits = { batch: retentionBatch, budgetMs: retentionBudgetMs };

@@ -11,7 +11,7 @@ import { deleteProcessedEventsBefore } from '../../lambdas/outbox-relay/processe
 import { pgClientConfig } from '../../lambdas/shared/db/pool';
 import { inTransaction } from '../../lambdas/shared/db/transaction';
 import {
-  claimPending,
+  claimNext,
   deletePublishedBefore,
   markPublished,
   markSetAside,
@@ -105,7 +105,7 @@ describe('one database role per function', () => {
     const relay = as(DATABASE_ROLES.outboxRelay);
     await inTx(relay, async (c) => {
       expect(await tryRelayLock(c)).toBe(true);
-      const claimed = await claimPending(c, 10);
+      const claimed = await claimNext(c, 10, []);
       expect(claimed.length).toBeGreaterThan(0);
       const [first, ...rest] = claimed;
       if (first) await markSetAside(c, [{ id: first.id, reason: 'role test' }]);

@@ -95,25 +95,63 @@ const CLAIMABLE = `o.published_at IS NULL AND o.set_aside_at IS NULL AND o.disca
         AND NOT EXISTS (SELECT 1 FROM outbox s
                          WHERE s.aggregate_id = o.aggregate_id AND s.set_aside_at IS NOT NULL)`;
 
-export const CLAIM_SQL = `SELECT o.id, o.seq, o.aggregate_id, o.event_type, o.payload, o.headers, o.created_at
+/**
+ * The relay's pipelined claim: no row locks, because only the holder of the relay lock claims,
+ * and the rows it already has in flight (claimed, not yet marked) are excluded by id. A relay
+ * that took over after a lost lock therefore skips nothing: it republishes what was in flight
+ * (duplicates, which consumers dedupe) but never overtakes an earlier event of an order.
+ */
+export const CLAIM_NEXT_SQL = `SELECT o.id, o.seq, o.aggregate_id, o.event_type, o.payload, o.headers, o.created_at
        FROM outbox o
       WHERE ${CLAIMABLE}
+        AND o.id <> ALL($2::uuid[])
       ORDER BY o.seq
-      LIMIT $1
-        FOR UPDATE OF o SKIP LOCKED`;
+      LIMIT $1`;
 
-/** Claims the oldest claimable rows in seq order; must run inside a transaction. */
-export async function claimPending(client: ClientBase, limit: number): Promise<OutboxRow[]> {
-  const { rows } = await client.query<{
-    id: string;
-    seq: string;
-    aggregate_id: string;
-    event_type: string;
-    payload: Record<string, unknown>;
-    headers: Record<string, string>;
-    created_at: Date;
-  }>(CLAIM_SQL, [limit]);
-  return rows.map((r) => ({
+interface ClaimedRow {
+  id: string;
+  seq: string;
+  aggregate_id: string;
+  event_type: string;
+  payload: Record<string, unknown>;
+  headers: Record<string, string>;
+  created_at: Date;
+}
+
+/** The oldest claimable rows in seq order but those in `exclude` (see CLAIM_NEXT_SQL). */
+export async function claimNext(
+  client: ClientBase,
+  limit: number,
+  exclude: readonly string[],
+): Promise<OutboxRow[]> {
+  const { rows } = await client.query<ClaimedRow>(CLAIM_NEXT_SQL, [limit, exclude]);
+  return rows.map(toOutboxRow);
+}
+
+/**
+ * Starts a relay pass on `client`: a transaction holding the relay lock until it ends; false
+ * (and rolled back) when another relay holds it. Sorting is disabled for the pass's claims so
+ * that they always walk outbox_unpublished_seq_idx and stop after `limit` rows: with statistics
+ * taken before a backlog (few pending rows), the planner otherwise sorts every pending row for
+ * each batch, which makes draining a backlog quadratic.
+ */
+export async function beginRelayPass(client: ClientBase): Promise<boolean> {
+  await client.query('BEGIN');
+  try {
+    if (!(await tryRelayLock(client))) {
+      await client.query('ROLLBACK');
+      return false;
+    }
+    await client.query('SET LOCAL enable_sort = off');
+    return true;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+function toOutboxRow(r: ClaimedRow): OutboxRow {
+  return {
     id: r.id,
     seq: r.seq,
     aggregateId: r.aggregate_id,
@@ -121,7 +159,7 @@ export async function claimPending(client: ClientBase, limit: number): Promise<O
     payload: r.payload,
     headers: r.headers,
     createdAt: r.created_at,
-  }));
+  };
 }
 
 export async function markPublished(client: ClientBase, ids: readonly string[]): Promise<void> {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
+  drainPass,
   protocolErrorType,
   publishBatch,
   type RelayDeps,
@@ -66,18 +67,22 @@ function fakeDb(opts: { lock?: boolean; pending?: OutboxRow[]; processedBacklog?
       log.push(s);
       if (sql.includes('pg_try_advisory_xact_lock'))
         return { rows: [{ locked: opts.lock ?? true }] };
-      if (sql.includes('SKIP LOCKED')) {
+      if (sql.includes('<> ALL')) {
         const limit = Number(params?.[0]);
+        const exclude = new Set(params?.[1] as string[]);
         return {
-          rows: pending.slice(0, limit).map((r) => ({
-            id: r.id,
-            seq: r.seq,
-            aggregate_id: r.aggregateId,
-            event_type: r.eventType,
-            payload: r.payload,
-            headers: r.headers,
-            created_at: r.createdAt,
-          })),
+          rows: pending
+            .filter((r) => !exclude.has(r.id))
+            .slice(0, limit)
+            .map((r) => ({
+              id: r.id,
+              seq: r.seq,
+              aggregate_id: r.aggregateId,
+              event_type: r.eventType,
+              payload: r.payload,
+              headers: r.headers,
+              created_at: r.createdAt,
+            })),
         };
       }
       if (sql.startsWith('UPDATE outbox SET published_at')) {
@@ -173,6 +178,7 @@ describe('publishBatch', () => {
       published: 0,
       setAside: 0,
       held: 0,
+      batches: 0,
     });
     expect(sent).toEqual([]);
     expect(db.log).toEqual(['BEGIN', 'SELECT pg_try_advisory_xact_lock($1)', 'ROLLBACK']);
@@ -187,6 +193,7 @@ describe('publishBatch', () => {
       published: 0,
       setAside: 0,
       held: 0,
+      batches: 0,
     });
     expect(sent).toEqual([]);
     expect(db.log.at(-1)).toBe('COMMIT');
@@ -197,7 +204,7 @@ describe('publishBatch', () => {
     const { d, sent, telemetry } = deps(db);
     expect(
       await publishBatch(d, { topic: 'order-events', batchSize: 2, maxMessageBytes: LIMIT }),
-    ).toEqual({ status: 'published', claimed: 2, published: 2, setAside: 0, held: 0 });
+    ).toEqual({ status: 'published', claimed: 2, published: 2, setAside: 0, held: 0, batches: 1 });
     expect(sent).toEqual([{ topic: 'order-events', acks: -1, keys: ['order-1', 'order-2'] }]);
     expect(db.log.slice(-2)).toEqual(['UPDATE outbox', 'COMMIT']);
     expect(db.pendingCount()).toBe(1);
@@ -249,11 +256,13 @@ describe('runRelay', () => {
       ...RETENTION,
       shouldContinue: () => loops++ < 4,
     });
-    // Batches of 2, 2 (no wait: full), 1 (partial: wait), then idle (wait).
+    // One pass: batches of 2, 2 (full: the next is claimed at once), 1 (partial: the pass
+    // ends and the relay waits), then an idle pass (wait).
     expect(sent.map((s) => s.keys.length)).toEqual([2, 2, 1]);
     expect(waits).toEqual([250]);
     expect(summary).toMatchObject({ published: 5, batches: 3, wakes: { poll: 1, notify: 0 } });
-    expect(telemetry.flushes).toBeGreaterThanOrEqual(3);
+    expect(telemetry.published).toEqual([2, 2, 1]);
+    expect(telemetry.flushes).toBeGreaterThanOrEqual(1);
     expect(telemetry.oldest.at(-1)).toBe(0);
   });
 
@@ -272,6 +281,116 @@ describe('runRelay', () => {
     });
     expect(waits.every((w) => w <= 300)).toBe(true);
     expect(waits.length).toBeGreaterThan(0);
+  });
+});
+
+describe('drainPass: overlapping batches', () => {
+  /** A producer whose sends the test acknowledges (or fails) one by one. */
+  function gatedProducer(log: string[]) {
+    const waiting: Array<{ resolve: () => void; reject: (e: Error) => void; keys: string[] }> = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    return {
+      waiting,
+      maxInFlight: () => maxInFlight,
+      producer: {
+        // biome-ignore lint/suspicious/noExplicitAny: kafkajs' send signature is wide
+        send: (async (record: any) => {
+          const keys = record.messages.map((m: { value: string }) => JSON.parse(m.value).eventId);
+          log.push(`SEND ${keys.join(',')}`);
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          try {
+            await new Promise<void>((resolve, reject) => waiting.push({ resolve, reject, keys }));
+          } finally {
+            inFlight--;
+          }
+          log.push(`ACK ${keys.join(',')}`);
+          return [];
+          // biome-ignore lint/suspicious/noExplicitAny: see above
+        }) as any,
+      },
+    };
+  }
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+  async function ackNext(gate: ReturnType<typeof gatedProducer>) {
+    for (let i = 0; i < 50 && gate.waiting.length === 0; i++) await tick();
+    gate.waiting.shift()?.resolve();
+    await tick();
+  }
+
+  it('claims the next batch while one is sent, sends one at a time, marks each after its ack', async () => {
+    const db = fakeDb({ pending: Array.from({ length: 6 }, (_, i) => row(i + 1)) });
+    const gate = gatedProducer(db.log);
+    const { d } = deps(db, { producer: gate.producer });
+    const pass = drainPass(d, { topic: 't', batchSize: 2, maxMessageBytes: LIMIT });
+    for (let i = 0; i < 3; i++) await ackNext(gate);
+    const result = await pass;
+    expect(result).toMatchObject({ status: 'published', published: 6, batches: 3 });
+    expect(gate.maxInFlight()).toBe(1);
+    const at = (entry: string) => db.log.indexOf(entry);
+    // The second claim was issued before the first batch was acknowledged.
+    const claims = db.log.flatMap((l, i) => (l === 'SELECT o.id,' ? [i] : []));
+    expect(claims[1]).toBeLessThan(at('ACK e1,e2'));
+    // Each batch's mark follows its own acknowledgement.
+    const marks = db.log.flatMap((l, i) => (l === 'UPDATE outbox' ? [i] : []));
+    expect(marks).toHaveLength(3);
+    expect(marks[0]).toBeGreaterThan(at('ACK e1,e2'));
+    expect(marks[2]).toBeGreaterThan(at('ACK e5,e6'));
+    expect(db.log.at(-1)).toBe('COMMIT');
+    expect(db.pendingCount()).toBe(0);
+  });
+
+  it('leaves rows claimed and not yet marked out of the next claim: none is sent twice', async () => {
+    const db = fakeDb({ pending: Array.from({ length: 7 }, (_, i) => row(i + 1)) });
+    const { d, sent } = deps(db);
+    await drainPass(d, { topic: 't', batchSize: 3, maxMessageBytes: LIMIT });
+    const keys = sent.flatMap((s) => s.keys);
+    expect(keys).toHaveLength(7);
+    expect(sent.map((s) => s.keys.length)).toEqual([3, 3, 1]);
+  });
+
+  it('stops at a failed send: earlier acknowledged batches are marked, later ones not sent', async () => {
+    const db = fakeDb({ pending: Array.from({ length: 6 }, (_, i) => row(i + 1)) });
+    const gate = gatedProducer(db.log);
+    const { d } = deps(db, { producer: gate.producer });
+    const pass = drainPass(d, { topic: 't', batchSize: 2, maxMessageBytes: LIMIT });
+    pass.catch(() => undefined);
+    await ackNext(gate);
+    for (let i = 0; i < 50 && gate.waiting.length === 0; i++) await tick();
+    gate.waiting.shift()?.reject(new Error('Connection error: ECONNREFUSED'));
+    await expect(pass).rejects.toThrow(/ECONNREFUSED/);
+    expect(db.log.filter((l) => l.startsWith('SEND'))).toEqual(['SEND e1,e2', 'SEND e3,e4']);
+    expect(db.log.filter((l) => l === 'UPDATE outbox')).toHaveLength(1);
+    expect(db.log.at(-1)).toBe('ROLLBACK');
+    expect(db.pendingCount()).toBe(4);
+  });
+
+  it("keeps every order's events in seq order on the topic, whatever the batch size", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (orders, batchSize) => {
+          const rows = orders.map((o, i) => row(i + 1, { aggregateId: `order-${o}` }));
+          const db = fakeDb({ pending: rows });
+          const published: string[] = [];
+          const { d } = deps(db, {
+            producer: {
+              // biome-ignore lint/suspicious/noExplicitAny: kafkajs' send signature is wide
+              send: (async (record: any) => {
+                for (const m of record.messages) published.push(JSON.parse(m.value).eventId);
+                return [];
+                // biome-ignore lint/suspicious/noExplicitAny: see above
+              }) as any,
+            },
+          });
+          await drainPass(d, { topic: 't', batchSize, maxMessageBytes: LIMIT });
+          expect(published).toEqual(rows.map((r) => r.payload.eventId));
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });
 
@@ -544,6 +663,7 @@ describe('publishBatch within the topic limit', () => {
       published: 3,
       setAside: 1,
       held: 1,
+      batches: 1,
     });
     expect(sent.flatMap((s) => s.keys)).toEqual(['order-1', 'order-3', 'order-5']);
     expect([...db.setAside.keys()]).toEqual([big.id]);
@@ -662,8 +782,9 @@ describe('runRelay with set-aside rows', () => {
       ...RETENTION,
       shouldContinue: () => loops++ < 4,
     });
-    // Claims of 2 (1 set aside, 1 published: full, no wait), then 2, then idle (a wait).
-    expect(summary).toMatchObject({ published: 3, setAside: 1, batches: 2 });
+    // Claims of 2 (1 set aside, 1 published: full, the next at once), then 2 (row 4 shares
+    // row 1's order: held), then an idle claim ends the pass (a wait).
+    expect(summary).toMatchObject({ published: 2, setAside: 1, batches: 2 });
     expect(waits).toEqual([250]);
     expect(telemetry.setAsideNow.at(-1)).toBe(1);
   });

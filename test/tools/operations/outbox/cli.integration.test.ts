@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toMessage } from '../../../../lambdas/outbox-relay/relay';
 import { estimateRecordBytes } from '../../../../lambdas/shared/kafka/record-size';
 import {
-  CLAIM_SQL,
-  claimPending,
+  CLAIM_NEXT_SQL,
+  claimNext,
   deletePublishedBefore,
   markSetAside,
   type OutboxEvent,
@@ -48,7 +48,7 @@ async function setAside(e: OutboxEvent, reason: string): Promise<OutboxRow> {
   const client = await db.pool.connect();
   try {
     await client.query('BEGIN');
-    const claimed = (await claimPending(client, 10_000)).find((r) => r.id === e.eventId);
+    const claimed = (await claimNext(client, 10_000, [])).find((r) => r.id === e.eventId);
     if (claimed === undefined) throw new Error(`row ${e.eventId} not claimable`);
     await markSetAside(client, [{ id: e.eventId, reason }]);
     await client.query('COMMIT');
@@ -62,7 +62,7 @@ async function claimableIds(): Promise<string[]> {
   const client = await db.pool.connect();
   try {
     await client.query('BEGIN');
-    const { rows } = await client.query<{ id: string }>(CLAIM_SQL, [10_000]);
+    const { rows } = await client.query<{ id: string }>(CLAIM_NEXT_SQL, [10_000, []]);
     await client.query('ROLLBACK');
     return rows.map((r) => r.id);
   } finally {
