@@ -91,7 +91,7 @@ export type BatchStatus = 'published' | 'idle' | 'standby';
 
 export interface BatchResult {
   readonly status: BatchStatus;
-  /** Rows of the pass's last claim; a full claim means a backlog. */
+  /** Rows of the pass's last claim: more than 0 means it stopped before catching up. */
   readonly claimed: number;
   readonly published: number;
   readonly setAside: number;
@@ -295,7 +295,7 @@ interface SentBatch {
 
 /**
  * One pass: under the relay lock (held by the pass's transaction on a first connection, which
- * also runs the claims), batch after batch until a claim comes back short or `claimMore` says
+ * also runs the claims), batch after batch until a claim comes back empty or `claimMore` says
  * stop. Batch k+1 is claimed while batch k is sent; batch k is marked on a second connection
  * while batch k+1 is sent. Rows claimed and not yet marked are excluded from later claims.
  */
@@ -341,7 +341,9 @@ export async function drainPass(deps: RelayDeps, options: PassOptions): Promise<
         totals.claimed = rows.length;
         if (rows.length === 0) break;
         for (const row of rows) unmarked.add(row.id);
-        const more = rows.length === options.batchSize && claimMore();
+        // Claims go on while they find rows: rows committed during a send are claimed at once
+        // instead of after the pass ends, which keeps commit-to-topic latency low under load.
+        const more = claimMore();
         // The next claim runs while this batch is sent; it sees this batch's ids as unmarked.
         next = more ? claim() : Promise.resolve([]);
         next.catch(() => undefined);
@@ -514,8 +516,9 @@ export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<
       continue;
     }
 
-    // A full claim means a backlog: go again at once.
-    if (result.status === 'published' && result.claimed === options.batchSize) continue;
+    // A pass that ended on a claim that still found rows (its time was up) goes again at once;
+    // one that ended on an empty claim has caught up and waits for the next wake.
+    if (result.claimed > 0) continue;
     const waitMs = Math.min(options.pollIntervalMs, maxWait());
     if (waitMs <= 0 || !options.shouldContinue()) break;
     wakes[await deps.wake.wait(waitMs)]++;

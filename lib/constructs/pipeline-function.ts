@@ -26,7 +26,13 @@ export const PIPELINE_BUNDLING = {
   sourcesContent: false,
   mainFields: ['module', 'main'],
   // Bundle everything, the AWS SDK included: pinned versions, not whatever the runtime ships.
-  externalModules: [],
+  // One exception, which no code path on Node.js loads: `bowser`, the browser user-agent
+  // parser of @aws-sdk/core. Its only use is a dynamic import() in the browser-only
+  // createUserAgentStringParsingProvider, kept in the Kafka functions' bundles (34.7 KB each)
+  // because @aws-sdk/credential-providers' fromInstanceMetadata dynamically imports the whole
+  // `@aws-sdk/core/client` namespace once aws-msk-iam-sasl-signer-js require()s that package.
+  // Externalised, the import() stays in the bundle and is never executed.
+  externalModules: ['bowser'],
   // CJS dependencies (kafkajs, pg) call require() for Node built-ins inside an ESM bundle.
   banner:
     "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",

@@ -3,7 +3,7 @@
 // `producerFor(profile)`, and the CDK grants `kafka-cluster:*` actions from the same profile,
 // so an idempotent producer always comes with `WriteDataIdempotently` (its InitProducerId is
 // refused at connect() without it).
-import type { Kafka, Producer, ProducerConfig } from 'kafkajs';
+import { type Kafka, Partitioners, type Producer, type ProducerConfig } from 'kafkajs';
 
 /** The pipeline's topics by role; their names come from the stage config. */
 export type TopicRole = 'orderEvents' | 'deadLetter';
@@ -74,6 +74,9 @@ export function producerFor(
     throw new Error(`Kafka client ${client.clientId} writes to no topic and has no producer`);
   }
   return kafka.producer({
+    // Java's murmur2 partitioner (kafkajs 2's default, named so it does not warn at every cold
+    // start): an order's key lands on the partition any Java client, Debezium included, picks.
+    createPartitioner: Partitioners.DefaultPartitioner,
     ...config,
     idempotent: client.idempotentProducer,
     ...(client.idempotentProducer

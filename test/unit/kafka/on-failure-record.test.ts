@@ -260,7 +260,7 @@ describe('recordsOf', () => {
     expect(deadLetter?.key?.toString()).toBe('order-7f3a');
     expect(deadLetter?.timestamp).toBe(Date.parse('2026-12-02T09:14:03.530Z'));
     expect(deadLetter?.headers.find((h) => h.key === 'errorType')?.value).toEqual(
-      Uint8Array.from(Buffer.from('SCHEMA_VIOLATION')),
+      Buffer.from('SCHEMA_VIOLATION'),
     );
     expect(garbage?.key).toBeNull();
     expect(garbage?.value?.toString()).toBe('not a dead letter');

@@ -254,7 +254,8 @@ describe('runRelay', () => {
       pollIntervalMs: 250,
       maxMessageBytes: LIMIT,
       ...RETENTION,
-      shouldContinue: () => loops++ < 4,
+      // Each check counts: the loop's, and the pass's before each further claim.
+      shouldContinue: () => loops++ < 6,
     });
     // One pass: batches of 2, 2 (full: the next is claimed at once), 1 (partial: the pass
     // ends and the relay waits), then an idle pass (wait).
@@ -416,7 +417,7 @@ describe('runRelay under failures', () => {
       pollIntervalMs: 1,
       maxMessageBytes: LIMIT,
       ...RETENTION,
-      shouldContinue: () => loops++ < 6,
+      shouldContinue: () => loops++ < 12,
       failureBackoff: { baseMs: 1, capMs: 2 },
     });
     expect(summary.failures).toBe(3);

@@ -264,7 +264,7 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
         async () => {
           // One record per idempotency check and per transaction; everything else the same.
           const result = await freshConsumerRun(run, db, 'naive', sizes.naiveOrders, {
-            env: { CONSUMER_CHUNK_SIZE: '1' },
+            chunkSize: 1,
           });
           naiveConsumerEventsPerSec = num(result.eventsPerSec);
           run.details.naiveConsumer = { chunkSize: 1, ...result };
@@ -458,7 +458,7 @@ async function freshConsumerRun(
   db: { pool: import('pg').Pool; envVars: Record<string, string> },
   name: string,
   orders: number,
-  options: { env?: Record<string, string>; oneEnvironment?: boolean },
+  options: { chunkSize?: number; oneEnvironment?: boolean },
 ): Promise<Result> {
   const { config } = run;
   const ids = orderIds(`${name.slice(0, 1)}${run.runId}`, orders);
@@ -472,13 +472,13 @@ async function freshConsumerRun(
   const base = jobBase(run, db.envVars);
   const result = await run.worker({
     ...base,
-    env: { ...base.env, ...options.env },
     kind: 'consumer',
     topic,
     deadLetterTopic: dlq,
     groupId: `bench-${run.runId}-${name}`,
     expected: events.length,
     ...(options.oneEnvironment ? { oneEnvironment: true } : {}),
+    ...(options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {}),
   }).result;
   return { events: events.length, ...result };
 }

@@ -1,13 +1,20 @@
 // Cold initialisation per function: a fresh `node` process (with the NODE_OPTIONS the
 // construct sets) imports the built bundle and invokes its handler once with a representative
-// event against the local services. Differences from Lambda are the local stand-ins the
-// environment selects: no MSK IAM (plain brokers), no RDS IAM token, no Secrets Manager lookup.
+// event against the local services. The environment is the local contract of
+// lambdas/shared/env.ts, as `npm start` and the tests satisfy it: STAGE=local and no
+// AWS_LAMBDA_FUNCTION_NAME (either would make the readers demand the deployed login, an RDS IAM
+// token or a Secrets Manager password), the endpoints of the local services and every setting
+// through the stage config's writers. Differences from Lambda are the local stand-ins that
+// contract selects: no MSK IAM (plain brokers), no RDS IAM token, no Secrets Manager lookup, and
+// no Tracer (AWS_EXECUTION_ENV unset: lambdas/shared/powertools.ts loads no X-Ray SDK).
 import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import pg from 'pg';
 import { pgClientConfig } from '../../../lambdas/shared/db/pool';
 import {
   consumerEnvironment,
+  FUNCTION_ENV,
+  isDeployed,
   kafkaClientEnvironment,
   kafkaEnvironment,
   migrateEnvironment,
@@ -290,16 +297,25 @@ async function adminQuery(env: PgEnv, sql: string): Promise<void> {
   }
 }
 
-/** Lambda's own variables that the runtime sets before the handler module loads. */
-function lambdaVars(config: StageConfig, fn: FunctionKey, dir: string): Record<string, string> {
+/**
+ * The variables Lambda itself sets that the local contract keeps (region, memory, task root),
+ * and the construct's observability variables with STAGE=local. Not AWS_LAMBDA_FUNCTION_NAME,
+ * nor the config's own stage: isDeployed() would then hold and parsePgEndpointEnv demand
+ * PG_SECRET_ARN or PG_IAM_AUTH=true, neither of which the local PostgreSQL (trust auth, no TLS)
+ * can serve. The function name still reaches the handler through its context.
+ */
+function localFunctionVars(
+  config: StageConfig,
+  fn: FunctionKey,
+  dir: string,
+): Record<string, string> {
   const f = config.functions[fn];
   return {
     AWS_REGION: config.region,
-    AWS_LAMBDA_FUNCTION_NAME: f.name,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(f.memoryMiB),
     LAMBDA_TASK_ROOT: dir,
     ...observabilityEnvironment({
-      stage: config.stage,
+      stage: 'local',
       serviceName: SERVICES[fn],
       metricsNamespace: config.observability.metricsNamespace,
       logLevel: config.observability.logLevel,
@@ -332,10 +348,13 @@ export async function measureColdInit(
           };
           const env = {
             PATH: process.env.PATH ?? '',
-            ...lambdaVars(ctx.config, bundle.fn, bundle.dir),
+            ...localFunctionVars(ctx.config, bundle.fn, bundle.dir),
             ...c.env,
             ...prepared.env,
           };
+          // Read it here as the function will: a contract violation names its variable at once.
+          if (isDeployed(env)) throw new Error('the child environment reads as deployed');
+          FUNCTION_ENV[bundle.fn](env);
           const { messages, done } = startChild(ctx.childFile, job, {
             env,
             execArgv: FUNCTION_NODE_OPTIONS,

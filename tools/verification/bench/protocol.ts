@@ -22,6 +22,8 @@ export type WorkerJob =
        * at once, all in this one process.
        */
       readonly oneEnvironment?: boolean;
+      /** Replaces the stage's consumer.chunkSize (the naive run: 1 record per chunk). */
+      readonly chunkSize?: number;
     })
   | (JobBase & {
       readonly kind: 'triage';

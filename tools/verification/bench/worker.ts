@@ -116,7 +116,12 @@ function collecting(names: readonly string[]): MetricSink & { summary(): Result 
 }
 
 function common(job: WorkerJob) {
-  const config = loadStageConfig(job.stage as StageName);
+  const stageConfig = loadStageConfig(job.stage as StageName);
+  // The naive consumer run changes the one setting it compares (every other one as staged).
+  const config =
+    job.kind === 'consumer' && job.chunkSize !== undefined
+      ? { ...stageConfig, consumer: { ...stageConfig.consumer, chunkSize: job.chunkSize } }
+      : stageConfig;
   // The function's pool size and client timeouts as the data stack sets them.
   const env = {
     ...job.env,

@@ -199,7 +199,7 @@ describe('bundles', () => {
       sourcemap: true,
       sourcesContent: false,
       mainFields: ['module', 'main'],
-      external: [],
+      external: ['bowser'],
     });
     expect(options.banner?.js).toContain('createRequire');
   });

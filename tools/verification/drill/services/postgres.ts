@@ -79,7 +79,33 @@ function removeStale(progress: Progress): void {
   }
 }
 
-export async function startPrivatePostgres(progress: Progress): Promise<PrivatePostgres> {
+export interface PrivatePostgresOptions {
+  /**
+   * Extra server settings, each passed as `-c name=value` at every start (e.g. `wal_level:
+   * 'logical'`, which only takes effect at server start). Names are GUC identifiers; values
+   * must not contain whitespace or quotes (pg_ctl splits its -o string on whitespace).
+   */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/** The `-c name=value` options for `settings`; throws on anything pg_ctl's -o cannot carry. */
+export function settingOptions(settings: Readonly<Record<string, string>> = {}): string {
+  return Object.entries(settings)
+    .map(([name, value]) => {
+      if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new Error(`bad server setting name "${name}"`);
+      if (!/^[^\s'"\\]+$/.test(value)) {
+        throw new Error(`server setting ${name}: value "${value}" must be one word, no quotes`);
+      }
+      return ` -c ${name}=${value}`;
+    })
+    .join('');
+}
+
+export async function startPrivatePostgres(
+  progress: Progress,
+  options: PrivatePostgresOptions = {},
+): Promise<PrivatePostgres> {
+  const extraOptions = settingOptions(options.settings);
   removeStale(progress);
   const bin = await binDir();
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
@@ -125,8 +151,19 @@ export async function startPrivatePostgres(progress: Progress): Promise<PrivateP
   async function start(): Promise<void> {
     if (postmasterPid(dataDir) !== undefined) return;
     // Sockets in our own directory: never the machine cluster's /var/run/postgresql.
-    const options = `-p ${port} -c listen_addresses=${HOST} -c unix_socket_directories=${dir} -c max_connections=200`;
-    await run('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', options, 'start']);
+    const serverOptions = `-p ${port} -c listen_addresses=${HOST} -c unix_socket_directories=${dir} -c max_connections=200${extraOptions}`;
+    await run('pg_ctl', [
+      '-D',
+      dataDir,
+      '-l',
+      logFile,
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      serverOptions,
+      'start',
+    ]);
     const pid = postmasterPid(dataDir);
     unregister?.();
     // pg_ctl daemonizes the postmaster: stop it (immediate shutdown) if the drill dies.
