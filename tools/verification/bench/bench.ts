@@ -1,4 +1,5 @@
-// `npm run bench`: every figure of issue 6 in one run on this machine. Each function's work
+// `npm run bench`: every figure in one run on this machine (with `--peers`, Debezium beside the
+// relay). Each function's work
 // runs in its own fresh process (bundled like the Lambda code, plain node) so its peak RSS is
 // its own; the raw limits are measured in the same run on scratch copies of the real tables.
 import { randomUUID } from 'node:crypto';
@@ -29,14 +30,16 @@ import {
   produceAll,
 } from './fixtures';
 import { machineInfo } from './machine';
+import { measurePeers, type PeersResult } from './peers';
 import type { WorkerJob } from './protocol';
 import { measureRawLimits } from './raw-limits';
 import {
   type BenchResult,
   type E2eDetail,
-  type E2eReference,
+  type E2eHigh,
   FUNCTIONS,
   type FunctionKey,
+  type PeerFigure,
   type PerFunction,
   type RawLimits,
   ratiosOf,
@@ -170,7 +173,8 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
     p99: number | null;
     detail?: E2eDetail;
   } = { p50: null, p95: null, p99: null };
-  let e2eReference: E2eReference | undefined;
+  let e2eHigh: E2eHigh | undefined;
+  let peers: PeersResult | undefined;
   const bundleBytes: PerFunction = {};
   const coldInitMs: PerFunction = {};
   const partitions = config.kafka.topics.orderEvents.partitions;
@@ -334,20 +338,41 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
         },
       );
       await run.part(
-        `end to end, reference: ${sizes.e2eReferenceRatePerSec}/s (below the API's commit ceiling)`,
+        `end to end: ${sizes.e2eHighRatePerSec}/s for ${(sizes.e2eWarmupMs + sizes.e2eHighDurationMs) / 1000} s`,
         async () => {
-          const reference = await endToEnd(run, 'e2e-reference', {
-            perSec: sizes.e2eReferenceRatePerSec,
+          const high = await endToEnd(run, 'e2e-high', {
+            perSec: sizes.e2eHighRatePerSec,
             warmupMs: sizes.e2eWarmupMs,
-            durationMs: sizes.e2eReferenceDurationMs,
+            durationMs: sizes.e2eHighDurationMs,
           });
-          run.details.e2eReference = reference.raw;
-          e2eReference = {
-            ...reference.detail,
-            p50Ms: reference.p50,
-            p95Ms: reference.p95,
-            p99Ms: reference.p99,
-          };
+          run.details.e2eHigh = high.raw;
+          e2eHigh = { ...high.detail, p50Ms: high.p50, p95Ms: high.p95, p99Ms: high.p99 };
+        },
+      );
+    }
+
+    if (args.peers) {
+      await run.part(
+        `peers: the relay and Debezium, ${sizes.peerOrders * 3} events drained, then ${sizes.peerRatePerSec}/s`,
+        async () => {
+          peers = await measurePeers({
+            progress: (line) => progress(`  ${line}`),
+            kafkaBrokers: run.endpoints.KAFKA_BROKERS ?? '127.0.0.1:9092',
+            partitions,
+            relayBatchSize: config.outbox.relayBatchSize,
+            runId: run.runId,
+            runWorker: (job) => run.worker(job),
+            endpoints: run.endpoints,
+            stage: config.stage,
+            sizes: {
+              throughputOrders: sizes.peerOrders,
+              ratePerSec: sizes.peerRatePerSec,
+              warmupMs: sizes.peerWarmupMs,
+              windowMs: sizes.peerWindowMs,
+            },
+          });
+          run.details.peers = peers;
+          run.warnings.push(...peers.notes.map((n) => `peers: ${n}`));
         },
       );
     }
@@ -424,7 +449,15 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
     e2eP95Ms: e2e.p95,
     e2eP99Ms: e2e.p99,
     ...(e2e.detail ? { e2e: e2e.detail } : {}),
-    ...(e2eReference ? { e2eReference } : {}),
+    e2eFailedWritesAt500: e2e.detail?.writeErrors ?? null,
+    e2eFailedWritesAt1000: e2eHigh?.writeErrors ?? null,
+    ...(e2eHigh ? { e2eHigh } : {}),
+    debeziumEventsPerSec: peers?.debezium.eventsPerSec ?? null,
+    relayCommitToTopicP95Ms: peers?.relay.commitToTopicMs.p95 ?? null,
+    debeziumCommitToTopicP95Ms: peers?.debezium.commitToTopicMs.p95 ?? null,
+    ...(peers
+      ? { peers: { relay: peerFigure(peers.relay), debezium: peerFigure(peers.debezium) } }
+      : {}),
     bundleBytes,
     coldInitMs,
     peakRssMb,
@@ -441,6 +474,15 @@ export async function runBench(args: BenchArgs, progress: Progress): Promise<Ben
     details: run.details,
     warnings: run.warnings,
     errors: run.errors,
+  };
+}
+
+function peerFigure(p: PeersResult['relay']): PeerFigure {
+  return {
+    eventsPerSec: p.eventsPerSec,
+    commitToTopicP50Ms: p.commitToTopicMs.p50,
+    commitToTopicP95Ms: p.commitToTopicMs.p95,
+    commitToTopicP99Ms: p.commitToTopicMs.p99,
   };
 }
 

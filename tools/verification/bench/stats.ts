@@ -130,5 +130,7 @@ export interface TargetCheck {
 export function checkTarget(value: number, target: Target): TargetCheck {
   const gap = target.kind === 'min' ? target.bound - value : value - target.bound;
   if (gap <= 0) return { met: true, missedBy: 0, missedByPercent: 0 };
-  return { met: false, missedBy: gap, missedByPercent: (gap / target.bound) * 100 };
+  // A bound of 0 (no failed write) has no relative shortfall: any miss counts as a whole one.
+  const percent = target.bound === 0 ? 100 : (gap / target.bound) * 100;
+  return { met: false, missedBy: gap, missedByPercent: percent };
 }

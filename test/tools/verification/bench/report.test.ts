@@ -17,8 +17,27 @@ const figures = {
   consumerEventsPerSec: 16_000,
   naiveConsumerEventsPerSec: 2_000,
   e2eP50Ms: 20,
-  e2eP95Ms: 63,
-  e2eP99Ms: 90,
+  e2eP95Ms: 150,
+  e2eP99Ms: 190,
+  e2eFailedWritesAt500: 0,
+  e2eFailedWritesAt1000: 12,
+  debeziumEventsPerSec: 10_000,
+  relayCommitToTopicP95Ms: 30,
+  debeziumCommitToTopicP95Ms: 20,
+  peers: {
+    relay: {
+      eventsPerSec: 12_000,
+      commitToTopicP50Ms: 5,
+      commitToTopicP95Ms: 30,
+      commitToTopicP99Ms: 40,
+    },
+    debezium: {
+      eventsPerSec: 10_000,
+      commitToTopicP50Ms: 10,
+      commitToTopicP95Ms: 20,
+      commitToTopicP99Ms: 25,
+    },
+  },
   bundleBytes: { orderApi: 900_000, orderConsumer: 1_500_000 },
   coldInitMs: { orderApi: 250 },
   peakRssMb: { orderConsumer: 128 },
@@ -38,12 +57,22 @@ describe('ratios', () => {
       consumerToPipelinedSetNx: 0.125,
       naiveConsumerToSingleTx: 0.8,
       consumerVsNaive: 8,
+      // The peers run's own relay figure, not the relay part's: the same method as Debezium's.
+      relayVsDebeziumThroughput: 1.2,
+      relayVsDebeziumP95: 1.5,
     });
   });
 
   it('leaves out ratios whose figure or limit is missing', () => {
+    const { peers: _peers, ...withoutPeers } = figures;
     expect(
-      ratiosOf({ ...figures, relayEventsPerSec: null, rawLimits: { singleTxPerSec: 2_500 } }),
+      ratiosOf({
+        ...withoutPeers,
+        relayEventsPerSec: null,
+        rawLimits: { singleTxPerSec: 2_500 },
+        debeziumEventsPerSec: null,
+        debeziumCommitToTopicP95Ms: null,
+      }),
     ).toEqual({ naiveConsumerToSingleTx: 0.8, consumerVsNaive: 8 });
   });
 });
@@ -51,7 +80,7 @@ describe('ratios', () => {
 describe('targets', () => {
   const byName = new Map(targetResults(figures).map((t) => [t.name, t]));
 
-  it('checks every measured figure against issue 6', () => {
+  it('checks every measured figure against its target', () => {
     expect(byName.get('relayEventsPerSec')).toMatchObject({
       met: false,
       missedBy: 1_000,
@@ -59,9 +88,19 @@ describe('targets', () => {
       bound: 20_000,
     });
     expect(byName.get('consumerEventsPerSec')?.met).toBe(true);
-    expect(byName.get('consumerVsNaive')).toMatchObject({ value: 8, met: true });
-    expect(byName.get('e2eP95Ms')).toMatchObject({ met: false, missedBy: 21, missedByPercent: 50 });
+    expect(byName.get('relayToClaimMark')).toMatchObject({ value: 0.5, met: false, bound: 0.6 });
+    expect(byName.get('consumerToBatchedUpdate')).toMatchObject({ value: 0.4, met: true });
+    expect(byName.get('consumerVsNaive')).toMatchObject({ value: 8, met: false, missedBy: 2 });
+    expect(byName.get('relayVsDebeziumThroughput')).toMatchObject({ value: 1.2, met: true });
+    expect(byName.get('relayVsDebeziumP95')).toMatchObject({ value: 1.5, met: false });
+    expect(byName.get('e2eP95Ms')).toMatchObject({ met: false, missedBy: 50, missedByPercent: 50 });
     expect(byName.get('e2eP99Ms')?.met).toBe(true);
+    expect(byName.get('e2eFailedWritesAt500')).toMatchObject({ value: 0, met: true });
+    expect(byName.get('e2eFailedWritesAt1000')).toMatchObject({
+      met: false,
+      missedBy: 12,
+      missedByPercent: 100,
+    });
     expect(byName.get('bundleBytes.orderConsumer')).toMatchObject({
       met: false,
       missedBy: 500_000,
@@ -75,7 +114,7 @@ describe('targets', () => {
   it('has no entry for what was not measured (p50 has no target)', () => {
     expect(byName.has('coldInitMs.dlqTriage')).toBe(false);
     expect(byName.has('e2eP50Ms')).toBe(false);
-    expect(byName.size).toBe(9);
+    expect(byName.size).toBe(15);
   });
 });
 
@@ -131,9 +170,12 @@ describe('rendering', () => {
   it('the report names each missed target with its shortfall', () => {
     const text = renderReport(result);
     expect(text).toContain('MISSED by 1,000 events/s (5 %)');
-    expect(text).toContain('MISSED by 21.0 ms (50 %)');
+    expect(text).toContain('MISSED by 50.0 ms (50 %)');
+    expect(text).toContain('MISSED by 12 writes\n');
+    expect(text).toMatch(/Debezium outbox router \(drain\)\s+10,000 events\/s/);
+    expect(text).toMatch(/relay ÷ Debezium, p95\s+1\.50×\s+≤ 1\.00×\s+MISSED/);
     expect(text).toContain('bundleBytes +50 %');
-    expect(text).toContain('6 of 9 targets met; 1 part(s) not measured:');
+    expect(text).toContain('8 of 15 targets met; 1 part(s) not measured:');
     expect(text).toContain('  - e2e: something');
     expect(text).toContain('notes:\n  - e2e: writes failed at the offered rate');
   });
@@ -149,6 +191,11 @@ describe('rendering', () => {
       'e2eP50Ms',
       'e2eP95Ms',
       'e2eP99Ms',
+      'e2eFailedWritesAt500',
+      'e2eFailedWritesAt1000',
+      'debeziumEventsPerSec',
+      'relayCommitToTopicP95Ms',
+      'debeziumCommitToTopicP95Ms',
       'bundleBytes',
       'coldInitMs',
       'peakRssMb',
@@ -169,6 +216,7 @@ describe('arguments', () => {
       stage: 'dev',
       parts: [...PARTS],
       keep: false,
+      peers: false,
       help: false,
     });
   });
@@ -176,6 +224,7 @@ describe('arguments', () => {
   it('--json --quick --only keeps the canonical part order', () => {
     const args = parseBenchArgs(['--json', '--quick', '--only', 'bundles,relay']);
     expect(args).toMatchObject({ json: true, quick: true, parts: ['relay', 'bundles'] });
+    expect(parseBenchArgs(['--peers']).peers).toBe(true);
   });
 
   it('rejects unknown parts, stages and flags', () => {
