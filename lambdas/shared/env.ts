@@ -25,7 +25,6 @@ export const ENV = {
   lambdaTaskRoot: 'LAMBDA_TASK_ROOT',
   kafkaAuth: 'KAFKA_AUTH',
   kafkaBrokers: 'KAFKA_BROKERS',
-  kafkaClusterArn: 'KAFKA_CLUSTER_ARN',
   kafkaConnectTimeoutMs: 'KAFKA_CONNECT_TIMEOUT_MS',
   orderEventsTopic: 'ORDER_EVENTS_TOPIC',
   deadLetterTopic: 'DLQ_TOPIC',
@@ -130,9 +129,14 @@ export interface ObservabilityEnv {
   readonly logLevel: LogLevelName | undefined;
 }
 
+/**
+ * Where the brokers are and how to sign in. Under IAM the brokers are MSK's SASL/IAM bootstrap
+ * brokers, which the streaming stack resolves once per deployment (GetBootstrapBrokers in a
+ * custom resource) and writes into KAFKA_BROKERS: nothing looks them up at cold start.
+ */
 export type KafkaEnv =
   | { readonly auth: 'none'; readonly brokers: readonly string[] }
-  | { readonly auth: 'iam'; readonly clusterArn: string; readonly region: string };
+  | { readonly auth: 'iam'; readonly brokers: readonly string[]; readonly region: string };
 
 /** Where PostgreSQL is and how to sign in: enough for a single client or a tool's own pool. */
 export interface PgEndpointEnv {
@@ -316,11 +320,9 @@ export function parseKafkaEnv(env: EnvRecord): KafkaEnv {
   if (auth === 'none') {
     return { auth, brokers: parseBrokerList(str(env, ENV.kafkaBrokers, '127.0.0.1:9092')) };
   }
-  const clusterArn = required(env, ENV.kafkaClusterArn, 'when KAFKA_AUTH=iam');
-  if (!/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+/.test(clusterArn)) {
-    throw new EnvError(ENV.kafkaClusterArn, `is not an MSK cluster ARN: "${clusterArn}"`);
-  }
-  return { auth, clusterArn, region: required(env, ENV.region, 'when KAFKA_AUTH=iam') };
+  // No local default under IAM: MSK's brokers are always written by the stack (or the operator).
+  const brokers = parseBrokerList(required(env, ENV.kafkaBrokers, 'when KAFKA_AUTH=iam'));
+  return { auth, brokers, region: required(env, ENV.region, 'when KAFKA_AUTH=iam') };
 }
 
 /** The endpoint alone: for tools and single clients that size no function pool. */
@@ -764,14 +766,18 @@ export function observabilityEnvironment(o: {
   };
 }
 
-/** Lambda sets AWS_REGION itself, so the IAM variant needs only the cluster. */
+/**
+ * Lambda sets AWS_REGION itself, so the IAM variant needs only the brokers: MSK's
+ * BootstrapBrokerStringSaslIam as GetBootstrapBrokers returns it (comma-separated host:port),
+ * in the stacks a deploy-time token.
+ */
 export function kafkaEnvironment(
   k:
-    | { readonly auth: 'iam'; readonly clusterArn: string }
+    | { readonly auth: 'iam'; readonly bootstrapBrokers: string }
     | { readonly auth: 'none'; readonly brokers: readonly string[] },
 ): Environment {
   return k.auth === 'iam'
-    ? { [ENV.kafkaAuth]: 'iam', [ENV.kafkaClusterArn]: k.clusterArn }
+    ? { [ENV.kafkaAuth]: 'iam', [ENV.kafkaBrokers]: k.bootstrapBrokers }
     : { [ENV.kafkaAuth]: 'none', [ENV.kafkaBrokers]: k.brokers.join(',') };
 }
 

@@ -90,13 +90,11 @@ export function grantKafka(grantee: iam.IGrantable, arns: KafkaArns, access: Kaf
   // The MSK event pollers read the cluster's dynamic configuration before they consume.
   if (access.groups?.length)
     clusterActions.push('kafka-cluster:DescribeClusterDynamicConfiguration');
+  // No control-plane (kafka:*) action: the code gets the brokers from its environment, resolved
+  // at deploy time (streaming stack). The MSK event source mappings' own needs are granted
+  // with each mapping (service stack).
   statements.push(
     new iam.PolicyStatement({ actions: clusterActions, resources: [arns.clusterArn] }),
-    // Bootstrap broker discovery (control plane) for this cluster only.
-    new iam.PolicyStatement({
-      actions: ['kafka:GetBootstrapBrokers', 'kafka:DescribeClusterV2'],
-      resources: [arns.clusterArn],
-    }),
   );
   if (access.writeTopics?.length) {
     statements.push(

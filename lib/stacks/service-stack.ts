@@ -236,6 +236,16 @@ export class ServiceStack extends Stack {
       // Off where the target has no such mapping settings (features.kafkaMappingErrorHandling).
       ...(withErrorHandling ? errorHandling : {}),
     });
+    // The pollers find the cluster and its brokers with the execution role (the cluster part of
+    // AWSLambdaMSKExecutionRole, "Configuring Lambda permissions for Amazon MSK event source
+    // mappings"), on this cluster only. The function's code makes no such call.
+    target.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'MskPollerClusterLookup',
+        actions: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
+        resources: [kafka.clusterArn],
+      }),
+    );
     // The pollers describe the VPC to place their ENIs in the cluster's subnets.
     target.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

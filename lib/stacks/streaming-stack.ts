@@ -35,16 +35,25 @@ export interface StreamingStackProps extends StackProps {
 }
 
 export interface KafkaEndpoint {
+  /** The cluster, for the IAM grants and the event source mappings; no function reads it. */
   readonly clusterArn: string;
+  /**
+   * The cluster's SASL/IAM bootstrap brokers (`BootstrapBrokerStringSaslIam`), resolved once per
+   * deployment by a custom resource: a deploy-time token the functions get as KAFKA_BROKERS.
+   */
+  readonly bootstrapBrokers: string;
   readonly arns: KafkaArns;
   readonly orderEventsTopic: string;
   readonly deadLetterTopic: string;
 }
 
-/** MSK IAM auth against this cluster (the topics are each function's own settings). */
-export function clusterEnvironment(kafka: Pick<KafkaEndpoint, 'clusterArn'>): Environment {
-  return kafkaEnvironment({ auth: 'iam', clusterArn: kafka.clusterArn });
+/** MSK IAM auth against this cluster's brokers (the topics are each function's own settings). */
+export function clusterEnvironment(kafka: Pick<KafkaEndpoint, 'bootstrapBrokers'>): Environment {
+  return kafkaEnvironment({ auth: 'iam', bootstrapBrokers: kafka.bootstrapBrokers });
 }
+
+/** The field of Kafka's GetBootstrapBrokers response that lists the SASL/IAM (port 9098) brokers. */
+export const BOOTSTRAP_BROKERS_FIELD = 'BootstrapBrokerStringSaslIam';
 
 /** Broker settings that must hold on the cluster (docs/ARCHITECTURE.md §4). */
 export function serverProperties(config: StageConfig): string {
@@ -135,12 +144,63 @@ export class StreamingStack extends Stack {
     const arns = new KafkaArns(this, this.cluster.attrArn, k.clusterName);
     this.kafka = {
       clusterArn: this.cluster.attrArn,
+      bootstrapBrokers: this.resolveBootstrapBrokers(config),
       arns,
       orderEventsTopic: k.topics.orderEvents.name,
       deadLetterTopic: k.topics.deadLetter.name,
     };
 
     if (config.features.kafkaTopicsResource) this.createTopics(config, props, arns);
+  }
+
+  /**
+   * The cluster's IAM bootstrap brokers, read once per deployment. AWS::MSK::Cluster returns only
+   * its ARN (no broker attribute), so a custom resource calls Kafka GetBootstrapBrokers on this
+   * cluster, as `@aws-cdk/aws-msk-alpha`'s `Cluster.bootstrapBrokersSaslIam` does. Create and
+   * update both read, and the physical id is the cluster ARN: a replaced cluster changes the
+   * call, so the update reads again (the service stack imports the value like the ARN). Without
+   * it, every Kafka function looked the brokers up at cold start (a control-plane call that
+   * could be throttled, and @aws-sdk/client-kafka in every bundle).
+   */
+  private resolveBootstrapBrokers(config: StageConfig): string {
+    const getBootstrapBrokers: cr.AwsSdkCall = {
+      service: 'kafka',
+      action: 'GetBootstrapBrokers',
+      parameters: { ClusterArn: this.cluster.attrArn },
+      physicalResourceId: cr.PhysicalResourceId.of(this.cluster.attrArn),
+      outputPaths: [BOOTSTRAP_BROKERS_FIELD],
+    };
+    const lookup = new cr.AwsCustomResource(this, 'BootstrapBrokers', {
+      resourceType: 'Custom::MskBootstrapBrokers',
+      onCreate: getBootstrapBrokers,
+      onUpdate: getBootstrapBrokers,
+      // kafka:GetBootstrapBrokers on this cluster only.
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.cluster.attrArn] }),
+      // The Lambda runtime's SDK v3: no npm install at deploy time (offline, deterministic).
+      installLatestAwsSdk: false,
+      logGroup: new logs.LogGroup(this, 'BootstrapBrokersLogs', {
+        retention: retentionDays(config.observability.logRetentionDays),
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+
+    // The singleton function behind every AwsCustomResource of the stack, and its role.
+    const provider = this.node.findChild(
+      `AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`,
+    );
+    acknowledge(provider, [
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          'CDK AwsCustomResource provider function: its role uses AWSLambdaBasicExecutionRole for its own logs.',
+      },
+      {
+        id: 'AwsSolutions-L1',
+        reason:
+          'CDK AwsCustomResource provider function: its runtime is chosen by aws-cdk-lib, not by this project.',
+      },
+    ]);
+    return lookup.getResponseField(BOOTSTRAP_BROKERS_FIELD);
   }
 
   /** The topics, created and updated at deploy time by a custom resource over the admin API. */
@@ -155,7 +215,7 @@ export class StreamingStack extends Stack {
       vpcSubnets: props.appSubnets,
       securityGroups: [props.securityGroups.functions],
       environment: {
-        ...clusterEnvironment({ clusterArn: this.cluster.attrArn }),
+        ...clusterEnvironment(this.kafka),
         ...kafkaClientEnvironment(kafkaClientSettings(config)),
       },
     });

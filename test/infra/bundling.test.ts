@@ -37,6 +37,16 @@ describe('Lambda bundles', () => {
       // CJS dependencies inside an ESM bundle need the createRequire banner.
       expect(code.startsWith('import { createRequire as __cr }'), name).toBe(true);
       expect(code).toMatch(/export\s*\{[^}]*handler/);
+      // No MSK control-plane client: the brokers come from the environment (resolved at deploy
+      // time by the streaming stack), not from GetBootstrapBrokers at cold start.
+      const map = JSON.parse(readFileSync(path.join(dir, 'index.mjs.map'), 'utf8')) as {
+        sources: string[];
+      };
+      expect(map.sources.length, name).toBeGreaterThan(10);
+      expect(
+        map.sources.filter((s) => s.includes('@aws-sdk/client-kafka/')),
+        name,
+      ).toEqual([]);
     }
     const migrate = assetDirs.get(config.functions.migrate.name) ?? '';
     expect(existsSync(path.join(migrate, 'migrations', '0001_initial-schema.sql'))).toBe(true);

@@ -1,63 +1,12 @@
 // kafkajs client factory: plain brokers locally, TLS + SASL/OAUTHBEARER (MSK IAM) on AWS.
 
-import type { GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka';
-import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
 import type { KafkaConfig, LogEntry, logCreator, RetryOptions } from 'kafkajs';
 // Only `Kafka` and `logLevel` are visible as named exports when Node loads kafkajs (CJS) as ESM.
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaClientEnv, KafkaEnv, ProducerRetryEnv } from '../env';
-import { parseBrokerList } from '../env';
 import type { LogSink } from '../log-sink';
 import { logger as defaultLogger } from '../powertools';
-
-/** The slice of `@aws-sdk/client-kafka`'s KafkaClient used here, injectable in tests. */
-export interface BootstrapBrokersApi {
-  send(command: GetBootstrapBrokersCommand): Promise<GetBootstrapBrokersCommandOutput>;
-}
-
-export type BrokerResolver = () => Promise<string[]>;
-
-/**
- * Resolves the SASL/IAM bootstrap brokers of an MSK cluster once. The promise is cached for the
- * life of the execution environment; a failure clears it so the next call retries.
- */
-export function createBootstrapResolver(
-  clusterArn: string,
-  api: BootstrapBrokersApi,
-): BrokerResolver {
-  let pending: Promise<string[]> | undefined;
-  return () => {
-    pending ??= api
-      .send(new GetBootstrapBrokersCommand({ ClusterArn: clusterArn }))
-      .then((out) => {
-        const value = out.BootstrapBrokerStringSaslIam;
-        if (value === undefined || value.trim() === '') {
-          throw new Error(
-            `MSK cluster ${clusterArn} has no IAM bootstrap brokers (is IAM client auth enabled?)`,
-          );
-        }
-        return parseBrokerList(value, 'BootstrapBrokerStringSaslIam');
-      })
-      .catch((error: unknown) => {
-        pending = undefined;
-        throw error;
-      });
-    return pending;
-  };
-}
-
-// One resolver per cluster per execution environment, shared by every client created here.
-const resolvers = new Map<string, BrokerResolver>();
-
-function defaultResolver(clusterArn: string, region: string): BrokerResolver {
-  let resolver = resolvers.get(clusterArn);
-  if (resolver === undefined) {
-    resolver = createBootstrapResolver(clusterArn, new KafkaClient({ region }));
-    resolvers.set(clusterArn, resolver);
-  }
-  return resolver;
-}
 
 /** Routes kafkajs log entries into the structured logger instead of kafkajs' console output. */
 export function kafkaLogCreator(sink: LogSink): logCreator {
@@ -92,8 +41,6 @@ export interface CreateKafkaConfig {
    */
   client?: KafkaClientEnv;
   logger?: LogSink;
-  /** Replaces the GetBootstrapBrokers lookup (tests, or callers that already know brokers). */
-  resolveBrokers?: BrokerResolver;
   /** Passed to kafkajs as is (retry, timeouts); cannot override brokers, ssl, sasl or logging. */
   overrides?: Omit<KafkaConfig, 'brokers' | 'ssl' | 'sasl' | 'logCreator' | 'clientId'>;
 }
@@ -105,18 +52,16 @@ export function kafkaConfig(config: CreateKafkaConfig): KafkaConfig {
     ...(config.client ? { connectionTimeout: config.client.connectTimeoutMs } : {}),
     ...config.overrides,
     clientId: config.clientId,
-    brokers: [],
+    // The brokers come from the environment as they are: locally the plain ones, on AWS the
+    // cluster's IAM bootstrap brokers, resolved at deploy time (no MSK API call at cold start).
+    brokers: [...config.connection.brokers],
     logCreator: kafkaLogCreator(config.logger ?? defaultLogger),
   };
   const conn = config.connection;
-  if (conn.auth === 'none') {
-    return { ...base, brokers: [...conn.brokers] };
-  }
-  const { region, clusterArn } = conn;
-  const resolve = config.resolveBrokers ?? defaultResolver(clusterArn, region);
+  if (conn.auth === 'none') return base;
+  const { region } = conn;
   return {
     ...base,
-    brokers: resolve,
     ssl: true,
     sasl: {
       mechanism: 'oauthbearer',

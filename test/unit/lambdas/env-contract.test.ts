@@ -34,7 +34,9 @@ import { loadStageConfig } from '../../../lib/config/stage-config';
 import { configuredEnv } from '../../fixtures/function-env';
 
 const config = loadStageConfig('dev');
-const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/abcd-1234';
+// MSK's BootstrapBrokerStringSaslIam, as the streaming stack resolves it at deploy time.
+const IAM_BROKERS =
+  'b-1.orders.kafka.eu-west-1.amazonaws.com:9098,b-2.orders.kafka.eu-west-1.amazonaws.com:9098';
 const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cache-auth-AbCdEf';
 
 /** The consumer's environment as the service stack writes it, plus what Lambda sets. */
@@ -57,7 +59,7 @@ function consumerEnv(): Record<string, string> {
       poolMax: 2,
       timeouts: pgTimeouts(config),
     }),
-    ...kafkaEnvironment({ auth: 'iam', clusterArn: ARN }),
+    ...kafkaEnvironment({ auth: 'iam', bootstrapBrokers: IAM_BROKERS }),
     ...redisEnvironment({ host: 'cache.example', port: 6379, tls: true, authSecretArn: SECRET }),
     ...consumerEnvironment(consumerSettings(config)),
   };
@@ -79,7 +81,11 @@ describe('the environment contract', () => {
       region: 'eu-west-1',
       timeouts: pgTimeouts(config),
     });
-    expect(env.kafka).toEqual({ auth: 'iam', clusterArn: ARN, region: 'eu-west-1' });
+    expect(env.kafka).toEqual({
+      auth: 'iam',
+      brokers: IAM_BROKERS.split(','),
+      region: 'eu-west-1',
+    });
   });
 
   it('round-trips the relay and triage settings of every stage', () => {
@@ -106,7 +112,7 @@ describe('the environment contract', () => {
             poolMax: 2,
             timeouts: pgTimeouts(c),
           }),
-          ...kafkaEnvironment({ auth: 'iam', clusterArn: ARN }),
+          ...kafkaEnvironment({ auth: 'iam', bootstrapBrokers: IAM_BROKERS }),
           ...triageEnvironment(triageSettings(c)),
         }).triage,
       ).toEqual(triageSettings(c));

@@ -15,6 +15,8 @@ import {
 } from '../../../lambdas/shared/env';
 
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/abcd-1234';
+const IAM_BROKERS =
+  'b-1.orders.kafka.eu-west-1.amazonaws.com:9098,b-2.orders.kafka.eu-west-1.amazonaws.com:9098';
 
 describe('parseStage', () => {
   it('defaults to local', () => {
@@ -78,32 +80,35 @@ describe('parseKafkaEnv', () => {
   it('rejects an unknown auth mode', () => {
     expect(() => parseKafkaEnv({ KAFKA_AUTH: 'scram' })).toThrow(/KAFKA_AUTH/);
   });
-  it('requires the cluster ARN and region for IAM', () => {
+  it('requires the brokers and the region for IAM: no local default, no lookup', () => {
     expect(() => parseKafkaEnv({ KAFKA_AUTH: 'iam', AWS_REGION: 'eu-west-1' })).toThrow(
-      /KAFKA_CLUSTER_ARN: is required when KAFKA_AUTH=iam/,
+      /KAFKA_BROKERS: is required when KAFKA_AUTH=iam/,
     );
-    expect(() => parseKafkaEnv({ KAFKA_AUTH: 'iam', KAFKA_CLUSTER_ARN: ARN })).toThrow(
+    expect(() => parseKafkaEnv({ KAFKA_AUTH: 'iam', KAFKA_BROKERS: IAM_BROKERS })).toThrow(
       /AWS_REGION: is required/,
     );
   });
-  it('rejects something that is not an MSK cluster ARN', () => {
-    expect(() =>
-      parseKafkaEnv({
-        KAFKA_AUTH: 'iam',
-        KAFKA_CLUSTER_ARN: 'arn:aws:rds:eu-west-1:123456789012:db:x',
-        AWS_REGION: 'eu-west-1',
-      }),
-    ).toThrow(/not an MSK cluster ARN/);
-  });
-  it('ignores KAFKA_BROKERS under IAM', () => {
+  it("reads MSK's IAM broker string under IAM", () => {
     expect(
-      parseKafkaEnv({
-        KAFKA_AUTH: 'iam',
-        KAFKA_CLUSTER_ARN: ARN,
-        AWS_REGION: 'eu-west-1',
-        KAFKA_BROKERS: 'bad',
-      }),
-    ).toEqual({ auth: 'iam', clusterArn: ARN, region: 'eu-west-1' });
+      parseKafkaEnv({ KAFKA_AUTH: 'iam', KAFKA_BROKERS: IAM_BROKERS, AWS_REGION: 'eu-west-1' }),
+    ).toEqual({
+      auth: 'iam',
+      brokers: [
+        'b-1.orders.kafka.eu-west-1.amazonaws.com:9098',
+        'b-2.orders.kafka.eu-west-1.amazonaws.com:9098',
+      ],
+      region: 'eu-west-1',
+    });
+  });
+  it('rejects a malformed IAM broker string', () => {
+    expect(() =>
+      parseKafkaEnv({ KAFKA_AUTH: 'iam', KAFKA_BROKERS: 'b-1.orders', AWS_REGION: 'eu-west-1' }),
+    ).toThrow(/not host:port/);
+  });
+  it('no longer reads KAFKA_CLUSTER_ARN: the cluster ARN alone does not configure IAM', () => {
+    expect(() =>
+      parseKafkaEnv({ KAFKA_AUTH: 'iam', KAFKA_CLUSTER_ARN: ARN, AWS_REGION: 'eu-west-1' }),
+    ).toThrow(/KAFKA_BROKERS/);
   });
 });
 

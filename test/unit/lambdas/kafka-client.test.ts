@@ -1,5 +1,3 @@
-import type { GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka';
-import { GetBootstrapBrokersCommand } from '@aws-sdk/client-kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -10,9 +8,7 @@ import {
   relayEnvironment,
   triageEnvironment,
 } from '../../../lambdas/shared/env';
-import type { BootstrapBrokersApi } from '../../../lambdas/shared/kafka/client';
 import {
-  createBootstrapResolver,
   createKafka,
   kafkaConfig,
   kafkaLogCreator,
@@ -26,61 +22,16 @@ import {
 } from '../../../lib/config/function-environment';
 import { loadStageConfig, type StageConfig } from '../../../lib/config/stage-config';
 
-const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/abcd-1234';
-const IAM_BROKERS =
-  'b-1.orders.kafka.eu-west-1.amazonaws.com:9098,b-2.orders.kafka.eu-west-1.amazonaws.com:9098';
-
-function fakeApi(...replies: Array<string | undefined | Error>) {
-  const send = vi.fn(async (command: GetBootstrapBrokersCommand) => {
-    expect(command).toBeInstanceOf(GetBootstrapBrokersCommand);
-    const reply = replies.shift();
-    if (reply instanceof Error) throw reply;
-    return {
-      BootstrapBrokerStringSaslIam: reply,
-      $metadata: {},
-    } as GetBootstrapBrokersCommandOutput;
-  });
-  return { api: { send } satisfies BootstrapBrokersApi, send };
-}
+// MSK's BootstrapBrokerStringSaslIam as the streaming stack writes it into KAFKA_BROKERS.
+const IAM_BROKERS = [
+  'b-1.orders.kafka.eu-west-1.amazonaws.com:9098',
+  'b-2.orders.kafka.eu-west-1.amazonaws.com:9098',
+];
+const IAM = { auth: 'iam', brokers: IAM_BROKERS, region: 'eu-west-1' } as const;
 
 function fakeSink() {
   return { error: vi.fn(), warn: vi.fn(), info: vi.fn(), debug: vi.fn() } satisfies LogSink;
 }
-
-describe('createBootstrapResolver', () => {
-  it('asks MSK for the cluster and parses the IAM broker string', async () => {
-    const { api, send } = fakeApi(IAM_BROKERS);
-    const brokers = await createBootstrapResolver(ARN, api)();
-    expect(brokers).toEqual([
-      'b-1.orders.kafka.eu-west-1.amazonaws.com:9098',
-      'b-2.orders.kafka.eu-west-1.amazonaws.com:9098',
-    ]);
-    expect(send.mock.calls[0]?.[0].input).toEqual({ ClusterArn: ARN });
-  });
-
-  it('calls MSK once for repeated and concurrent lookups', async () => {
-    const { api, send } = fakeApi(IAM_BROKERS, 'other:1');
-    const resolve = createBootstrapResolver(ARN, api);
-    const [a, b] = await Promise.all([resolve(), resolve()]);
-    const c = await resolve();
-    expect(send).toHaveBeenCalledTimes(1);
-    expect(b).toEqual(a);
-    expect(c).toEqual(a);
-  });
-
-  it('forgets a failure so the next call retries', async () => {
-    const { api, send } = fakeApi(new Error('throttled'), IAM_BROKERS);
-    const resolve = createBootstrapResolver(ARN, api);
-    await expect(resolve()).rejects.toThrow('throttled');
-    await expect(resolve()).resolves.toHaveLength(2);
-    expect(send).toHaveBeenCalledTimes(2);
-  });
-
-  it('fails clearly when the cluster has no IAM listener', async () => {
-    const { api } = fakeApi(undefined);
-    await expect(createBootstrapResolver(ARN, api)()).rejects.toThrow(/no IAM bootstrap brokers/);
-  });
-});
 
 describe('kafkaConfig', () => {
   it('uses plain brokers without TLS or SASL locally', () => {
@@ -96,43 +47,28 @@ describe('kafkaConfig', () => {
     expect(config.logCreator).toBeTypeOf('function');
   });
 
-  it('uses TLS, OAUTHBEARER and the resolved brokers on MSK', async () => {
-    const resolveBrokers = vi.fn(async () => ['b-1:9098']);
-    const config = kafkaConfig({
-      clientId: 'relay',
-      connection: { auth: 'iam', clusterArn: ARN, region: 'eu-west-1' },
-      resolveBrokers,
-      logger: fakeSink(),
-    });
+  it("uses TLS, OAUTHBEARER and the environment's IAM brokers on MSK, with no lookup", () => {
+    const config = kafkaConfig({ clientId: 'relay', connection: IAM, logger: fakeSink() });
     expect(config.ssl).toBe(true);
     expect(config.sasl?.mechanism).toBe('oauthbearer');
     expect(config.sasl && 'oauthBearerProvider' in config.sasl).toBe(true);
-    expect(typeof config.brokers).toBe('function');
-    if (typeof config.brokers !== 'function') throw new Error('unreachable');
-    await expect(config.brokers()).resolves.toEqual(['b-1:9098']);
-    expect(resolveBrokers).toHaveBeenCalledTimes(1);
+    // A plain list, not a resolver: no MSK control-plane call (GetBootstrapBrokers) at cold start.
+    expect(config.brokers).toEqual(IAM_BROKERS);
+    // A copy: kafkajs cannot change the parsed environment.
+    expect(config.brokers).not.toBe(IAM.brokers);
   });
 
   it("connects within the function's connect timeout, locally and on MSK alike", () => {
-    for (const connection of [
-      { auth: 'none', brokers: ['127.0.0.1:19092'] },
-      { auth: 'iam', clusterArn: ARN, region: 'eu-west-1' },
-    ] as const) {
+    for (const connection of [{ auth: 'none', brokers: ['127.0.0.1:19092'] }, IAM] as const) {
       const config = kafkaConfig({
         clientId: 'relay',
         connection,
         client: { connectTimeoutMs: 4_321 },
-        resolveBrokers: async () => [],
         logger: fakeSink(),
       });
       expect(config.connectionTimeout).toBe(4_321);
       // Without the function's settings (a tool's own client) nothing of ours: kafkajs's own.
-      const tool = kafkaConfig({
-        clientId: 'x',
-        connection,
-        resolveBrokers: async () => [],
-        logger: fakeSink(),
-      });
+      const tool = kafkaConfig({ clientId: 'x', connection, logger: fakeSink() });
       expect(tool.connectionTimeout).toBeUndefined();
     }
   });
@@ -163,8 +99,7 @@ describe('kafkaConfig', () => {
   it('applies overrides but keeps identity and security settings', () => {
     const config = kafkaConfig({
       clientId: 'relay',
-      connection: { auth: 'iam', clusterArn: ARN, region: 'eu-west-1' },
-      resolveBrokers: async () => [],
+      connection: IAM,
       logger: fakeSink(),
       overrides: { connectionTimeout: 9000, retry: { retries: 3 } },
     });
@@ -172,6 +107,7 @@ describe('kafkaConfig', () => {
     expect(config.retry).toEqual({ retries: 3 });
     expect(config.clientId).toBe('relay');
     expect(config.ssl).toBe(true);
+    expect(config.brokers).toEqual(IAM_BROKERS);
   });
 
   it('builds a kafkajs client', () => {

@@ -38,6 +38,7 @@ const README_PRO_TYPES = [
   'AWS::RDS::DBProxy',
   'AWS::RDS::DBProxyTargetGroup',
   'AWS::RDS::DBSubnetGroup',
+  'Custom::MskBootstrapBrokers',
   'Custom::VpcRestrictDefaultSG',
 ];
 const README_PAID_SERVICES = [
