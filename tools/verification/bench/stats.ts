@@ -134,3 +134,36 @@ export function checkTarget(value: number, target: Target): TargetCheck {
   const percent = target.bound === 0 ? 100 : (gap / target.bound) * 100;
   return { met: false, missedBy: gap, missedByPercent: percent };
 }
+
+function finite(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** The writers' results as one writer's: counts added up, the worst lateness, the first start. */
+export function mergeWriters(results: readonly Record<string, unknown>[]): Record<string, unknown> {
+  const sum = (key: string) => results.reduce((n, r) => n + (finite(r[key]) ?? 0), 0);
+  const acceptedByType: Record<string, number> = {};
+  for (const r of results) {
+    for (const [type, n] of Object.entries(
+      typeof r.acceptedByType === 'object' && r.acceptedByType !== null ? r.acceptedByType : {},
+    )) {
+      acceptedByType[type] = (acceptedByType[type] ?? 0) + (finite(n) ?? 0);
+    }
+  }
+  const starts = results.map((r) => finite(r.startedAt)).filter((t): t is number => t !== null);
+  return {
+    startedAt: starts.length > 0 ? Math.min(...starts) : null,
+    total: sum('total'),
+    written: sum('written'),
+    acceptedByType,
+    errors: sum('errors'),
+    errorSamples: results
+      .flatMap((r) => (r.errorSamples as string[] | undefined) ?? [])
+      .slice(0, 5),
+    achievedPerSec: sum('achievedPerSec'),
+    maxInFlight: sum('maxInFlight'),
+    maxLateMs: Math.max(0, ...results.map((r) => finite(r.maxLateMs) ?? 0)),
+    peakRssMb: Math.max(0, ...results.map((r) => finite(r.peakRssMb) ?? 0)),
+    writers: results.length,
+  };
+}

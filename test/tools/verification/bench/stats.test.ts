@@ -4,6 +4,7 @@ import {
   dueAtMs,
   dueCount,
   median,
+  mergeWriters,
   percentile,
   perSecond,
   ratio,
@@ -138,6 +139,44 @@ describe('ratios and targets', () => {
       met: true,
       missedBy: 0,
       missedByPercent: 0,
+    });
+  });
+});
+
+describe('mergeWriters', () => {
+  it('adds the shards up, keeps the worst lateness and memory and the first start', () => {
+    const merged = mergeWriters([
+      {
+        startedAt: 1_000,
+        total: 10,
+        written: 9,
+        errors: 1,
+        acceptedByType: { OrderPlaced: 5, PaymentCaptured: 4 },
+        errorSamples: ['a'],
+        maxLateMs: 3,
+        peakRssMb: 90,
+      },
+      {
+        startedAt: 990,
+        total: 10,
+        written: 10,
+        errors: 0,
+        acceptedByType: { OrderPlaced: 6, OrderShipped: 4 },
+        errorSamples: [],
+        maxLateMs: 12,
+        peakRssMb: 80,
+      },
+    ]);
+    expect(merged).toMatchObject({
+      startedAt: 990,
+      total: 20,
+      written: 19,
+      errors: 1,
+      acceptedByType: { OrderPlaced: 11, PaymentCaptured: 4, OrderShipped: 4 },
+      errorSamples: ['a'],
+      maxLateMs: 12,
+      peakRssMb: 90,
+      writers: 2,
     });
   });
 });
