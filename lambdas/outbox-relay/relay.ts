@@ -281,6 +281,14 @@ async function sendRows(
 type PassOptions = Pick<RelayOptions, 'topic' | 'batchSize' | 'maxMessageBytes'> & {
   /** Claims no further batch once this says no (the pass still finishes what it sent). */
   readonly claimMore?: () => boolean;
+  /**
+   * How long the pass may still wait for a wake-up when a claim comes back empty (0 or less
+   * ends the pass). Waiting inside the pass, with the lock already held, a row committed
+   * meanwhile is claimed as soon as its NOTIFY arrives instead of after a new pass begins.
+   */
+  readonly idleWaitMs?: () => number;
+  /** Each wait of the pass, by how it ended. */
+  readonly onWake?: (reason: WakeReason) => void;
 };
 
 /** What the broker took of one batch, waiting for its mark. */
@@ -295,8 +303,8 @@ interface SentBatch {
 
 /**
  * One pass: under the relay lock (held by the pass's transaction on a first connection, which
- * also runs the claims), batch after batch until a claim comes back empty or `claimMore` says
- * stop. Batch k+1 is claimed while batch k is sent; batch k is marked on a second connection
+ * also runs the claims), batch after batch until `claimMore` says stop, or a claim comes back
+ * empty and the pass may wait no longer (`idleWaitMs`). Batch k+1 is claimed while batch k is sent; batch k is marked on a second connection
  * while batch k+1 is sent. Rows claimed and not yet marked are excluded from later claims.
  */
 export async function drainPass(deps: RelayDeps, options: PassOptions): Promise<BatchResult> {
@@ -339,7 +347,15 @@ export async function drainPass(deps: RelayDeps, options: PassOptions): Promise<
       for (;;) {
         const rows = await next;
         totals.claimed = rows.length;
-        if (rows.length === 0) break;
+        if (rows.length === 0) {
+          const waitMs = options.idleWaitMs?.() ?? 0;
+          if (waitMs <= 0 || !claimMore()) break;
+          options.onWake?.(await deps.wake.wait(waitMs));
+          if (markError !== undefined) throw markError;
+          next = claim();
+          next.catch(() => undefined);
+          continue;
+        }
         for (const row of rows) unmarked.add(row.id);
         // Claims go on while they find rows: rows committed during a send are claimed at once
         // instead of after the pass ends, which keeps commit-to-topic latency low under load.
@@ -470,9 +486,12 @@ export async function runRelay(deps: RelayDeps, options: RelayOptions): Promise<
       // A pass ends at least every poll interval, so the gauges, retention and metrics below
       // keep their cadence while a backlog drains.
       const passStarted = now();
+      const passLeft = () => passStarted + options.pollIntervalMs - now();
       result = await drainPass(deps, {
         ...options,
-        claimMore: () => options.shouldContinue() && now() - passStarted < options.pollIntervalMs,
+        claimMore: () => options.shouldContinue() && passLeft() > 0,
+        idleWaitMs: () => Math.min(passLeft(), maxWait()),
+        onWake: (reason) => wakes[reason]++,
       });
       published += result.published;
       setAside += result.setAside;

@@ -118,6 +118,10 @@ function fakeDb(opts: { lock?: boolean; pending?: OutboxRow[]; processedBacklog?
     releases,
     setAside,
     pendingCount: () => pending.length,
+    /** A row committed by a writer while the relay runs. */
+    commit: (r: OutboxRow) => {
+      pending.push(r);
+    },
   };
 }
 
@@ -260,8 +264,11 @@ describe('runRelay', () => {
     // One pass: batches of 2, 2 (full: the next is claimed at once), 1 (partial: the pass
     // ends and the relay waits), then an idle pass (wait).
     expect(sent.map((s) => s.keys.length)).toEqual([2, 2, 1]);
-    expect(waits).toEqual([250]);
-    expect(summary).toMatchObject({ published: 5, batches: 3, wakes: { poll: 1, notify: 0 } });
+    // Idle, it waits (inside the pass, then between passes), never longer than the interval.
+    expect(waits.length).toBeGreaterThanOrEqual(1);
+    expect(waits.every((w) => w > 0 && w <= 250)).toBe(true);
+    expect(summary).toMatchObject({ published: 5, batches: 3 });
+    expect(summary.wakes).toEqual({ poll: waits.length, notify: 0 });
     expect(telemetry.published).toEqual([2, 2, 1]);
     expect(telemetry.flushes).toBeGreaterThanOrEqual(1);
     expect(telemetry.oldest.at(-1)).toBe(0);
@@ -365,6 +372,34 @@ describe('drainPass: overlapping batches', () => {
     expect(db.log.filter((l) => l === 'UPDATE outbox')).toHaveLength(1);
     expect(db.log.at(-1)).toBe('ROLLBACK');
     expect(db.pendingCount()).toBe(4);
+  });
+
+  it('waits inside the pass when idle: a row committed meanwhile goes out without a new pass', async () => {
+    const db = fakeDb({ pending: [row(1)] });
+    const reasons: string[] = [];
+    let woken = 0;
+    const { d, sent } = deps(db, {
+      wake: {
+        async wait(): Promise<WakeReason> {
+          woken++;
+          if (woken === 1) db.commit(row(2));
+          return woken === 1 ? 'notify' : 'poll';
+        },
+        interrupt() {},
+      },
+    });
+    let budget = 2;
+    await drainPass(d, {
+      topic: 't',
+      batchSize: 10,
+      maxMessageBytes: LIMIT,
+      idleWaitMs: () => (budget-- > 0 ? 100 : 0),
+      onWake: (reason) => reasons.push(reason),
+    });
+    expect(sent.map((s) => s.keys)).toEqual([['order-1'], ['order-2']]);
+    expect(db.log.filter((l) => l === 'BEGIN')).toHaveLength(1);
+    expect(reasons).toEqual(['notify', 'poll']);
+    expect(db.pendingCount()).toBe(0);
   });
 
   it("keeps every order's events in seq order on the topic, whatever the batch size", async () => {
@@ -795,7 +830,18 @@ describe('runRelay retention', () => {
   it('works a processed_events backlog off over several iterations within its time budget', async () => {
     const db = fakeDb({ processedBacklog: 35 });
     let loops = 0;
-    const { d } = deps(db);
+    // A clock that a wait moves on: each idle wait spends the pass's time, as it would.
+    let clock = 0;
+    const { d } = deps(db, {
+      now: () => clock,
+      wake: {
+        async wait(ms: number): Promise<WakeReason> {
+          clock += ms;
+          return 'poll';
+        },
+        interrupt() {},
+      },
+    });
     const summary = await runRelay(d, {
       topic: 't',
       batchSize: 10,
@@ -804,8 +850,8 @@ describe('runRelay retention', () => {
       ...RETENTION,
       retentionBatch: 10,
       retentionBudgetMs: 0,
-      // Asked twice per idle iteration (before the batch and before the wait): 5 iterations.
-      shouldContinue: () => loops++ < 10,
+      // Asked by the loop, by the pass before each further claim and before the wait.
+      shouldContinue: () => loops++ < 40,
     });
     // One batch per pass (the budget is spent at once); behind, the next pass comes next
     // iteration rather than a minute later.

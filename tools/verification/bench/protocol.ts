@@ -73,7 +73,7 @@ export type WorkerJob =
       /** Orders between an order's placement and its next event (see workloadAction). */
       readonly lag: number;
       readonly poolMax: number;
-      /** This writer's share of the schedule: the commands whose index % shards === shard. */
+      /** This writer's share of the schedule: the commands of the orders writerOf gives it. */
       readonly shard: number;
       readonly shards: number;
     });

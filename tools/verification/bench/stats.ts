@@ -105,6 +105,17 @@ export function workloadAction(index: number, lag: number): WorkloadAction {
   return { eventType: phase === 1 ? 'PaymentCaptured' : 'OrderShipped', order: `o${target}` };
 }
 
+/**
+ * Which of `shards` writers sends an order's commands: all of one order's go to one writer, so
+ * its placement is queued before its payment and shipment (another writer could send those
+ * first while the placement still waits for a connection).
+ */
+export function writerOf(order: string, shards: number): number {
+  let hash = 0;
+  for (let i = 0; i < order.length; i++) hash = (hash * 31 + order.charCodeAt(i)) >>> 0;
+  return hash % shards;
+}
+
 // --- ratios and targets -------------------------------------------------------------------
 
 /** `figure / limit`, or undefined when either is missing or the limit is not positive. */

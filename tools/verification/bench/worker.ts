@@ -50,7 +50,7 @@ import {
   type ParentMessage,
   type WorkerJob,
 } from './protocol';
-import { dueAtMs, dueCount, summarize, windowRate, workloadAction } from './stats';
+import { dueAtMs, dueCount, summarize, windowRate, workloadAction, writerOf } from './stats';
 
 type Job<K extends WorkerJob['kind']> = Extract<WorkerJob, { kind: K }>;
 type Result = Record<string, unknown>;
@@ -649,8 +649,12 @@ async function e2eWriter(job: Job<'e2e-writer'>): Promise<Result> {
   });
   const fn = loadStageConfig(job.stage as StageName).functions.orderApi;
   const scheduled = Math.round((job.ratePerSec * job.durationMs) / 1000);
-  // This writer's commands: indices shard, shard + shards, … of the common schedule.
-  const total = Math.max(0, Math.ceil((scheduled - job.shard) / job.shards));
+  // This writer's commands of the common schedule: those of its orders (writerOf).
+  const mine: number[] = [];
+  for (let index = 0; index < scheduled; index++) {
+    if (writerOf(workloadAction(index, job.lag).order, job.shards) === job.shard) mine.push(index);
+  }
+  const total = mine.length;
   const acceptedByType: Record<string, number> = {};
   const errorSamples: string[] = [];
   let errors = 0;
@@ -704,8 +708,8 @@ async function e2eWriter(job: Job<'e2e-writer'>): Promise<Result> {
         done++;
       });
   };
-  // `started` counts this writer's commands; command k is the schedule's shard + k × shards.
-  const indexOf = (k: number) => job.shard + k * job.shards;
+  // `started` counts this writer's commands; its k-th is the schedule's mine[k].
+  const indexOf = (k: number) => mine[k] as number;
   while (done < total) {
     const due = dueCount(performance.now() - t0, job.ratePerSec, scheduled);
     while (started < total && indexOf(started) < due) launch(indexOf(started++));

@@ -11,6 +11,7 @@ import {
   summarize,
   windowRate,
   workloadAction,
+  writerOf,
 } from '../../../../tools/verification/bench/stats';
 
 describe('percentile (nearest rank)', () => {
@@ -178,5 +179,20 @@ describe('mergeWriters', () => {
       peakRssMb: 90,
       writers: 2,
     });
+  });
+});
+
+describe('writerOf', () => {
+  it("sends every command of an order through one writer, and spreads the orders", () => {
+    const writers = new Map<string, Set<number>>();
+    const perWriter = [0, 0];
+    for (let index = 0; index < 3_000; index++) {
+      const { order } = workloadAction(index, 100);
+      const w = writerOf(order, 2);
+      writers.set(order, (writers.get(order) ?? new Set()).add(w));
+      perWriter[w] = (perWriter[w] ?? 0) + 1;
+    }
+    for (const set of writers.values()) expect(set.size).toBe(1);
+    expect(Math.min(...perWriter)).toBeGreaterThan(1_200);
   });
 });
