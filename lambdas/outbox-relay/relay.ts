@@ -304,8 +304,9 @@ interface SentBatch {
 /**
  * One pass: under the relay lock (held by the pass's transaction on a first connection, which
  * also runs the claims), batch after batch until `claimMore` says stop, or a claim comes back
- * empty and the pass may wait no longer (`idleWaitMs`). Batch k+1 is claimed while batch k is sent; batch k is marked on a second connection
- * while batch k+1 is sent. Rows claimed and not yet marked are excluded from later claims.
+ * empty and the pass may wait no longer (`idleWaitMs`). Batch k+1 is claimed while batch k is
+ * sent; batch k is marked on a second connection while batch k+1 is sent. Rows claimed and not
+ * yet marked are excluded from later claims.
  */
 export async function drainPass(deps: RelayDeps, options: PassOptions): Promise<BatchResult> {
   const now = deps.now ?? Date.now;

@@ -183,7 +183,7 @@ describe('mergeWriters', () => {
 });
 
 describe('writerOf', () => {
-  it("sends every command of an order through one writer, and spreads the orders", () => {
+  it('sends every command of an order through one writer, and spreads the orders', () => {
     const writers = new Map<string, Set<number>>();
     const perWriter = [0, 0];
     for (let index = 0; index < 3_000; index++) {
