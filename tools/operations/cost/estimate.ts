@@ -470,8 +470,69 @@ const alarm: Handler = (r, { prices }) => {
   return [fixed(price, count, `${count} ${kind} alarm metric${count === 1 ? '' : 's'}`)];
 };
 
+// ---------- Lambda functions a schedule keeps running ----------
+//
+// A function is usage-based ($0 at idle) unless a schedule keeps it running: the outbox relay
+// is invoked every minute by an EventBridge rule and loops until just before its timeout, which
+// equals the period, so it runs and bills all month whatever the traffic. Such a function (a
+// literal rate() rule targeting it, timeout at least the period) is priced at memory × timeout
+// per invocation, an upper bound (it stops its stop margin early), plus its requests.
+
+/** Minutes of a literal `rate(N minute|minutes|hour|hours|day|days)` schedule. */
+export function rateMinutes(expression: unknown): number | undefined {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(str(expression) ?? '');
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? '';
+  const factor = unit.startsWith('minute') ? 1 : unit.startsWith('hour') ? 60 : 1_440;
+  return n > 0 ? n * factor : undefined;
+}
+
+/** The periods (minutes) of the literal rate() rules of the function's stack that target it. */
+function schedulesOf(fn: ResourceInput, all: readonly ResourceInput[]): number[] {
+  const targetsFn = (t: unknown) =>
+    isObject(t) &&
+    isObject(t.Arn) &&
+    Array.isArray(t.Arn['Fn::GetAtt']) &&
+    t.Arn['Fn::GetAtt'][0] === fn.logicalId;
+  return all.flatMap((r) => {
+    if (r.type !== 'AWS::Events::Rule' || r.stack !== fn.stack) return [];
+    if (r.properties.State === 'DISABLED') return [];
+    const minutes = rateMinutes(r.properties.ScheduleExpression);
+    const targets = Array.isArray(r.properties.Targets) ? r.properties.Targets : [];
+    return minutes !== undefined && targets.some(targetsFn) ? [minutes] : [];
+  });
+}
+
+const lambdaFunction: Handler = (r, { prices, all }) => {
+  // CloudFormation's defaults: 3 s, 128 MB, x86_64.
+  const timeout = num(r.properties.Timeout) ?? 3;
+  const memoryMb = num(r.properties.MemorySize) ?? 128;
+  const period = schedulesOf(r, all)
+    .filter((minutes) => timeout >= minutes * 60)
+    .sort((a, b) => a - b)[0];
+  if (period === undefined) return [usage('requests + GB-seconds')];
+  const arch =
+    Array.isArray(r.properties.Architectures) && r.properties.Architectures[0] === 'arm64';
+  const duration = prices.lambdaGbSecond[arch ? 'arm64' : 'x86_64'];
+  const invocations = (HOURS_PER_MONTH * 60) / period;
+  const gbSeconds = (memoryMb / 1024) * timeout * invocations;
+  return [
+    {
+      kind: 'item',
+      monthlyUsd: gbSeconds * duration.usd + invocations * prices.lambdaRequest.usd,
+      basis: 'hourly',
+      detail:
+        `runs all the time (every ${period} min, up to its ${timeout} s timeout): ` +
+        `${memoryMb} MB × ${timeout} s × ${Math.round(invocations)} invocations = ` +
+        `${Math.round(gbSeconds)} GB-s × $${duration.usd}/GB-second ` +
+        `+ requests × $${(prices.lambdaRequest.usd * 1e6).toFixed(2)} per million`,
+      prices: [duration, prices.lambdaRequest],
+    },
+  ];
+};
+
 const USAGE_NOTES: Readonly<Record<string, string>> = {
-  'AWS::Lambda::Function': 'requests + GB-seconds',
   'AWS::Logs::LogGroup': 'ingestion per GB + storage per GB-month',
   'AWS::EC2::FlowLog': 'vended-log ingestion per GB',
   'AWS::SNS::Topic': 'per publish and delivery',
@@ -543,6 +604,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
     fixed(prices.dashboardMonth, 1, '1 dashboard (first 3 per account free; priced anyway)'),
   ],
   'AWS::Lambda::EventSourceMapping': esm,
+  'AWS::Lambda::Function': lambdaFunction,
   ...Object.fromEntries(Object.entries(USAGE_NOTES).map(([t, note]) => [t, () => [usage(note)]])),
   ...Object.fromEntries(FREE_TYPES.map((t) => [t, FREE])),
 };

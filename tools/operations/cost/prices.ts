@@ -19,7 +19,9 @@ export type PriceUnit =
   | 'GB-month'
   | 'month'
   | 'metric-month'
-  | 'day';
+  | 'day'
+  | 'GB-second'
+  | 'request';
 
 export interface Price {
   readonly usd: number;
@@ -69,6 +71,9 @@ export interface RegionPrices {
    * Event Poller Unit-hour. How many EPUs a set of mappings holds: `KAFKA_POLLERS_PER_EPU`.
    */
   readonly esmEventPollerUnitHour: Price;
+  /** Lambda duration per GB-second (first pricing tier) by architecture, and per request. */
+  readonly lambdaGbSecond: Readonly<Record<'arm64' | 'x86_64', Price>>;
+  readonly lambdaRequest: Price;
 }
 
 /** vCPUs per RDS instance class (what RDS Proxy bills on). */
@@ -104,6 +109,8 @@ export const ANOMALY_DETECTION_METRICS = 3;
 export const KAFKA_POLLERS_PER_EPU = 10;
 
 const AS_OF = '2025-01-15';
+/** Date the Lambda duration and request entries were recorded. */
+const AS_OF_LAMBDA = '2026-12-04';
 /** Date the provisioned-mode event poller entries were recorded. */
 const AS_OF_EPU = '2026-12-03';
 const P = {
@@ -119,6 +126,8 @@ const P = {
   budgets: 'AWS Budgets pricing — https://aws.amazon.com/aws-cost-management/aws-budgets/pricing/',
   lambda:
     'AWS Lambda pricing, "Provisioned Mode for Event Source Mapping (ESM) Pricing" — https://aws.amazon.com/lambda/pricing/',
+  lambdaDuration:
+    'AWS Lambda pricing, duration (first tier: Arm 7.5 billion, x86 6 billion GB-seconds a month) and requests — https://aws.amazon.com/lambda/pricing/',
 } as const;
 
 function p(
@@ -151,8 +160,16 @@ function globalPrices(): Pick<
   | 'dashboardMonth'
   | 'budgetDay'
   | 'publicIpv4Hour'
+  | 'lambdaGbSecond'
+  | 'lambdaRequest'
 > {
   return {
+    // The same in US East (N. Virginia) and Europe (Ireland).
+    lambdaGbSecond: {
+      arm64: p(0.0000133334, 'GB-second', P.lambdaDuration, 'list', undefined, AS_OF_LAMBDA),
+      x86_64: p(0.0000166667, 'GB-second', P.lambdaDuration, 'list', undefined, AS_OF_LAMBDA),
+    },
+    lambdaRequest: p(0.0000002, 'request', P.lambdaDuration, 'list', '$0.20 per 1M', AS_OF_LAMBDA),
     kmsKeyMonth: p(1, 'month', P.kms, 'list', 'customer managed key; API requests usage-based'),
     secretMonth: p(0.4, 'month', P.secrets, 'list', 'per secret; API calls $0.05/10k'),
     alarmStandardMetricMonth: p(0.1, 'metric-month', P.cw),

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { estimate, type ResourceInput } from '../../../../tools/operations/cost/estimate';
+import {
+  estimate,
+  type ResourceInput,
+  rateMinutes,
+} from '../../../../tools/operations/cost/estimate';
 import { PRICES } from '../../../../tools/operations/cost/prices';
 
 const H = 730;
@@ -266,6 +270,67 @@ describe('estimate (eu-west-1)', () => {
   });
 });
 
+describe('Lambda functions a schedule keeps running', () => {
+  const R = 'us-east-1';
+  const fn = (logicalId: string, props: Record<string, unknown>) =>
+    res(logicalId, 'AWS::Lambda::Function', { Tags: tags('outbox-relay'), ...props });
+  const rule = (target: string, expression: string, extra: Record<string, unknown> = {}) =>
+    res(`Rule${target}`, 'AWS::Events::Rule', {
+      ScheduleExpression: expression,
+      Targets: [{ Arn: { 'Fn::GetAtt': [target, 'Arn'] }, Id: 'Target0' }],
+      ...extra,
+    });
+
+  it('a function invoked every minute with a 60 s timeout bills all month: memory × timeout', () => {
+    const e = estimate(
+      [
+        fn('Relay', { MemorySize: 512, Timeout: 60, Architectures: ['arm64'] }),
+        rule('Relay', 'rate(1 minute)'),
+      ],
+      R,
+    );
+    const relay = e.lineItems.find((i) => i.logicalId === 'Relay');
+    expect(relay?.basis).toBe('hourly');
+    // 0.5 GB × 60 s × 43,800 invocations × $0.0000133334 + 43,800 × $0.20 / 1M
+    expect(relay?.monthlyUsd).toBeCloseTo(0.5 * 60 * 43_800 * 0.0000133334 + 43_800 * 0.0000002, 6);
+    expect(relay?.monthlyUsd).toBeCloseTo(17.53, 2);
+    expect(relay?.detail).toMatch(/runs all the time \(every 1 min, up to its 60 s timeout\)/);
+  });
+
+  it('x86 is priced at its own rate; a 5-minute rate with a 300 s timeout is always on too', () => {
+    const e = estimate(
+      [fn('Job', { MemorySize: 1024, Timeout: 300 }), rule('Job', 'rate(5 minutes)')],
+      R,
+    );
+    // 1 GB × 300 s × 8,760 invocations × $0.0000166667 + 8,760 requests
+    expect(e.lineItems[0]?.monthlyUsd).toBeCloseTo(
+      300 * 8_760 * 0.0000166667 + 8_760 * 0.0000002,
+      6,
+    );
+  });
+
+  it('stays usage-based when the timeout is shorter than the period, the rule is disabled, or it targets another function', () => {
+    const e = estimate(
+      [
+        fn('Short', { MemorySize: 512, Timeout: 30 }),
+        rule('Short', 'rate(1 minute)'),
+        fn('Off', { MemorySize: 512, Timeout: 60 }),
+        rule('Off', 'rate(1 minute)', { State: 'DISABLED' }),
+        fn('Api', { MemorySize: 512, Timeout: 60 }),
+        rule('Other', 'rate(1 minute)'),
+        fn('Cron', { MemorySize: 512, Timeout: 900 }),
+        rule('Cron', 'cron(0 * * * ? *)'),
+      ],
+      R,
+    );
+    for (const id of ['Short', 'Off', 'Api', 'Cron']) {
+      const item = e.lineItems.find((i) => i.logicalId === id);
+      expect(item?.basis).toBe('usage');
+      expect(item?.monthlyUsd).toBe(0);
+    }
+  });
+});
+
 describe('estimate (us-east-1)', () => {
   it('prices with the region table', () => {
     const e = estimate(
@@ -305,5 +370,17 @@ describe('price table', () => {
       expect(e.asOf).toMatch(/^\d{4}-\d{2}-\d{2}$/);
       expect(e.usd).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('rateMinutes', () => {
+  it('reads literal rate() expressions and nothing else', () => {
+    expect(rateMinutes('rate(1 minute)')).toBe(1);
+    expect(rateMinutes('rate(5 minutes)')).toBe(5);
+    expect(rateMinutes('rate(2 hours)')).toBe(120);
+    expect(rateMinutes('rate(1 day)')).toBe(1_440);
+    expect(rateMinutes('rate(0 minutes)')).toBeUndefined();
+    expect(rateMinutes('cron(0 12 * * ? *)')).toBeUndefined();
+    expect(rateMinutes({ Ref: 'Schedule' })).toBeUndefined();
   });
 });
