@@ -60,6 +60,56 @@ export function jarsComplete(paths: KafkaPaths, version: string): boolean {
   }
 }
 
+/** The jar files in `dir` (none when it does not exist). */
+export function jarsIn(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jar')) : [];
+}
+
+/**
+ * Resolves a generated pom's runtime dependencies with Maven (into ~/.m2, its own cache) and
+ * copies the jars to `target`, through a staging directory renamed at the end, so an
+ * interrupted fetch never leaves a partial `target`. Returns the jar names, sorted.
+ */
+export async function copyDependencies(
+  dir: string,
+  name: string,
+  pomText: string,
+  target: string,
+  extra: readonly string[],
+  timeoutMs: number,
+): Promise<string[]> {
+  const pomFile = join(dir, `${name}.pom.xml`);
+  writeFileSync(pomFile, pomText);
+  const staging = `${target}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  const result = await runCommand(
+    'mvn',
+    [
+      '-q',
+      '-B',
+      '-f',
+      pomFile,
+      `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+      `-DoutputDirectory=${staging}`,
+      '-DincludeScope=runtime',
+      ...extra,
+    ],
+    { timeoutMs, cwd: dir },
+  );
+  const output = `${result.stdout}${result.stderr}`;
+  writeFileSync(join(dir, `${name}.mvn.log`), output);
+  if (result.code !== 0) {
+    throw new ServiceError(
+      `Maven could not fetch ${name} (exit ${result.code}). Last output:\n${lastLines(output, 25)}`,
+    );
+  }
+  const jars = jarsIn(staging);
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(join(target, '..'), { recursive: true });
+  renameSync(staging, target);
+  return jars.sort();
+}
+
 /** Ensures `.cache/kafka/<version>/libs` holds the complete broker classpath. */
 export async function ensureKafkaJars(
   paths: KafkaPaths,
@@ -72,37 +122,19 @@ export async function ensureKafkaJars(
   progress(`kafka: fetching Apache Kafka ${version} jars from Maven Central (once) ...`);
   mkdirSync(paths.versionDir, { recursive: true });
   rmSync(paths.fetchMarker, { force: true });
-  const pom = join(paths.versionDir, 'pom.xml');
-  writeFileSync(pom, pomXml(version));
-  const staging = `${paths.libsDir}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  const result = await runCommand(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-f',
-      pom,
-      `${DEPENDENCY_PLUGIN}:copy-dependencies`,
-      `-DoutputDirectory=${staging}`,
-      '-DincludeScope=runtime',
-    ],
-    { timeoutMs, cwd: paths.versionDir },
+  const jars = await copyDependencies(
+    paths.versionDir,
+    `kafka-${version}`,
+    pomXml(version),
+    paths.libsDir,
+    [],
+    timeoutMs,
   );
-  const output = `${result.stdout}${result.stderr}`;
-  writeFileSync(join(paths.versionDir, 'mvn.log'), output);
-  if (result.code !== 0) {
-    throw new ServiceError(
-      `Maven could not fetch the Kafka ${version} jars (exit ${result.code}). Last output:\n${lastLines(output, 25)}`,
-    );
-  }
-  const jars = existsSync(staging) ? readdirSync(staging).filter((f) => f.endsWith('.jar')) : [];
   if (!jars.some((j) => j.startsWith(`kafka_2.13-${version}`))) {
-    throw new ServiceError(`Maven finished but ${staging} has no kafka_2.13-${version} jar`);
+    rmSync(paths.libsDir, { recursive: true, force: true });
+    throw new ServiceError(`Maven finished but fetched no kafka_2.13-${version} jar`);
   }
-  rmSync(paths.libsDir, { recursive: true, force: true });
-  renameSync(staging, paths.libsDir);
-  const marker: FetchMarker = { version, jars: jars.sort(), fetchedAt: new Date().toISOString() };
+  const marker: FetchMarker = { version, jars, fetchedAt: new Date().toISOString() };
   writeFileSync(paths.fetchMarker, `${JSON.stringify(marker, null, 2)}\n`);
   progress(`kafka: fetched ${jars.length} jars in ${elapsed(started)}`);
 }

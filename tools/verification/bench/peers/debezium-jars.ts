@@ -7,19 +7,10 @@
 // runtime, the JSON converter, log4j2) and `plugins/debezium-connector-postgres/` is the
 // connector plugin on `plugin.path`, isolated in its own class loader (an MSK Connect custom
 // plugin is the same set of jars), without the Kafka jars the worker already provides.
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEPENDENCY_PLUGIN } from '../../../local-runtime/services/kafka-jars';
+import { copyDependencies } from '../../../local-runtime/services/kafka-jars';
 import { REPO_ROOT } from '../../../local-runtime/services/paths';
-import { lastLines, runCommand } from '../../../local-runtime/services/process';
 import { elapsed, type Progress, ServiceError } from '../../../local-runtime/services/report';
 
 /** Every Debezium module at this version (the mirror serves 3.6.1.Final). */
@@ -134,10 +125,6 @@ interface FetchMarker {
   readonly fetchedAt: string;
 }
 
-function jarsIn(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jar')) : [];
-}
-
 export function jarsComplete(paths: DebeziumPaths, connectVersion = CONNECT_VERSION): boolean {
   try {
     const marker = JSON.parse(readFileSync(paths.fetchMarker, 'utf8')) as FetchMarker;
@@ -150,46 +137,6 @@ export function jarsComplete(paths: DebeziumPaths, connectVersion = CONNECT_VERS
   } catch {
     return false;
   }
-}
-
-async function copyDependencies(
-  dir: string,
-  name: string,
-  pomText: string,
-  target: string,
-  extra: readonly string[],
-  timeoutMs: number,
-): Promise<string[]> {
-  const pomFile = join(dir, `${name}.pom.xml`);
-  writeFileSync(pomFile, pomText);
-  const staging = `${target}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  const result = await runCommand(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-f',
-      pomFile,
-      `${DEPENDENCY_PLUGIN}:copy-dependencies`,
-      `-DoutputDirectory=${staging}`,
-      '-DincludeScope=runtime',
-      ...extra,
-    ],
-    { timeoutMs, cwd: dir },
-  );
-  const output = `${result.stdout}${result.stderr}`;
-  writeFileSync(join(dir, `${name}.mvn.log`), output);
-  if (result.code !== 0) {
-    throw new ServiceError(
-      `Maven could not fetch ${name} (exit ${result.code}). Last output:\n${lastLines(output, 25)}`,
-    );
-  }
-  const jars = jarsIn(staging);
-  rmSync(target, { recursive: true, force: true });
-  mkdirSync(join(target, '..'), { recursive: true });
-  renameSync(staging, target);
-  return jars.sort();
 }
 
 /** Ensures the Connect classpath and the Debezium plugin are complete under `.cache/debezium`. */
