@@ -397,14 +397,6 @@ export async function drainPass(deps: RelayDeps, options: PassOptions): Promise<
   });
 }
 
-/** One batch (a pass that claims no second one). */
-export function publishBatch(
-  deps: RelayDeps,
-  options: Pick<RelayOptions, 'topic' | 'batchSize' | 'maxMessageBytes'>,
-): Promise<BatchResult> {
-  return drainPass(deps, { ...options, claimMore: () => false });
-}
-
 /** Telemetry and logs of a batch whose mark committed. */
 function afterMark(deps: RelayDeps, topic: string, batch: SentBatch, durationMs: number): void {
   const { rows, acked, setAside, held, positions } = batch;

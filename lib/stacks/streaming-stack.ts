@@ -52,7 +52,11 @@ export function clusterEnvironment(kafka: Pick<KafkaEndpoint, 'bootstrapBrokers'
   return kafkaEnvironment({ auth: 'iam', bootstrapBrokers: kafka.bootstrapBrokers });
 }
 
-/** The field of Kafka's GetBootstrapBrokers response that lists the SASL/IAM (port 9098) brokers. */
+/**
+ * The field of Kafka's GetBootstrapBrokers response that lists the SASL/IAM (port 9098) brokers
+ * (AWS SDK for Java, `GetBootstrapBrokersResult.getBootstrapBrokerStringSaslIam`; Amazon MSK
+ * developer guide, "Get the bootstrap brokers using the API").
+ */
 export const BOOTSTRAP_BROKERS_FIELD = 'BootstrapBrokerStringSaslIam';
 
 /** Broker settings that must hold on the cluster (docs/ARCHITECTURE.md §4). */

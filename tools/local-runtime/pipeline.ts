@@ -238,6 +238,11 @@ export interface MappingErrors {
   errors: number;
 }
 
+/** Counters of a consumer run before anything was handled. */
+export function emptyConsumerCounters(): ConsumerCounters {
+  return { applied: 0, duplicates: 0, deadLettered: 0, deadLetteredByType: {}, errors: 0 };
+}
+
 /** Counts invocations that throw and reports them as the function's AWS/Lambda Errors. */
 function countingErrors(
   handler: MappingHandler,
@@ -296,13 +301,7 @@ export async function startConsumerMapping(
   const deadLetterTopic = options.deadLetterTopic ?? topics.deadLetter;
   const sink = options.metrics ?? discardMetrics;
   const metric = appMetric(config, sink, SERVICES.orderConsumer);
-  const counters: ConsumerCounters = {
-    applied: 0,
-    duplicates: 0,
-    deadLettered: 0,
-    deadLetteredByType: {},
-    errors: 0,
-  };
+  const counters = emptyConsumerCounters();
   let runtime: ConsumerRuntime | undefined;
   const createRuntime = async () => {
     runtime = await createConsumerRuntime({

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import {
   drainPass,
   protocolErrorType,
-  publishBatch,
   type RelayDeps,
   runRelay,
   toMessage,
@@ -170,6 +169,14 @@ function deps(db: ReturnType<typeof fakeDb>, overrides: Partial<RelayDeps> = {})
     ...overrides,
   };
   return { d, sent, telemetry, waits };
+}
+
+/** One batch: a pass that claims no second one. */
+function publishBatch(
+  d: RelayDeps,
+  options: { topic: string; batchSize: number; maxMessageBytes: number },
+) {
+  return drainPass(d, { ...options, claimMore: () => false });
 }
 
 describe('publishBatch', () => {

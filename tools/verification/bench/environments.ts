@@ -4,7 +4,7 @@
 // runtime (PostgreSQL pool, Redis connection, dead-letter producer, breakers).
 
 import type { MappingHandler } from '../../local-runtime/esm-emulator';
-import type { ConsumerCounters } from '../../local-runtime/pipeline';
+import { type ConsumerCounters, emptyConsumerCounters } from '../../local-runtime/pipeline';
 import { type ChildOptions, type RunningEnvironment, startEnvironment } from './children';
 import { addCounts, EnvironmentSlots } from './environment-slots';
 import type { EnvironmentCounts, EnvironmentResult, WorkerJob } from './protocol';
@@ -40,13 +40,7 @@ export interface Environments {
 
 /** Starts `count` environments and resolves once every one has set its runtime up. */
 export async function startEnvironments(options: EnvironmentsOptions): Promise<Environments> {
-  const counters: ConsumerCounters = {
-    applied: 0,
-    duplicates: 0,
-    deadLettered: 0,
-    deadLetteredByType: {},
-    errors: 0,
-  };
+  const counters = emptyConsumerCounters();
   const count = (delta: EnvironmentCounts) => addCounts(counters, delta);
   const started: RunningEnvironment[] = Array.from({ length: options.count }, (_, index) =>
     startEnvironment(options.file, { ...options.job, index }, options.child, count),

@@ -172,7 +172,7 @@ function logSummary(logger: ReturnType<typeof countingLogger>) {
 
 async function relay(job: Job<'relay'>): Promise<Result> {
   const { config, env, logger } = common(job);
-  // publishDuration: broker send + mark + commit of one batch (relay.ts publishBatch).
+  // publishDuration: one batch from its send to its committed mark (relay.ts drainPass).
   const metrics = collecting([METRICS.publishDuration, METRICS.publishBatchSize]);
   const running = await startRelayLoop({ config, env, logger, metrics, topic: job.topic });
   const measured = await throughput(
